@@ -1,0 +1,126 @@
+package mailstore
+
+import (
+	"context"
+	"io"
+)
+
+// Store is a mail store holding many accounts. It is safe for concurrent use.
+type Store interface {
+	// Account opens the account of user, creating it (with
+	// DefaultMailboxes) on first use. user must be a name that
+	// authentication returned; the store maps it to storage without ever
+	// building a path from an unchecked string. The caller must Close the
+	// account when done; accounts are shared and reference counted.
+	Account(ctx context.Context, user string) (Account, error)
+
+	// Watch returns a channel that receives a value (non-blocking send,
+	// buffer 1) after every committed change to user's account, and a
+	// function that stops the watch. It carries no data: watchers call
+	// Account.Changes to learn what changed.
+	Watch(user string) (<-chan struct{}, func())
+
+	// Close closes the store. Open accounts become unusable.
+	Close() error
+}
+
+// Account is one user's mail. All methods are safe for concurrent use by
+// several sessions. No method holds a lock or transaction after it returns,
+// so callers may write to sockets freely between calls.
+type Account interface {
+	// User returns the account's user name.
+	User() string
+
+	// Mailboxes lists all mailboxes, sorted by name, INBOX first.
+	Mailboxes(ctx context.Context) ([]Mailbox, error)
+	// Mailbox returns the mailbox called name ("inbox" in any case means
+	// INBOX). KindNotFound if there is none.
+	Mailbox(ctx context.Context, name string) (Mailbox, error)
+	// CreateMailbox creates a mailbox with a fresh UIDVALIDITY. Missing
+	// parent mailboxes are created too (RFC 9051 6.3.4). KindExists if it
+	// exists, KindInvalid for a bad name.
+	CreateMailbox(ctx context.Context, name, specialUse string) (Mailbox, error)
+	// DeleteMailbox deletes a mailbox and its messages. Deleting INBOX is
+	// KindNoPerm. Children are kept (RFC 9051 6.3.5).
+	DeleteMailbox(ctx context.Context, name string) error
+	// RenameMailbox renames a mailbox and its children, keeping their
+	// UIDVALIDITY. Renaming INBOX moves its messages to the new mailbox and
+	// leaves INBOX empty (RFC 9051 6.3.6).
+	RenameMailbox(ctx context.Context, from, to string) error
+	// SetSubscribed subscribes or unsubscribes a mailbox name. A
+	// subscription may name a mailbox that does not exist.
+	SetSubscribed(ctx context.Context, name string, subscribed bool) error
+	// Subscriptions lists subscribed names, sorted.
+	Subscriptions(ctx context.Context) ([]string, error)
+	// Status returns a mailbox's counters.
+	Status(ctx context.Context, name string) (Status, error)
+
+	// Append stores a message read from body in the named mailbox and
+	// returns the mailbox (with the new UIDNEXT, HIGHESTMODSEQ) and the new
+	// message's UID. It returns only once the message is durable (blob
+	// fsynced, metadata committed). KindTooBig if body exceeds the store's
+	// size limit; body is then not read further than the limit.
+	Append(ctx context.Context, mailbox string, msg NewMessage, body io.Reader) (Mailbox, UID, error)
+
+	// Messages returns the metadata of every message in the mailbox, in UID
+	// order.
+	Messages(ctx context.Context, mbox MailboxID) ([]MessageMeta, error)
+	// Changes returns what changed in the mailbox after since (see
+	// Changes). since = 0 returns every message.
+	Changes(ctx context.Context, mbox MailboxID, since ModSeq) (Changes, error)
+	// Cache returns the cached ENVELOPE/BODYSTRUCTURE/part tree of the
+	// given messages, in the order of uids; expunged messages are left out.
+	Cache(ctx context.Context, mbox MailboxID, uids []UID) ([]MessageCache, error)
+	// Open opens the stored bytes of a message. KindExpunged if the message
+	// no longer exists. Reading needs no transaction; the bytes stay
+	// readable after an expunge until Close.
+	Open(ctx context.Context, mbox MailboxID, uid UID) (Body, error)
+
+	// StoreFlags changes the flags of the given messages; each changed
+	// message gets a new MODSEQ. With unchangedSince > 0, messages whose
+	// MODSEQ is greater are left alone and returned in failed (RFC 7162
+	// 3.1.3). updated holds the new state of every message that matched,
+	// changed or not, in UID order.
+	StoreFlags(ctx context.Context, mbox MailboxID, uids []UID, op FlagOp, flags []string, unchangedSince ModSeq) (updated []MessageMeta, failed []UID, err error)
+	// Expunge removes messages and leaves tombstones. With OnlyDeleted,
+	// only messages that have \Deleted are removed. A nil UIDs means every
+	// message in the mailbox. It returns the UIDs removed, in order.
+	Expunge(ctx context.Context, mbox MailboxID, opts ExpungeOptions) ([]UID, error)
+	// Copy copies messages to the mailbox named dst, keeping flags and
+	// internal dates; the bytes are shared, not duplicated.
+	Copy(ctx context.Context, src MailboxID, uids []UID, dst string) (CopyResult, error)
+	// Move moves messages to dst atomically: the copy and the expunge are
+	// one transaction (RFC 6851).
+	Move(ctx context.Context, src MailboxID, uids []UID, dst string) (CopyResult, error)
+
+	// LockMaildrop takes the account's exclusive POP3 maildrop lock
+	// (RFC 1939 section 8). KindInUse if another session holds it. The
+	// returned function releases it.
+	LockMaildrop(ctx context.Context) (release func(), err error)
+
+	// Close releases this reference to the account.
+	Close() error
+}
+
+// ExpungeOptions selects what Expunge removes.
+type ExpungeOptions struct {
+	UIDs        []UID // nil: all messages
+	OnlyDeleted bool  // only messages flagged \Deleted
+}
+
+// CopyResult is what COPYUID/MOVE need (RFC 4315): source and destination
+// UIDs in matching order.
+type CopyResult struct {
+	DestUIDValidity UIDValidity
+	Source          []UID
+	Dest            []UID
+}
+
+// Body is an open stored message.
+type Body interface {
+	io.Reader
+	io.ReaderAt
+	io.Seeker
+	io.Closer
+	Size() int64
+}
