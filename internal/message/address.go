@@ -1,0 +1,272 @@
+package message
+
+import "strings"
+
+// Address is one entry of an IMAP address list (RFC 9051 7.5.2). A group
+// start has Group set to the group name (Mailbox in IMAP terms) and no Host;
+// a group end has everything empty and End set.
+type Address struct {
+	Name    string // display name, raw (encoded words kept)
+	HasName bool
+	Route   string // obsolete source route ("@a,@b"), "" if none
+	Mailbox string
+	Host    string
+	// GroupStart and GroupEnd mark RFC 5322 group syntax.
+	GroupStart, GroupEnd bool
+}
+
+const (
+	missingMailbox = "MISSING_MAILBOX"
+	missingDomain  = "MISSING_DOMAIN"
+)
+
+// ParseAddressList parses an address-list header value the way Dovecot
+// does for ENVELOPE: lenient, groups expanded into start/end markers,
+// missing local parts and domains filled with MISSING_MAILBOX and
+// MISSING_DOMAIN.
+func ParseAddressList(s string) []Address {
+	t := newTokenizer(s)
+	var out []Address
+	for {
+		t.skipCFWS()
+		if t.eof() {
+			break
+		}
+		if t.consume(',') {
+			continue
+		}
+		start := t.i
+		// Group: phrase ":" [mailbox-list] ";"
+		if name, ok := t.phrase(); ok {
+			t.skipCFWS()
+			if t.consume(':') {
+				out = append(out, Address{GroupStart: true, Mailbox: name})
+				for {
+					t.skipCFWS()
+					if t.eof() {
+						break
+					}
+					if t.consume(';') {
+						break
+					}
+					if t.consume(',') {
+						continue
+					}
+					a, ok := t.mailbox()
+					if ok {
+						out = append(out, a)
+					} else {
+						t.skipToComma(true)
+					}
+				}
+				out = append(out, Address{GroupEnd: true})
+				continue
+			}
+		}
+		t.i = start
+		a, ok := t.mailbox()
+		if ok {
+			out = append(out, a)
+		} else {
+			t.skipToComma(false)
+		}
+	}
+	return out
+}
+
+// skipToComma skips a broken entry up to the next ',' (or ';' in a group).
+func (t *tokenizer) skipToComma(inGroup bool) {
+	for t.i < len(t.s) {
+		c := t.s[t.i]
+		switch {
+		case c == ',':
+			return
+		case c == ';' && inGroup:
+			return
+		case c == '"':
+			t.quoted()
+			continue
+		case c == '(':
+			t.comment()
+			continue
+		}
+		t.i++
+	}
+}
+
+// phrase reads words (atoms, quoted strings, dots) joined by single spaces.
+func (t *tokenizer) phrase() (string, bool) {
+	var words []string
+	for {
+		t.skipCFWS()
+		if t.eof() {
+			break
+		}
+		c := t.peek()
+		if c == '"' {
+			words = append(words, t.quoted())
+			continue
+		}
+		if c == '.' {
+			// obs-phrase allows dots
+			t.i++
+			if len(words) > 0 {
+				words[len(words)-1] += "."
+			} else {
+				words = append(words, ".")
+			}
+			continue
+		}
+		a, ok := t.atom()
+		if !ok {
+			break
+		}
+		words = append(words, a)
+	}
+	if len(words) == 0 {
+		return "", false
+	}
+	return strings.Join(words, " "), true
+}
+
+// mailbox parses name-addr or addr-spec.
+func (t *tokenizer) mailbox() (Address, bool) {
+	start := t.i
+	var a Address
+	t.skipCFWS()
+	name, hasName := t.phrase()
+	t.skipCFWS()
+	if t.consume('<') {
+		a.Name, a.HasName = name, hasName
+		t.skipCFWS()
+		// obs-route
+		if t.peek() == '@' {
+			var route []string
+			for t.peek() == '@' || t.peek() == ',' {
+				if t.consume(',') {
+					t.skipCFWS()
+					continue
+				}
+				t.i++
+				d := t.domain()
+				route = append(route, "@"+d)
+				t.skipCFWS()
+			}
+			t.consume(':')
+			a.Route = strings.Join(route, ",")
+		}
+		t.addrSpec(&a)
+		t.skipCFWS()
+		if !t.consume('>') {
+			// Tolerate junk up to '>'.
+			if j := strings.IndexByte(t.s[t.i:], '>'); j >= 0 && !strings.ContainsAny(t.s[t.i:t.i+j], ",") {
+				t.i += j + 1
+			}
+		}
+		last := t.lastComment()
+		if !a.HasName && last != "" {
+			a.Name, a.HasName = last, true
+		}
+		fill(&a)
+		return a, true
+	}
+	t.i = start
+	t.skipCFWS()
+	before := t.i
+	t.addrSpec(&a)
+	if t.i == before {
+		return a, false
+	}
+	if c := t.lastComment(); c != "" {
+		a.Name, a.HasName = c, true
+	}
+	fill(&a)
+	return a, true
+}
+
+// lastComment reads trailing comments and returns the last one's text.
+func (t *tokenizer) lastComment() string {
+	last := ""
+	for t.i < len(t.s) {
+		switch t.s[t.i] {
+		case ' ', '\t', '\r', '\n':
+			t.i++
+		case '(':
+			last = t.comment()
+		default:
+			return last
+		}
+	}
+	return last
+}
+
+func fill(a *Address) {
+	if a.Mailbox == "" {
+		a.Mailbox = missingMailbox
+	}
+	if a.Host == "" {
+		a.Host = missingDomain
+	}
+}
+
+// addrSpec reads local-part ["@" domain].
+func (t *tokenizer) addrSpec(a *Address) {
+	var local strings.Builder
+	for {
+		t.skipCFWS()
+		c := t.peek()
+		if c == '"' {
+			local.WriteString(t.quoted())
+			continue
+		}
+		if c == '.' {
+			t.i++
+			local.WriteByte('.')
+			continue
+		}
+		w, ok := t.atom()
+		if !ok {
+			break
+		}
+		local.WriteString(w)
+	}
+	a.Mailbox = local.String()
+	t.skipCFWS()
+	if t.consume('@') {
+		a.Host = t.domain()
+	}
+}
+
+// domain reads a dot-atom or a domain literal.
+func (t *tokenizer) domain() string {
+	t.skipCFWS()
+	if t.peek() == '[' {
+		start := t.i
+		for t.i < len(t.s) {
+			c := t.s[t.i]
+			t.i++
+			if c == '\\' && t.i < len(t.s) {
+				t.i++
+				continue
+			}
+			if c == ']' {
+				break
+			}
+		}
+		return t.s[start:t.i]
+	}
+	var d strings.Builder
+	for {
+		t.skipCFWS()
+		if t.consume('.') {
+			d.WriteByte('.')
+			continue
+		}
+		w, ok := t.atom()
+		if !ok {
+			break
+		}
+		d.WriteString(w)
+	}
+	return d.String()
+}
