@@ -1,0 +1,481 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Globals set once by TestMain and read-only afterwards.
+var (
+	roostBin  string // path of the built binary (roost mode)
+	refServer bool   // ROOST_E2E_SERVER=dovecot
+	shared    string // directory shared by all tests: CA and server certificate
+	caFile    string // PEM of the CA that signed the server certificate
+	certFile  string // server certificate (SAN localhost, 127.0.0.1)
+	keyFile   string
+)
+
+const (
+	dovecotBin = "/usr/sbin/dovecot"
+	dovecotLDA = "/usr/lib/dovecot/dovecot-lda"
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	var err error
+	shared, err = os.MkdirTemp("", "roost-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer os.RemoveAll(shared)
+	if err := writeCerts(shared); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: certificates:", err)
+		return 1
+	}
+	switch v := os.Getenv("ROOST_E2E_SERVER"); v {
+	case "", "roost":
+		roostBin = filepath.Join(shared, "roost")
+		if err := buildRoost(roostBin); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e: building roost:", err)
+			return 1
+		}
+	case "dovecot":
+		refServer = true
+	default:
+		fmt.Fprintf(os.Stderr, "e2e: ROOST_E2E_SERVER=%q: want roost or dovecot\n", v)
+		return 1
+	}
+	return m.Run()
+}
+
+// buildRoost builds ./cmd/roost of the enclosing module (without -race: the
+// binary is the product under test, not the test).
+func buildRoost(out string) error {
+	gomod, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return fmt.Errorf("go env GOMOD: %w", err)
+	}
+	root := filepath.Dir(strings.TrimSpace(string(gomod)))
+	cmd := exec.Command("go", "build", "-o", out, "./cmd/roost")
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%v\n%s", err, b)
+	}
+	return nil
+}
+
+// writeCerts writes a CA and a server certificate signed by it for
+// localhost and 127.0.0.1. A separate CA (rather than one self-signed leaf)
+// keeps every client's verifier happy, including strict X.509 modes.
+func writeCerts(dir string) error {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "roost e2e test CA"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		return err
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		return err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(2),
+		Subject:               pkix.Name{CommonName: "localhost"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(24 * time.Hour),
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:              []string{"localhost"},
+		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		return err
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return err
+	}
+	caFile = filepath.Join(dir, "ca.pem")
+	certFile = filepath.Join(dir, "cert.pem")
+	keyFile = filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
+}
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// Users every server knows. alice has a PLAIN password in the passwd-file;
+// bob's is a SHA512-CRYPT hash, as `doveadm pw` would write it.
+const (
+	alicePass = "secret"
+	bobPass   = "b0b-pässword"
+)
+
+// bobHash is `doveadm pw -s SHA512-CRYPT -p 'b0b-pässword'`.
+const bobHash = "{SHA512-CRYPT}$6$F.GpTes.ypWW/9zu$.LoPxxEIR5pMu1GQDyjzMGnVJhz86EqS.6bxWWSq.ycFhzTSPY2po7FjhR8zEHXdAhUzZXD9XihfSEsZ9bYr11"
+
+type serverOpts struct {
+	// plaintextAuth sets disable_plaintext_auth = no (default: yes).
+	plaintextAuth bool
+}
+
+// server is one roost (or Dovecot) process with its own directory.
+type server struct {
+	t         *testing.T
+	dir       string
+	cfg       string
+	users     string
+	pop3Port  int
+	pop3sPort int
+
+	mu      sync.Mutex
+	stderr  bytes.Buffer // all runs, separated by markers
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed when the current process has exited
+	waitErr error
+	runs    int
+}
+
+// lockedWriter lets the process's stderr copier and dump share s.stderr.
+type lockedWriter struct{ s *server }
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.s.mu.Lock()
+	defer w.s.mu.Unlock()
+	return w.s.stderr.Write(p)
+}
+
+// startServer writes a config into a new temp directory and starts a server
+// on it. Cleanup stops it with SIGTERM and asserts a clean exit; on failure
+// the server's stderr is logged.
+func startServer(t *testing.T, o serverOpts) *server {
+	t.Helper()
+	s := &server{t: t, dir: t.TempDir(), pop3Port: freePort(t), pop3sPort: freePort(t)}
+	if refServer {
+		// Dovecot's mail processes run as the dovecot user (it refuses
+		// uid 0 for delivery) and need to reach the directory.
+		for _, d := range []string{filepath.Dir(s.dir), s.dir} {
+			if err := os.Chmod(d, 0o777); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	s.cfg = filepath.Join(s.dir, "roost.conf")
+	s.users = filepath.Join(s.dir, "users")
+	users := "alice:{PLAIN}" + alicePass + "\n" + "bob:" + bobHash + "\n"
+	if err := os.WriteFile(s.users, []byte(users), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(s.cfg, []byte(s.config(o)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.mu.Lock()
+		running := s.cmd != nil
+		s.mu.Unlock()
+		if running {
+			s.stop()
+		}
+		if t.Failed() {
+			s.mu.Lock()
+			t.Logf("server stderr (%s):\n%s", s.dir, s.stderr.String())
+			s.mu.Unlock()
+		}
+	})
+	s.start()
+	return s
+}
+
+func (s *server) config(o serverOpts) string {
+	plain := "yes"
+	if o.plaintextAuth {
+		plain = "no"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "protocols = pop3\nlisten = 127.0.0.1\n")
+	if refServer {
+		// Only what Dovecot needs to run unprivileged-ish from a temp
+		// directory; the POP3-visible settings are the same as roost's.
+		fmt.Fprintf(&b, "base_dir = %s/run\nstate_dir = %s/state\nlog_path = /dev/stderr\n", s.dir, s.dir)
+		fmt.Fprintf(&b, "mail_location = maildir:%s/mail/%%u\nfirst_valid_uid = 1\n", s.dir)
+		fmt.Fprintf(&b, "pop3_uidl_format = %%08Xu%%08Xv\nssl_min_protocol = TLSv1.2\n")
+		fmt.Fprintf(&b, "service auth {\n  user = root\n}\nservice auth-worker {\n  user = root\n}\n")
+		fmt.Fprintf(&b, "userdb {\n  driver = static\n  args = uid=dovecot gid=dovecot home=%s/home/%%u\n}\n", s.dir)
+	} else {
+		fmt.Fprintf(&b, "mail_location = sqlite:%s/mail\n", s.dir)
+	}
+	fmt.Fprintf(&b, `ssl = yes
+ssl_cert = <%s
+ssl_key = <%s
+disable_plaintext_auth = %s
+auth_failure_delay = 0
+passdb {
+  driver = passwd-file
+  args = %s
+}
+service pop3-login {
+  inet_listener pop3 {
+    port = %d
+  }
+  inet_listener pop3s {
+    port = %d
+    ssl = yes
+  }
+}
+`, certFile, keyFile, plain, s.users, s.pop3Port, s.pop3sPort)
+	return b.String()
+}
+
+// start runs the server process and waits until both ports accept.
+func (s *server) start() {
+	t := s.t
+	t.Helper()
+	var cmd *exec.Cmd
+	if refServer {
+		cmd = exec.Command(dovecotBin, "-F", "-c", s.cfg)
+	} else {
+		cmd = exec.Command(roostBin, "serve", "-c", s.cfg)
+	}
+	s.mu.Lock()
+	s.runs++
+	fmt.Fprintf(&s.stderr, "----- run %d: %s\n", s.runs, strings.Join(cmd.Args, " "))
+	s.mu.Unlock()
+	cmd.Stdout = lockedWriter{s}
+	cmd.Stderr = lockedWriter{s}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start server: %v", err)
+	}
+	exited := make(chan struct{})
+	s.mu.Lock()
+	s.cmd, s.exited, s.waitErr = cmd, exited, nil
+	s.mu.Unlock()
+	go func() {
+		err := cmd.Wait()
+		s.mu.Lock()
+		s.waitErr = err
+		s.mu.Unlock()
+		close(exited)
+	}()
+
+	deadline := time.Now().Add(20 * time.Second)
+	for _, port := range []int{s.pop3Port, s.pop3sPort} {
+		for {
+			c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+			if err == nil {
+				c.Close()
+				break
+			}
+			select {
+			case <-exited:
+				s.mu.Lock()
+				werr := s.waitErr
+				s.cmd = nil
+				s.mu.Unlock()
+				t.Fatalf("server exited before listening on port %d: %v", port, werr)
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("server not listening on port %d after 20s", port)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// stop sends SIGTERM and asserts that the server exits with status 0
+// within 15 seconds.
+func (s *server) stop() {
+	t := s.t
+	t.Helper()
+	s.mu.Lock()
+	cmd, exited := s.cmd, s.exited
+	s.mu.Unlock()
+	if cmd == nil {
+		t.Fatal("stop: server not running")
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(15 * time.Second):
+		_ = cmd.Process.Kill()
+		<-exited
+		t.Errorf("server did not exit within 15s of SIGTERM")
+	}
+	s.mu.Lock()
+	err := s.waitErr
+	s.cmd = nil
+	s.mu.Unlock()
+	if err != nil {
+		t.Errorf("server did not exit cleanly on SIGTERM: %v", err)
+	}
+}
+
+// kill9 kills the server with SIGKILL, as a crash would.
+func (s *server) kill9() {
+	t := s.t
+	t.Helper()
+	s.mu.Lock()
+	cmd, exited := s.cmd, s.exited
+	s.mu.Unlock()
+	if cmd == nil {
+		t.Fatal("kill9: server not running")
+	}
+	_ = cmd.Process.Kill()
+	<-exited
+	s.mu.Lock()
+	s.cmd = nil
+	s.mu.Unlock()
+}
+
+// restart stops the server cleanly and starts it again on the same data.
+func (s *server) restart() {
+	s.t.Helper()
+	s.stop()
+	s.start()
+}
+
+// cli runs the binary with args (a config flag is the caller's business),
+// stdin as input, and returns stdout, stderr and the exit code.
+func (s *server) cli(ctx context.Context, stdin []byte, args ...string) (stdout, stderr []byte, code int) {
+	s.t.Helper()
+	if refServer {
+		s.t.Fatalf("cli %v: roost CLI not available against the reference server", args)
+	}
+	return runCmd(s.t, ctx, stdin, roostBin, args...)
+}
+
+// runCmd runs a command to completion; a failure to start it is fatal, a
+// non-zero exit is returned as code.
+func runCmd(t testing.TB, ctx context.Context, stdin []byte, name string, args ...string) (stdout, stderr []byte, code int) {
+	t.Helper()
+	if ctx == nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+	}
+	cmd := exec.CommandContext(ctx, name, args...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee) && ee.Exited():
+		code = ee.ExitCode()
+	default:
+		t.Fatalf("%s %s: %v\nstderr:\n%s", name, strings.Join(args, " "), err, e.Bytes())
+	}
+	return o.Bytes(), e.Bytes(), code
+}
+
+// deliverCmd returns the command that delivers stdin to user's INBOX.
+func (s *server) deliverCmd(ctx context.Context, user string) *exec.Cmd {
+	if refServer {
+		return exec.CommandContext(ctx, dovecotLDA, "-c", s.cfg, "-d", user)
+	}
+	return exec.CommandContext(ctx, roostBin, "deliver", "-c", s.cfg, "-d", user)
+}
+
+// deliverCode delivers msg to user and returns the exit code and stderr.
+func (s *server) deliverCode(user string, msg []byte) (int, string) {
+	t := s.t
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := s.deliverCmd(ctx, user)
+	var e bytes.Buffer
+	cmd.Stdin = bytes.NewReader(msg)
+	cmd.Stderr = &e
+	cmd.Stdout = &e
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, e.String()
+	case errors.As(err, &ee) && ee.Exited():
+		return ee.ExitCode(), e.String()
+	default:
+		t.Fatalf("deliver: %v\n%s", err, e.Bytes())
+		return -1, ""
+	}
+}
+
+// deliver delivers msg to user and requires exit status 0.
+func (s *server) deliver(user string, msg []byte) {
+	s.t.Helper()
+	if code, out := s.deliverCode(user, msg); code != 0 {
+		s.t.Fatalf("deliver to %s (%d bytes): exit %d\n%s", user, len(msg), code, out)
+	}
+}
+
+// requireTool finds a client program. Missing, it fails the test under CI
+// (CI installs every client) and skips it elsewhere, naming the package.
+func requireTool(t testing.TB, name, debianPkg string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s not found (CI must install Debian package %s): %v", name, debianPkg, err)
+	}
+	t.Skipf("%s not installed; install Debian package %s to run this test", name, debianPkg)
+	return ""
+}
