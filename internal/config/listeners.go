@@ -1,0 +1,86 @@
+package config
+
+import (
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// serviceFor maps a protocol to the Dovecot service whose inet_listeners
+// accept its connections.
+func serviceFor(protocol string) string {
+	switch protocol {
+	case "imap":
+		return "imap-login"
+	case "pop3":
+		return "pop3-login"
+	case "lmtp":
+		return "lmtp"
+	}
+	return ""
+}
+
+// Listeners returns the effective inet listeners for protocol ("imap",
+// "pop3" or "lmtp"), in definition order: none when the protocol is not in
+// protocols; otherwise the service's listeners except those with port 0,
+// those with ssl = yes while ssl = no (Dovecot skips them too), and those
+// with no address to bind (address and listen both empty). Each result has
+// Addresses set from its address setting or else listen, split on commas
+// and white space, with "*" as "0.0.0.0", "::" kept, and brackets removed
+// from IPv6 literals. The results are copies; changing them does not
+// change c.
+func (c *Config) Listeners(protocol string) []InetListener {
+	if !slices.Contains(c.Protocols, protocol) {
+		return nil
+	}
+	name := serviceFor(protocol)
+	var out []InetListener
+	for _, s := range c.Services {
+		if s.Name != name {
+			continue
+		}
+		for _, l := range s.Listeners {
+			if l.Port == 0 || (l.SSL && c.SSL == "no") {
+				continue
+			}
+			addrs := l.Address
+			if addrs == "" {
+				addrs = strings.Join(c.Listen, " ")
+			}
+			l.Addresses = hostsToBind(addrs)
+			if len(l.Addresses) == 0 {
+				continue
+			}
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// hostsToBind splits a listen/address value into hosts for net.Listen.
+func hostsToBind(s string) []string {
+	var out []string
+	for _, w := range splitList(s) {
+		switch {
+		case w == "*":
+			w = "0.0.0.0"
+		case strings.HasPrefix(w, "[") && strings.HasSuffix(w, "]"):
+			w = w[1 : len(w)-1]
+		}
+		if !slices.Contains(out, w) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// ListenAddrs returns "host:port" strings for net.Listen, one per entry of
+// Addresses (so it is empty unless l came from Config.Listeners).
+func (l InetListener) ListenAddrs() []string {
+	out := make([]string, 0, len(l.Addresses))
+	for _, h := range l.Addresses {
+		out = append(out, net.JoinHostPort(h, strconv.Itoa(l.Port)))
+	}
+	return out
+}
