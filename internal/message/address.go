@@ -41,57 +41,43 @@ func ParseAddressList(s string) []Address {
 			t.skipCFWS()
 			if t.consume(':') {
 				out = append(out, Address{GroupStart: true, Mailbox: name})
-				for {
+				ok := true
+				for ok {
 					t.skipCFWS()
-					if t.eof() {
-						break
-					}
-					if t.consume(';') {
+					if t.eof() || t.consume(';') {
 						break
 					}
 					if t.consume(',') {
 						continue
 					}
-					a, ok := t.mailbox()
+					var a Address
+					a, ok = t.mailbox()
 					if ok {
 						out = append(out, a)
-					} else {
-						t.skipToComma(true)
+						t.skipCFWS()
+						ok = t.eof() || t.peek() == ',' || t.peek() == ';'
 					}
 				}
 				out = append(out, Address{GroupEnd: true})
+				if !ok {
+					break
+				}
 				continue
 			}
 		}
 		t.i = start
 		a, ok := t.mailbox()
-		if ok {
-			out = append(out, a)
-		} else {
-			t.skipToComma(false)
+		if !ok {
+			break
+		}
+		out = append(out, a)
+		// Like Dovecot, anything but a ',' after an address ends the list.
+		t.skipCFWS()
+		if !t.eof() && t.peek() != ',' {
+			break
 		}
 	}
 	return out
-}
-
-// skipToComma skips a broken entry up to the next ',' (or ';' in a group).
-func (t *tokenizer) skipToComma(inGroup bool) {
-	for t.i < len(t.s) {
-		c := t.s[t.i]
-		switch {
-		case c == ',':
-			return
-		case c == ';' && inGroup:
-			return
-		case c == '"':
-			t.quoted()
-			continue
-		case c == '(':
-			t.comment()
-			continue
-		}
-		t.i++
-	}
 }
 
 // phrase reads words (atoms, quoted strings, dots) joined by single spaces.
@@ -133,6 +119,7 @@ func (t *tokenizer) phrase() (string, bool) {
 func (t *tokenizer) mailbox() (Address, bool) {
 	start := t.i
 	var a Address
+	t.lastComment = ""
 	t.skipCFWS()
 	name, hasName := t.phrase()
 	t.skipCFWS()
@@ -163,41 +150,27 @@ func (t *tokenizer) mailbox() (Address, bool) {
 				t.i += j + 1
 			}
 		}
-		last := t.lastComment()
-		if !a.HasName && last != "" {
-			a.Name, a.HasName = last, true
+		t.skipCFWS()
+		if !a.HasName && t.lastComment != "" {
+			a.Name, a.HasName = t.lastComment, true
 		}
 		fill(&a)
 		return a, true
 	}
 	t.i = start
+	t.lastComment = ""
 	t.skipCFWS()
 	before := t.i
 	t.addrSpec(&a)
 	if t.i == before {
 		return a, false
 	}
-	if c := t.lastComment(); c != "" {
-		a.Name, a.HasName = c, true
+	t.skipCFWS()
+	if t.lastComment != "" {
+		a.Name, a.HasName = t.lastComment, true
 	}
 	fill(&a)
 	return a, true
-}
-
-// lastComment reads trailing comments and returns the last one's text.
-func (t *tokenizer) lastComment() string {
-	last := ""
-	for t.i < len(t.s) {
-		switch t.s[t.i] {
-		case ' ', '\t', '\r', '\n':
-			t.i++
-		case '(':
-			last = t.comment()
-		default:
-			return last
-		}
-	}
-	return last
 }
 
 func fill(a *Address) {

@@ -31,11 +31,18 @@ var envelopeFields = [...]string{"date", "subject", "from", "sender", "reply-to"
 func writeEnvelope(b *strings.Builder, h Header) {
 	var vals [len(envelopeFields)]string
 	var have [len(envelopeFields)]bool
+	var addrs [6][]Address
 	for _, f := range h {
 		for i, n := range envelopeFields {
 			if strings.EqualFold(f.Name, n) {
-				vals[i] = strings.TrimLeft(f.Value, " \t")
+				v := trimValue(f.Value)
+				vals[i] = v
 				have[i] = true
+				if i >= 2 && i < 8 {
+					// Address fields given more than once are
+					// concatenated (Dovecot does the same).
+					addrs[i-2] = append(addrs[i-2], ParseAddressList(v)...)
+				}
 			}
 		}
 	}
@@ -46,12 +53,6 @@ func writeEnvelope(b *strings.Builder, h Header) {
 		appendStringForHumans(b, vals[1])
 	} else {
 		b.WriteString("NIL")
-	}
-	var addrs [6][]Address
-	for i := 0; i < 6; i++ {
-		if have[2+i] {
-			addrs[i] = ParseAddressList(vals[2+i])
-		}
 	}
 	for i := 0; i < 6; i++ {
 		b.WriteByte(' ')
@@ -105,9 +106,45 @@ func writeAddresses(b *strings.Builder, list []Address) {
 // extended) of the message in wire syntax, as Dovecot 2.3 writes it:
 // multipart children are concatenated with no space between them.
 func (m *Message) BodyStructure(extended bool) string {
+	if plain7bit(m.Root) {
+		// Dovecot answers such messages from a cache flag with a fixed
+		// text/plain form, whatever the case or extra parameters.
+		s := `("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" ` +
+			strconv.FormatInt(m.Root.End-m.Root.BodyStart, 10) + " " + strconv.FormatInt(m.Root.Lines, 10)
+		if extended {
+			s += " NIL NIL NIL NIL"
+		}
+		return s + ")"
+	}
 	var b strings.Builder
 	writeBody(&b, m.Root, extended)
 	return b.String()
+}
+
+// plain7bit is Dovecot's message_part_data_is_plain_7bit for a root part.
+func plain7bit(p *Part) bool {
+	if p.multipart || p.Message != nil {
+		return false
+	}
+	if p.hasContentType && !strings.EqualFold(p.Type, "text") {
+		return false
+	}
+	if p.Subtype != "" && !strings.EqualFold(p.Subtype, "plain") {
+		return false
+	}
+	if len(p.Params) > 0 {
+		first := p.Params[0]
+		if first.Extended || !strings.EqualFold(first.Name, "charset") || !strings.EqualFold(first.Value, "us-ascii") {
+			return false
+		}
+	}
+	if p.ID != "" || p.Description != "" {
+		return false
+	}
+	if p.Encoding != "" && !strings.EqualFold(p.Encoding, "7bit") {
+		return false
+	}
+	return p.MD5 == "" && p.Disposition == "" && len(p.Language) == 0 && p.Location == ""
 }
 
 // BodyStructure returns the BODYSTRUCTURE or BODY of one part.

@@ -1,6 +1,7 @@
 package message
 
 import (
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -50,7 +51,9 @@ func setContent(pt *Part, digest bool) {
 				pt.Location = trimValue(v)
 			}
 		case "disposition":
-			if cd {
+			// Dovecot quirk: a later Content-Disposition replaces one that
+			// had no parameters.
+			if cd && len(pt.DispositionParams) > 0 {
 				continue
 			}
 			cd = true
@@ -68,25 +71,42 @@ func setContent(pt *Part, digest bool) {
 			pt.Language = parseLanguage(v)
 		}
 	}
-	if pt.Type == "" {
+	if !pt.hasContentType {
 		if digest {
 			pt.Type, pt.Subtype = "message", "rfc822"
 		} else {
 			pt.Type, pt.Subtype = "text", "plain"
 		}
 	}
-	if strings.EqualFold(pt.Type, "multipart") && pt.Param("boundary") != "" {
-		pt.multipart = true
-	}
+	// Like Dovecot, a multipart without a boundary is still a multipart;
+	// it just has no children.
+	pt.multipart = strings.EqualFold(pt.Type, "multipart")
 }
 
-// trimValue is the value of an unstructured Content-* field as Dovecot keeps
-// it: leading white space removed.
+// trimValue is a field value as Dovecot's header parser gives it: the
+// white space at the start of the first line is dropped, except that of a
+// first line that is only white space, which loses one character.
 func trimValue(v string) string {
+	eol := strings.IndexAny(v, "\r\n")
+	if eol < 0 {
+		eol = len(v)
+	}
+	first := v[:eol]
+	if strings.Trim(first, " \t") == "" {
+		if len(first) > 0 {
+			return v[1:]
+		}
+		return v
+	}
 	return strings.TrimLeft(v, " \t")
 }
 
+// parseContentType parses type "/" subtype *(";" parameter) like Dovecot
+// 2.3: without a "/" the type alone is kept (subtype ""); with a bad or
+// missing subtype, or junk after it, both are "" and parameters are not
+// read.
 func parseContentType(pt *Part, v string) {
+	pt.hasContentType = true
 	t := newTokenizer(v)
 	t.skipCFWS()
 	typ, ok := t.mimeToken()
@@ -95,14 +115,15 @@ func parseContentType(pt *Part, v string) {
 	}
 	t.skipCFWS()
 	if !t.consume('/') {
+		pt.Type = typ
 		return
 	}
 	t.skipCFWS()
 	sub, ok := t.mimeToken()
-	if !ok {
+	t.skipCFWS()
+	if !ok || (!t.eof() && t.peek() != ';') {
 		return
 	}
-	pt.hasContentType = true
 	pt.Type, pt.Subtype = typ, sub
 	pt.Params = t.params()
 }
@@ -130,6 +151,8 @@ func parseLanguage(v string) []string {
 type tokenizer struct {
 	s string
 	i int
+	// lastComment is the text of the last comment skipped.
+	lastComment string
 }
 
 func newTokenizer(s string) *tokenizer { return &tokenizer{s: s} }
@@ -158,7 +181,7 @@ func (t *tokenizer) skipCFWS() {
 		case ' ', '\t', '\r', '\n':
 			t.i++
 		case '(':
-			t.comment()
+			t.lastComment = t.comment()
 		default:
 			return
 		}
@@ -259,133 +282,131 @@ type rawParam struct {
 	name, value string
 }
 
-// params parses ";" attribute "=" value pairs. It is lenient like Dovecot:
-// an unquoted value runs to the next ';' or white space.
+// params parses *(";" attribute "=" value) like Dovecot's
+// rfc822_parse_content_param: an unquoted value is a MIME token, and the
+// first syntax error ends the list (what was read before it is kept).
 func (t *tokenizer) params() []Param {
 	var raws []rawParam
 	for {
 		t.skipCFWS()
-		if t.eof() {
+		if t.eof() || !t.consume(';') {
 			break
-		}
-		if !t.consume(';') {
-			// Garbage: skip to the next ';'.
-			j := strings.IndexByte(t.s[t.i:], ';')
-			if j < 0 {
-				break
-			}
-			t.i += j + 1
 		}
 		t.skipCFWS()
 		name, ok := t.mimeToken()
 		if !ok {
-			continue
+			break
 		}
 		t.skipCFWS()
 		if !t.consume('=') {
-			continue
+			break
 		}
 		t.skipCFWS()
 		var value string
 		if t.peek() == '"' {
-			value = t.quoted()
-		} else {
-			start := t.i
-			for t.i < len(t.s) {
-				c := t.s[t.i]
-				if c == ';' || c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '"' {
-					break
-				}
-				t.i++
+			v, ok := t.quotedStrict()
+			if !ok {
+				break
 			}
-			value = t.s[start:t.i]
+			value = v
+		} else {
+			v, ok := t.mimeToken()
+			if !ok {
+				break
+			}
+			value = v
 		}
 		raws = append(raws, rawParam{name: name, value: value})
 	}
 	return rfc2231(raws)
 }
 
+// quotedStrict reads a quoted-string and fails when it is not terminated.
+func (t *tokenizer) quotedStrict() (string, bool) {
+	start := t.i
+	v := t.quoted()
+	if t.i > len(t.s) || t.s[t.i-1] != '"' || t.i-start < 2 {
+		return "", false
+	}
+	// An escaped final quote does not terminate.
+	if n := t.i - 2; n > start && t.s[n] == '\\' {
+		bs := 0
+		for k := n; k > start && t.s[k] == '\\'; k-- {
+			bs++
+		}
+		if bs%2 == 1 {
+			return "", false
+		}
+	}
+	return v, true
+}
+
 // rfc2231 merges RFC 2231 continuations (name*0, name*1*, ...) into one
-// parameter, in the position of the first section, and decodes extended
-// values. Other parameters are kept as they are.
+// parameter and decodes extended values, like Dovecot's rfc2231_parse:
+// plain parameters come first in their order, then the merged ones sorted
+// by name. An extended parameter keeps its charset'language'%XX value (with
+// unencoded sections appended as they are) in Raw.
 func rfc2231(raws []rawParam) []Param {
-	type cont struct {
-		idx      int
-		sections map[int]rawParam // section number -> value, name ending in '*' if encoded
+	type section struct {
+		n       int
+		encoded bool
+		value   string
 	}
 	var out []Param
-	conts := map[string]*cont{}
+	byName := map[string][]section{}
+	var names []string
 	for _, r := range raws {
-		name := r.name
-		star := strings.IndexByte(name, '*')
+		star := strings.IndexByte(r.name, '*')
 		if star < 0 {
-			out = append(out, Param{Name: name, Value: r.value})
+			out = append(out, Param{Name: r.name, Value: r.value})
 			continue
 		}
-		base := name[:star]
-		rest := name[star+1:]
+		base, rest := r.name[:star], r.name[star+1:]
 		encoded := strings.HasSuffix(rest, "*") || rest == ""
 		rest = strings.TrimSuffix(rest, "*")
-		section := 0
+		n := 0
 		if rest != "" {
-			n, err := strconv.Atoi(rest)
-			if err != nil || n < 0 || n > 1000 || (len(rest) > 1 && rest[0] == '0') {
-				out = append(out, Param{Name: name, Value: r.value})
+			v, err := strconv.Atoi(rest)
+			if err != nil || v < 0 || v > 1000 || (len(rest) > 1 && rest[0] == '0') {
+				out = append(out, Param{Name: r.name, Value: r.value})
 				continue
 			}
-			section = n
+			n = v
 		}
-		key := strings.ToLower(base)
-		c := conts[key]
-		if c == nil {
-			c = &cont{idx: len(out), sections: map[int]rawParam{}}
-			conts[key] = c
-			out = append(out, Param{Name: base})
+		if _, seen := byName[base]; !seen {
+			names = append(names, base)
 		}
-		if _, dup := c.sections[section]; !dup {
-			enc := ""
-			if encoded {
-				enc = "*"
-			}
-			c.sections[section] = rawParam{name: enc, value: r.value}
-		}
+		byName[base] = append(byName[base], section{n: n, encoded: encoded, value: r.value})
 	}
-	for _, c := range conts {
-		p := &out[c.idx]
-		first, ok := c.sections[0]
-		extended := ok && first.name == "*"
+	sort.SliceStable(names, func(i, j int) bool { return names[i] < names[j] })
+	for _, name := range names {
+		secs := byName[name]
+		sort.SliceStable(secs, func(i, j int) bool { return secs[i].n < secs[j].n })
+		extended := secs[0].n == 0 && secs[0].encoded
 		var raw, plain strings.Builder
 		charset := ""
-		for n := 0; ; n++ {
-			s, ok := c.sections[n]
-			if !ok {
-				break
+		for i, s := range secs {
+			if s.n != i {
+				break // a gap ends the value
 			}
 			v := s.value
-			if n == 0 && extended {
-				// charset'language'value
-				if i := strings.IndexByte(v, '\''); i >= 0 {
-					charset = v[:i]
-					rest := v[i+1:]
-					if j := strings.IndexByte(rest, '\''); j >= 0 {
-						raw.WriteString(v[:i+1+j+1])
-						v = rest[j+1:]
+			if i == 0 && extended {
+				if a := strings.IndexByte(v, '\''); a >= 0 {
+					if b := strings.IndexByte(v[a+1:], '\''); b >= 0 {
+						charset = v[:a]
+						raw.WriteString(v[:a+1+b+1])
+						v = v[a+1+b+1:]
 					}
 				}
 			}
-			if extended {
-				if s.name == "*" {
-					raw.WriteString(v)
-					plain.WriteString(percentDecode(v))
-				} else {
-					raw.WriteString(percentEncode(v))
-					plain.WriteString(v)
-				}
+			raw.WriteString(v)
+			if extended && s.encoded {
+				plain.WriteString(percentDecode(v))
 			} else {
-				raw.WriteString(v)
 				plain.WriteString(v)
 			}
 		}
+		p := Param{Name: name}
 		if extended {
 			p.Extended = true
 			p.Raw = raw.String()
@@ -393,6 +414,7 @@ func rfc2231(raws []rawParam) []Param {
 		} else {
 			p.Value = plain.String()
 		}
+		out = append(out, p)
 	}
 	return out
 }
@@ -427,20 +449,4 @@ func percentDecode(s string) string {
 		b = append(b, s[i])
 	}
 	return string(b)
-}
-
-func percentEncode(s string) string {
-	const hex = "0123456789ABCDEF"
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || c == '%' || c == '*' || c == '\'' || isTSpecial(c) {
-			b.WriteByte('%')
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&15])
-			continue
-		}
-		b.WriteByte(c)
-	}
-	return b.String()
 }

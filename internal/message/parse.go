@@ -49,6 +49,12 @@ type parser struct {
 	hdrKept   int64
 	lineStart int64 // start offset of the last returned chunk
 	prevTerm  int   // lastTerm before the last returned chunk
+
+	// curBody is set by skipBody when the last chunk was a body line;
+	// prevBody is its value for the chunk before. Like Dovecot, the line
+	// break before a boundary line is left out of the ending part only when
+	// it ends a body line (not a header line or another boundary line).
+	curBody, prevBody bool
 }
 
 // next returns the next chunk of input: a whole line including its line
@@ -71,6 +77,7 @@ func (p *parser) next() (chunk []byte, lineStart bool) {
 	lineStart = p.atLineStart || p.off == 0
 	p.lineStart = p.off
 	p.prevTerm = p.lastTerm
+	p.prevBody, p.curBody = p.curBody, false
 	p.off += int64(len(b))
 	if n := len(b); n > 0 && b[n-1] == '\n' {
 		p.lfs++
@@ -108,12 +115,13 @@ func (p *parser) boundary(line []byte) (idx int, closing, ok bool) {
 
 // stopAt builds the stop for a boundary line just returned by next.
 func (p *parser) stopAt(idx int, closing bool) stop {
-	end := p.lineStart - int64(p.prevTerm)
+	end := p.lineStart
 	lfs := p.lfs - 1 // the boundary line's own LF (if any) is not before end
 	if p.lastTerm == 0 {
 		lfs = p.lfs
 	}
-	if p.prevTerm > 0 {
+	if p.prevBody && p.prevTerm > 0 {
+		end -= int64(p.prevTerm)
 		lfs--
 	}
 	return stop{idx: idx, closing: closing, end: end, endLFs: lfs, next: p.off}
@@ -140,9 +148,11 @@ func (p *parser) parsePart(pt *Part, depth int, digest bool) stop {
 	p.parts++
 	pt.Start = p.off
 	if st, ended := p.parseHeader(pt); ended {
-		pt.BodyStart = pt.Start
+		// The header ended at EOF or at a boundary line: the body is
+		// empty and starts where the header ended.
+		pt.BodyStart = st.end
 		setContent(pt, digest)
-		finish(pt, st, p.lfs)
+		finish(pt, st, st.endLFs)
 		return st
 	}
 	pt.BodyStart = p.off
@@ -180,6 +190,7 @@ func (p *parser) skipBody() stop {
 				return p.stopAt(idx, closing)
 			}
 		}
+		p.curBody = true
 	}
 }
 
@@ -213,12 +224,11 @@ func (p *parser) parseMultipart(pt *Part, depth int) stop {
 }
 
 // parseHeader reads the header of pt up to and including the blank line.
-// Like Dovecot, only the first line is checked for a boundary: if it is one,
-// the part is empty and ended reports the stop.
+// A boundary line (or EOF) ends the header early: then the body is empty and
+// ended reports the stop.
 func (p *parser) parseHeader(pt *Part) (st stop, ended bool) {
 	var cur []byte // the field being collected
 	kept := 0
-	first := true
 	curDropped := false
 	flush := func() {
 		if cur == nil {
@@ -256,13 +266,12 @@ func (p *parser) parseHeader(pt *Part) (st stop, ended bool) {
 			flush()
 			return p.eofStop(), true
 		}
-		if first && ls {
-			first = false
+		if ls && !midLine {
 			if idx, closing, ok := p.boundary(line); ok {
+				flush()
 				return p.stopAt(idx, closing), true
 			}
 		}
-		first = false
 		if !midLine && (isBlank(line)) {
 			flush()
 			return stop{}, false
@@ -297,8 +306,7 @@ func isMessageType(pt *Part) bool {
 	if !strings.EqualFold(pt.Type, "message") {
 		return false
 	}
-	if !strings.EqualFold(pt.Subtype, "rfc822") && !strings.EqualFold(pt.Subtype, "global") {
-		return false
-	}
-	return true
+	// Like Dovecot 2.3, only message/rfc822 is parsed as an embedded
+	// message; message/global is a leaf.
+	return strings.EqualFold(pt.Subtype, "rfc822")
 }
