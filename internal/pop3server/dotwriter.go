@@ -1,0 +1,121 @@
+package pop3server
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+)
+
+// copyBufSize is the chunk size used to stream a message from the store.
+const copyBufSize = 32 * 1024
+
+// writeMessage streams a stored message from r to w as the body of a POP3
+// multi-line response (RFC 1939 section 3) and ends it with the ".CRLF"
+// terminator. It returns the number of bytes written to w.
+//
+//   - Every line that starts with '.' gets a second '.' (byte-stuffing).
+//   - A bare LF is written as CRLF, so a line can never end early or be
+//     mistaken for the terminator; stored mail is CRLF already, so this only
+//     guards against a damaged blob.
+//   - A message that does not end with a line break gets CRLF added before
+//     the terminator.
+//
+// With bodyLines >= 0 (TOP, RFC 1939 section 7) only the header, the blank
+// line after it and at most bodyLines lines of the body are sent. A message
+// without a blank line is all header and is sent whole.
+//
+// writeMessage does not flush; w flushes itself whenever its buffer fills, so
+// memory use is bounded by the buffers, not by the message size.
+func writeMessage(w *bufio.Writer, r io.Reader, bodyLines int64) (int64, error) {
+	dw := dotWriter{w: w, lineStart: true, bodyLeft: bodyLines}
+	buf := make([]byte, copyBufSize)
+	for !dw.done {
+		n, rerr := r.Read(buf)
+		if n > 0 {
+			if err := dw.write(buf[:n]); err != nil {
+				return dw.n, err
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return dw.n, rerr
+		}
+	}
+	if !dw.lineStart {
+		dw.put([]byte("\r\n"))
+	}
+	dw.put([]byte(".\r\n"))
+	return dw.n, dw.err
+}
+
+// dotWriter is writeMessage's state between chunks.
+type dotWriter struct {
+	w         *bufio.Writer
+	n         int64
+	err       error
+	lineStart bool  // the next byte starts a line
+	prevCR    bool  // the last byte of the current line so far is '\r'
+	lineLen   int   // bytes of the current line so far, CR included
+	inBody    bool  // the blank line ending the header has been written
+	bodyLeft  int64 // body lines still to send; < 0: unlimited
+	done      bool  // TOP's line budget is spent
+}
+
+func (d *dotWriter) put(b []byte) {
+	if d.err != nil {
+		return
+	}
+	n, err := d.w.Write(b)
+	d.n += int64(n)
+	d.err = err
+}
+
+func (d *dotWriter) write(buf []byte) error {
+	for len(buf) > 0 && !d.done && d.err == nil {
+		if d.lineStart && buf[0] == '.' {
+			d.put([]byte{'.'})
+		}
+		i := bytes.IndexByte(buf, '\n')
+		if i < 0 {
+			d.put(buf)
+			d.lineLen += len(buf)
+			d.prevCR = buf[len(buf)-1] == '\r'
+			d.lineStart = false
+			return d.err
+		}
+		d.put(buf[:i])
+		hasCR := (i > 0 && buf[i-1] == '\r') || (i == 0 && d.prevCR)
+		if hasCR {
+			d.put([]byte{'\n'})
+		} else {
+			d.put([]byte("\r\n"))
+		}
+		content := d.lineLen + i
+		if hasCR {
+			content--
+		}
+		d.endLine(content == 0)
+		buf = buf[i+1:]
+	}
+	return d.err
+}
+
+// endLine records a completed line; empty reports whether it had no
+// content besides its line break.
+func (d *dotWriter) endLine(empty bool) {
+	d.lineStart, d.prevCR, d.lineLen = true, false, 0
+	if d.bodyLeft < 0 {
+		return
+	}
+	if !d.inBody {
+		if empty {
+			d.inBody = true
+			d.done = d.bodyLeft == 0
+		}
+		return
+	}
+	d.bodyLeft--
+	d.done = d.bodyLeft == 0
+}
