@@ -299,3 +299,18 @@ func Format(e Entry) (string, error) {
 	}
 	return strings.Join(fields, ":"), nil
 }
+
+// First returns the first entry of the file, if any. The auth service uses
+// its stored password for a dummy verification when a user is unknown, so
+// that unknown users cost the same time as known ones.
+func (f *File) First() (Entry, bool, error) {
+	if err := f.refresh(); err != nil {
+		return Entry{}, false, err
+	}
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if len(f.order) == 0 {
+		return Entry{}, false, nil
+	}
+	return f.entries[f.order[0]].clone(), true, nil
+}

@@ -256,3 +256,10 @@ func decodeBase64(s string) ([]byte, error) {
 }
 
 func plainGenerate(password string) ([]byte, error) { return []byte(password), nil }
+
+// Supported reports whether scheme (with an optional encoding suffix) is
+// implemented.
+func Supported(schemeName string) bool {
+	_, _, _, err := lookup(schemeName)
+	return err == nil
+}

@@ -1,0 +1,465 @@
+// Package auth is the authentication service the protocol servers call:
+// plaintext logins (IMAP LOGIN, POP3 USER/PASS), SASL exchanges, and user
+// existence checks for delivery. It follows Dovecot's auth process:
+//
+//   - passdbs are tried in order; the first that accepts the password wins.
+//     A user unknown to one passdb, or a wrong password there, moves on to
+//     the next (Dovecot's result_failure = continue). A passdb that cannot
+//     be read counts as a temporary failure if nothing else succeeds.
+//   - Unknown user and wrong password are indistinguishable to the client:
+//     both return ErrFailed after Options.FailureDelay, and an unknown user
+//     still costs one password verification (against the stored hash of
+//     the passdb's first user, so with the same scheme and cost). The log
+//     tells them apart; it never contains passwords or SASL payloads.
+//   - With DisablePlaintextAuth, plaintext mechanisms (LOGIN command, USER/
+//     PASS, SASL PLAIN and LOGIN) are refused on connections that are not
+//     secure (ConnInfo.Secure: TLS, or remote IP == local IP).
+//
+// passwd-file extra fields honoured: "nopassword" (any password is accepted
+// when the password field is empty), "deny" (the user is refused, and later
+// passdbs are not tried), "user" (canonical user name returned in the
+// Principal).
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/roost-mail/roost/internal/auth/passwdfile"
+	"github.com/roost-mail/roost/internal/auth/password"
+	"github.com/roost-mail/roost/internal/auth/sasl"
+)
+
+// ConnInfo describes the client connection an authentication happens on.
+type ConnInfo struct {
+	Protocol  string // "imap", "pop3", "lmtp"
+	Remote    netip.AddrPort
+	Local     netip.AddrPort
+	TLS       bool
+	Secure    bool // TLS, or remote IP == local IP (Dovecot's rule)
+	SessionID string
+}
+
+// Principal is an authenticated user. Mailboxes are opened from it.
+type Principal struct{ User string }
+
+var (
+	// ErrFailed: unknown user or wrong password (the client cannot tell
+	// which), returned after the failure delay.
+	ErrFailed = errors.New("authentication failed")
+	// ErrTempFail: a passdb could not be consulted; the client may retry.
+	ErrTempFail = errors.New("temporary authentication failure")
+	// ErrMechanism: the SASL mechanism is not offered.
+	ErrMechanism = errors.New("unsupported authentication mechanism")
+	// ErrPlaintextDisabled: a plaintext mechanism on a non-secure connection
+	// with DisablePlaintextAuth.
+	ErrPlaintextDisabled = errors.New("plaintext authentication disallowed on non-secure connections")
+)
+
+// PassdbConfig configures one passdb, as Dovecot's passdb { driver, args }.
+type PassdbConfig struct {
+	Driver  string // only "passwd-file"
+	Path    string
+	Options map[string]string // "scheme" (default CRYPT), "username_format" (default %u)
+}
+
+// Options configures a Service.
+type Options struct {
+	Passdbs              []PassdbConfig
+	Mechanisms           []string // auth_mechanisms, any case; default {"plain"}
+	DisablePlaintextAuth bool
+	FailureDelay         time.Duration // auth_failure_delay, before ErrFailed
+	Logger               *slog.Logger  // nil: discard
+}
+
+// Service authenticates users. It is safe for concurrent use.
+type Service struct {
+	passdbs          []*passdb
+	mechs            []string // upper case, configured order
+	disablePlaintext bool
+	delay            time.Duration
+	log              *slog.Logger
+	fallbackDummy    string // stored password used when no passdb has a user to borrow from
+	// sleep waits d or until ctx is done; replaced in tests.
+	sleep func(ctx context.Context, d time.Duration) error
+}
+
+type passdb struct {
+	file          *passwdfile.File
+	defaultScheme string
+	format        usernameFormat
+}
+
+// Mechanism names this package implements.
+var implemented = map[string]bool{"PLAIN": true, "LOGIN": true}
+
+// plaintext mechanisms send the password in the clear.
+var plaintext = map[string]bool{"PLAIN": true, "LOGIN": true}
+
+// New builds a Service. Each passwd-file must exist and be readable now; it
+// is re-read whenever it changes afterwards.
+func New(opts Options) (*Service, error) {
+	s := &Service{
+		disablePlaintext: opts.DisablePlaintextAuth,
+		delay:            opts.FailureDelay,
+		log:              opts.Logger,
+		sleep:            sleepCtx,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.delay < 0 {
+		return nil, fmt.Errorf("auth: negative failure delay %v", s.delay)
+	}
+	mechs := opts.Mechanisms
+	if len(mechs) == 0 {
+		mechs = []string{"plain"}
+	}
+	for _, m := range mechs {
+		m = strings.ToUpper(strings.TrimSpace(m))
+		if !implemented[m] {
+			return nil, fmt.Errorf("auth: unsupported mechanism %q in auth_mechanisms", m)
+		}
+		if !slices.Contains(s.mechs, m) {
+			s.mechs = append(s.mechs, m)
+		}
+	}
+	if len(opts.Passdbs) == 0 {
+		return nil, errors.New("auth: no passdb configured")
+	}
+	for i, pc := range opts.Passdbs {
+		db, err := newPassdb(pc)
+		if err != nil {
+			return nil, fmt.Errorf("auth: passdb %d: %w", i+1, err)
+		}
+		s.passdbs = append(s.passdbs, db)
+	}
+	dummy, err := password.Hash("SHA512-CRYPT", "dummy password, never matches")
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	s.fallbackDummy = dummy
+	return s, nil
+}
+
+func newPassdb(pc PassdbConfig) (*passdb, error) {
+	if pc.Driver != "passwd-file" {
+		return nil, fmt.Errorf("unsupported driver %q (only passwd-file)", pc.Driver)
+	}
+	if pc.Path == "" {
+		return nil, errors.New("passwd-file: no path")
+	}
+	db := &passdb{defaultScheme: password.DefaultScheme}
+	format := "%u"
+	for k, v := range pc.Options {
+		switch k {
+		case "scheme":
+			if !password.Supported(v) {
+				return nil, fmt.Errorf("passwd-file: unknown scheme %q", v)
+			}
+			db.defaultScheme = strings.ToUpper(v)
+		case "username_format":
+			format = v
+		default:
+			return nil, fmt.Errorf("passwd-file: unknown option %q", k)
+		}
+	}
+	f, err := parseUsernameFormat(format)
+	if err != nil {
+		return nil, fmt.Errorf("passwd-file: %w", err)
+	}
+	db.format = f
+	if db.file, err = passwdfile.Open(pc.Path); err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// PlaintextAllowed reports whether plaintext mechanisms may be used on ci.
+func (s *Service) PlaintextAllowed(ci ConnInfo) bool {
+	return !s.disablePlaintext || ci.Secure
+}
+
+// Mechanisms returns the upper-case SASL mechanism names offered on ci:
+// PLAIN and LOGIN are hidden when plaintext authentication is not allowed.
+func (s *Service) Mechanisms(ci ConnInfo) []string {
+	allowed := s.PlaintextAllowed(ci)
+	out := make([]string, 0, len(s.mechs))
+	for _, m := range s.mechs {
+		if plaintext[m] && !allowed {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// Login checks a user name and password given in the clear (IMAP LOGIN,
+// POP3 USER/PASS). It returns ErrPlaintextDisabled at once when plaintext
+// is not allowed on ci; ErrFailed after the failure delay for bad
+// credentials; ErrTempFail when no passdb could be consulted; ctx.Err() if
+// ctx ends during the delay.
+func (s *Service) Login(ctx context.Context, ci ConnInfo, user, pass string) (Principal, error) {
+	if !s.PlaintextAllowed(ci) {
+		return Principal{}, ErrPlaintextDisabled
+	}
+	p, err := s.verify(ci, "LOGIN-COMMAND", user, pass)
+	if err != nil {
+		return Principal{}, s.failed(ctx, err)
+	}
+	return p, nil
+}
+
+// failed applies the failure delay to ErrFailed.
+func (s *Service) failed(ctx context.Context, err error) error {
+	if !errors.Is(err, ErrFailed) {
+		return err
+	}
+	if serr := s.sleep(ctx, s.delay); serr != nil {
+		return serr
+	}
+	return ErrFailed
+}
+
+// verify looks the user up and checks the password. It returns nil,
+// ErrFailed or ErrTempFail, without any delay.
+func (s *Service) verify(ci ConnInfo, mech, user, pass string) (Principal, error) {
+	log := s.log.With("proto", ci.Protocol, "mech", mech, "user", user,
+		"remote", ci.Remote.Addr().String(), "session", ci.SessionID)
+	if user == "" {
+		s.dummyVerify(pass)
+		log.Info("auth failed", "reason", "empty user name")
+		return Principal{}, ErrFailed
+	}
+	found, tempfail := false, false
+	for i, db := range s.passdbs {
+		key := db.format.apply(user)
+		e, ok, err := db.file.Lookup(key)
+		if err != nil {
+			log.Error("passdb lookup failed", "passdb", i+1, "err", err)
+			tempfail = true
+			continue
+		}
+		if !ok {
+			continue
+		}
+		found = true
+		match := db.check(e, pass, log)
+		if isYes(e.Extra, "deny") {
+			log.Info("auth failed", "reason", "user denied", "passdb", i+1)
+			return Principal{}, ErrFailed
+		}
+		if match {
+			name := user
+			if db.format.identity {
+				name = key
+			}
+			if u := e.Extra["user"]; u != "" {
+				name = u
+			}
+			log.Info("auth ok", "passdb", i+1, "principal", name)
+			return Principal{User: name}, nil
+		}
+		log.Info("auth failed", "reason", "password mismatch", "passdb", i+1)
+	}
+	if !found {
+		s.dummyVerify(pass)
+	}
+	if tempfail {
+		log.Warn("auth temporary failure")
+		return Principal{}, ErrTempFail
+	}
+	if !found {
+		log.Info("auth failed", "reason", "unknown user")
+	}
+	return Principal{}, ErrFailed
+}
+
+// check verifies pass against e. Errors (bad stored hash) are logged and
+// count as a mismatch, as in Dovecot.
+func (db *passdb) check(e passwdfile.Entry, pass string, log *slog.Logger) bool {
+	if e.Password == "" {
+		return isYes(e.Extra, "nopassword")
+	}
+	ok, err := password.VerifyDefault(e.Password, pass, db.defaultScheme)
+	if err != nil {
+		log.Error("invalid password in passdb", "line", e.Line, "path", db.file.Path(), "err", err)
+		return false
+	}
+	return ok
+}
+
+// dummyVerify spends about the time a real verification would, so that an
+// unknown user is not faster to refuse than a wrong password.
+func (s *Service) dummyVerify(pass string) {
+	stored := s.fallbackDummy
+	scheme := password.DefaultScheme
+	for _, db := range s.passdbs {
+		if e, ok, err := db.file.First(); err == nil && ok && e.Password != "" {
+			stored, scheme = e.Password, db.defaultScheme
+			break
+		}
+	}
+	// The result is discarded: this only costs time.
+	_, _ = password.VerifyDefault(stored, "\x00"+pass, scheme)
+}
+
+// isYes reports whether a boolean extra field is set: present without a
+// value, or with a value other than "no"/"n"/"0"/"false".
+func isYes(extra map[string]string, key string) bool {
+	v, ok := extra[key]
+	if !ok {
+		return false
+	}
+	switch strings.ToLower(v) {
+	case "no", "n", "0", "false":
+		return false
+	}
+	return true
+}
+
+// SASL is one SASL exchange. It is not safe for concurrent use.
+type SASL struct {
+	s         *Service
+	ci        ConnInfo
+	mech      string
+	srv       sasl.Server
+	principal Principal
+	result    error // from the last check: nil, ErrFailed or ErrTempFail
+	finished  bool
+}
+
+// NewSASL starts an exchange with mechanism mech (any case). It returns
+// ErrMechanism if the mechanism is not configured, ErrPlaintextDisabled if
+// it is a plaintext mechanism and plaintext is not allowed on ci.
+func (s *Service) NewSASL(ci ConnInfo, mech string) (*SASL, error) {
+	mech = strings.ToUpper(mech)
+	if !slices.Contains(s.mechs, mech) {
+		return nil, ErrMechanism
+	}
+	if plaintext[mech] && !s.PlaintextAllowed(ci) {
+		return nil, ErrPlaintextDisabled
+	}
+	x := &SASL{s: s, ci: ci, mech: mech}
+	switch mech {
+	case "PLAIN":
+		x.srv = sasl.NewPlain(func(_, user, pass string) error { return x.check(user, pass) })
+	case "LOGIN":
+		x.srv = sasl.NewLogin(x.check)
+	default:
+		return nil, ErrMechanism
+	}
+	return x, nil
+}
+
+func (x *SASL) check(user, pass string) error {
+	p, err := x.s.verify(x.ci, x.mech, user, pass)
+	x.principal, x.result = p, err
+	return err
+}
+
+// Next takes the client's decoded response (nil for "no initial response"
+// on the first call; see package sasl) and returns the next challenge, or
+// done. On failure it returns ErrFailed after the failure delay (malformed
+// input counts as failure too), ErrTempFail, or ctx.Err() if ctx ends
+// during the delay. After done or an error the exchange is over.
+func (x *SASL) Next(ctx context.Context, response []byte) (challenge []byte, done bool, err error) {
+	if x.finished {
+		return nil, true, ErrFailed
+	}
+	challenge, done, err = x.srv.Next(response)
+	if err == nil && !done {
+		return challenge, false, nil
+	}
+	x.finished = true
+	if err == nil {
+		return nil, true, nil
+	}
+	x.principal = Principal{}
+	if errors.Is(err, ErrTempFail) {
+		return nil, true, ErrTempFail
+	}
+	if !errors.Is(err, ErrFailed) {
+		x.s.log.Info("auth failed", "proto", x.ci.Protocol, "mech", x.mech,
+			"remote", x.ci.Remote.Addr().String(), "session", x.ci.SessionID, "reason", err.Error())
+	}
+	return nil, true, x.s.failed(ctx, ErrFailed)
+}
+
+// Principal returns the authenticated user once Next reported done without
+// error; the zero Principal otherwise.
+func (x *SASL) Principal() Principal {
+	if !x.finished || x.result != nil {
+		return Principal{}
+	}
+	return x.principal
+}
+
+// UserExists reports whether some passdb knows user (after its
+// username_format), for delivery. Users with "deny" exist. It returns
+// ErrTempFail if a passdb cannot be read and no other passdb has the user.
+func (s *Service) UserExists(ctx context.Context, user string) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	tempfail := false
+	for i, db := range s.passdbs {
+		_, ok, err := db.file.Lookup(db.format.apply(user))
+		if err != nil {
+			s.log.Error("passdb lookup failed", "passdb", i+1, "user", user, "err", err)
+			tempfail = true
+			continue
+		}
+		if ok {
+			return true, nil
+		}
+	}
+	if tempfail {
+		return false, ErrTempFail
+	}
+	return false, nil
+}
+
+// Users lists the user names of all passdbs, in file order, without
+// duplicates. ErrTempFail if a passdb cannot be read.
+func (s *Service) Users(ctx context.Context) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []string
+	seen := make(map[string]bool)
+	for i, db := range s.passdbs {
+		entries, err := db.file.Users()
+		if err != nil {
+			s.log.Error("passdb read failed", "passdb", i+1, "err", err)
+			return nil, ErrTempFail
+		}
+		for _, e := range entries {
+			if !seen[e.User] {
+				seen[e.User] = true
+				out = append(out, e.User)
+			}
+		}
+	}
+	return out, nil
+}
