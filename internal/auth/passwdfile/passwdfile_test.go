@@ -155,7 +155,9 @@ func TestEditPreservesBytes(t *testing.T) {
 		do   func() error
 		want string
 	}{
-		{"add", func() error { return Add(path, Entry{User: "dave", Password: "{PLAIN}d", Home: "/home/dave", Extra: map[string]string{"b": "2", "a": "*:x=1", "nopassword": ""}}) },
+		{"add", func() error {
+			return Add(path, Entry{User: "dave", Password: "{PLAIN}d", Home: "/home/dave", Extra: map[string]string{"b": "2", "a": "*:x=1", "nopassword": ""}})
+		},
 			orig + "\ndave:{PLAIN}d::::/home/dave::a=*:x=1 b=2 nopassword\n"},
 		{"set CRLF line", func() error { return SetPassword(path, "alice", "{SHA}new") },
 			"# comment  with  spaces\n\nalice:{SHA}new:1:1::/h:/s:k=v\r\nbob\ncarol:{PLAIN}c\n#tail\ndave:{PLAIN}d::::/home/dave::a=*:x=1 b=2 nopassword\n"},
