@@ -402,12 +402,21 @@ func (s *server) cli(ctx context.Context, stdin []byte, args ...string) (stdout,
 // non-zero exit is returned as code.
 func runCmd(t testing.TB, ctx context.Context, stdin []byte, name string, args ...string) (stdout, stderr []byte, code int) {
 	t.Helper()
+	return runCmdEnv(t, ctx, nil, stdin, name, args...)
+}
+
+// runCmdEnv is runCmd with extra environment variables ("K=V").
+func runCmdEnv(t testing.TB, ctx context.Context, env []string, stdin []byte, name string, args ...string) (stdout, stderr []byte, code int) {
+	t.Helper()
 	if ctx == nil {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 	}
 	cmd := exec.CommandContext(ctx, name, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	if stdin != nil {

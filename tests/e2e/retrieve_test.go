@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 	"strconv"
 	"testing"
@@ -65,4 +66,99 @@ func TestPoplibCorpus(t *testing.T) {
 	for _, mode := range []string{"stls", "ssl"} {
 		checkPOP(t, "poplib/"+mode, s.popFetch(mode), msgs)
 	}
+}
+
+// checkByName matches retrieved messages to msgs by their X-Corpus-Id and
+// compares each with want(m).
+func checkByName(t *testing.T, client string, got [][]byte, msgs []corpusMsg, want func(corpusMsg) []byte) {
+	t.Helper()
+	checkByNameNorm(t, client, got, msgs, want, nil)
+}
+
+// checkByNameNorm is checkByName comparing norm(retrieved) when norm is set.
+func checkByNameNorm(t *testing.T, client string, got [][]byte, msgs []corpusMsg, want func(corpusMsg) []byte, norm func([]byte) []byte) {
+	t.Helper()
+	if len(got) != len(msgs) {
+		t.Errorf("%s: retrieved %d messages, want %d", client, len(got), len(msgs))
+	}
+	byName := map[string][]byte{}
+	for i, g := range got {
+		n := corpusName(g)
+		if n == "" {
+			t.Errorf("%s: retrieved message %d has no %s header: %.300q", client, i, corpusID, g)
+			continue
+		}
+		byName[n] = g
+	}
+	for _, m := range msgs {
+		g, ok := byName[m.name]
+		if !ok {
+			t.Errorf("%s: %s not retrieved", client, m.name)
+			continue
+		}
+		if norm != nil {
+			g = norm(g)
+		}
+		if w := want(m); !bytes.Equal(g, w) {
+			t.Errorf("%s: %s differs: %s", client, m.name, diffAt(g, w))
+		}
+	}
+}
+
+func wantExact(m corpusMsg) []byte   { return m.want() }
+func wantGetmail(m corpusMsg) []byte { return getmailWant(m.want()) }
+
+// TestCurlCorpus reads every corpus message with curl, over STLS and pop3s.
+func TestCurlCorpus(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, serverOpts{})
+	msgs := corpus()
+	s.deliverCorpus(msgs)
+	for _, mode := range []string{"stls", "ssl"} {
+		var got [][]byte
+		for i := range msgs {
+			got = append(got, s.curlRetr(mode, i+1))
+		}
+		checkByName(t, "curl/"+mode, got, msgs, wantExact)
+	}
+}
+
+// TestFetchmailCorpus reads the corpus with fetchmail (keep), over STLS and
+// pop3s.
+func TestFetchmailCorpus(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, serverOpts{})
+	msgs := corpus()
+	s.deliverCorpus(msgs)
+	for _, mode := range []string{"stls", "ssl"} {
+		checkByName(t, "fetchmail/"+mode, s.fetchmailRun(mode, true), msgs, wantExact)
+	}
+}
+
+// TestGetmailCorpus reads the corpus with getmail6, over plain POP3 on
+// loopback and over pop3s.
+func TestGetmailCorpus(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, serverOpts{})
+	msgs := corpus()
+	s.deliverCorpus(msgs)
+	for _, ssl := range []bool{false, true} {
+		checkByNameNorm(t, fmt.Sprintf("getmail/ssl=%t", ssl), s.getmailRun(ssl, false), msgs, wantGetmail, unfoldHeaders)
+	}
+}
+
+// TestBigMessage delivers a 20 MB message and reads it with poplib, curl
+// and fetchmail (one transport each, to keep the run short).
+func TestBigMessage(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, serverOpts{})
+	big := bigMessage()
+	small := corpus()[0]
+	msgs := []corpusMsg{small, big}
+	s.deliverCorpus(msgs)
+	checkPOP(t, "poplib/ssl", s.popFetch("ssl"), msgs)
+	if got, want := s.curlRetr("stls", 2), big.want(); !bytes.Equal(got, want) {
+		t.Errorf("curl/stls: big message differs: %s", diffAt(got, want))
+	}
+	checkByName(t, "fetchmail/ssl", s.fetchmailRun("ssl", true), msgs, wantExact)
 }
