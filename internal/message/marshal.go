@@ -21,6 +21,7 @@ const (
 	flagMessage
 	flagHasContentType
 	flagParamExtended
+	flagEnvelope
 )
 
 // maxUnmarshalParts bounds the work on corrupt input.
@@ -66,7 +67,13 @@ func marshalPart(b []byte, p *Part) []byte {
 	if p.hasContentType {
 		f |= flagHasContentType
 	}
+	if p.envelope != "" {
+		f |= flagEnvelope
+	}
 	b = putU(b, f)
+	if p.envelope != "" {
+		b = putS(b, p.envelope)
+	}
 	b = putU(b, uint64(p.Start))
 	b = putU(b, uint64(p.BodyStart-p.Start))
 	b = putU(b, uint64(p.End-p.BodyStart))
@@ -163,6 +170,9 @@ func (d *decoder) part(depth int) *Part {
 	f := d.u()
 	p.multipart = f&flagMultipart != 0
 	p.hasContentType = f&flagHasContentType != 0
+	if f&flagEnvelope != 0 {
+		p.envelope = d.s()
+	}
 	p.Start = d.off()
 	p.BodyStart = p.Start + d.off()
 	p.End = p.BodyStart + d.off()

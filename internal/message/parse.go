@@ -169,6 +169,7 @@ func (p *parser) parsePart(pt *Part, depth int, digest bool) stop {
 		sub := &Part{}
 		st := p.parsePart(sub, depth+1, false)
 		pt.Message = sub
+		sub.envelope = sub.Envelope() // kept so that a serialized tree can render BODYSTRUCTURE
 		finish(pt, st, bodyLFs)
 		return st
 	}
