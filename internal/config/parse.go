@@ -11,10 +11,10 @@ import (
 // Limits that keep a hostile or broken configuration from exhausting memory
 // or recursing forever. Dovecot has the same include-loop protection.
 const (
-	maxIncludeDepth = 32        // nested !include levels
-	maxSectionDepth = 32        // nested "type name {" levels
-	maxIncludeFiles = 1000      // files read through !include, in total
-	maxConfigBytes  = 16 << 20  // bytes read through !include, in total
+	maxIncludeDepth = 32       // nested !include levels
+	maxSectionDepth = 32       // nested "type name {" levels
+	maxIncludeFiles = 1000     // files read through !include, in total
+	maxConfigBytes  = 16 << 20 // bytes read through !include, in total
 )
 
 // Entry is one node of the generic configuration tree that ParseTree

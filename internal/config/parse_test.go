@@ -34,10 +34,10 @@ named name {
 		t.Fatal(err)
 	}
 	type flat struct {
-		line          int
-		key, value    string
+		line           int
+		key, value     string
 		quoted, isFile bool
-		section       bool
+		section        bool
 	}
 	var all []flat
 	var walk func([]*Entry)

@@ -46,6 +46,7 @@ type uidlSpec struct {
 	width     int
 	zeroPad   bool
 	unknown   string // unknown variable name, for CheckUIDLFormat
+	trailing  bool   // '%' (and modifiers) at the end with no variable
 	badModKey byte   // unsupported modifier, for CheckUIDLFormat
 }
 
@@ -97,7 +98,7 @@ func parseUIDLFormat(format string) []uidlSpec {
 		}
 		if s == "" {
 			// Dovecot stops at a '%' with no variable.
-			sp.unknown = "(end of format)"
+			sp.trailing = true
 			specs = append(specs, sp)
 			return specs
 		}
@@ -155,6 +156,8 @@ func CheckUIDLFormat(format string) (UIDLNeeds, error) {
 	unique := false
 	for _, sp := range parseUIDLFormat(format) {
 		switch {
+		case sp.trailing:
+			return needs, fmt.Errorf("'%%' at the end of %q (write %%%% for a literal %%)", format)
 		case sp.badModKey != 0:
 			return needs, fmt.Errorf("modifier %%%c is not supported", sp.badModKey)
 		case sp.unknown == "f" || sp.unknown == "filename":

@@ -113,11 +113,15 @@ func checkSize(s string) error {
 }
 
 // splitList splits a list value on white space and commas, as Dovecot does
-// for listen and protocols.
+// for listen and protocols. It returns nil for an empty list.
 func splitList(s string) []string {
-	return strings.FieldsFunc(s, func(r rune) bool {
+	out := strings.FieldsFunc(s, func(r rune) bool {
 		return r == ' ' || r == '\t' || r == ','
 	})
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 var errNotFile = errors.New(`must be written as "<path" (a file), e.g. ssl_cert = </etc/roost/cert.pem`)
