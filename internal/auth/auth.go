@@ -11,6 +11,10 @@
 //     still costs one password verification (against the stored hash of
 //     the passdb's first user, so with the same scheme and cost). The log
 //     tells them apart; it never contains passwords or SASL payloads.
+//   - The login name goes through auth_username_format (Options.UsernameFormat,
+//     default %Lu: lowercase), which gives the Principal's name; each passdb
+//     then applies its own username_format (default %u) to get the key it
+//     looks up. passwd-file lookups themselves are case-sensitive.
 //   - With DisablePlaintextAuth, plaintext mechanisms (LOGIN command, USER/
 //     PASS, SASL PLAIN and LOGIN) are refused on connections that are not
 //     secure (ConnInfo.Secure: TLS, or remote IP == local IP).
@@ -76,11 +80,18 @@ type Options struct {
 	DisablePlaintextAuth bool
 	FailureDelay         time.Duration // auth_failure_delay, before ErrFailed
 	Logger               *slog.Logger  // nil: discard
+	// UsernameFormat is auth_username_format, applied to every login name
+	// before the passdbs see it; its result is the Principal's user name.
+	// "" means "%Lu", Dovecot's default: user names are lowercased, so a
+	// passwd-file entry "Alice" cannot log in (as in Dovecot). Set "%u"
+	// to keep names as typed.
+	UsernameFormat string
 }
 
 // Service authenticates users. It is safe for concurrent use.
 type Service struct {
 	passdbs          []*passdb
+	format           usernameFormat // auth_username_format
 	mechs            []string // upper case, configured order
 	disablePlaintext bool
 	delay            time.Duration
@@ -130,6 +141,14 @@ func New(opts Options) (*Service, error) {
 			s.mechs = append(s.mechs, m)
 		}
 	}
+	uf := opts.UsernameFormat
+	if uf == "" {
+		uf = "%Lu"
+	}
+	var err error
+	if s.format, err = parseUsernameFormat(uf); err != nil {
+		return nil, fmt.Errorf("auth: auth_username_format: %w", err)
+	}
 	if len(opts.Passdbs) == 0 {
 		return nil, errors.New("auth: no passdb configured")
 	}
@@ -140,11 +159,9 @@ func New(opts Options) (*Service, error) {
 		}
 		s.passdbs = append(s.passdbs, db)
 	}
-	dummy, err := password.Hash("SHA512-CRYPT", "dummy password, never matches")
-	if err != nil {
+	if s.fallbackDummy, err = password.Hash("SHA512-CRYPT", "dummy password, never matches"); err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
-	s.fallbackDummy = dummy
 	return s, nil
 }
 
@@ -243,9 +260,13 @@ func (s *Service) failed(ctx context.Context, err error) error {
 
 // verify looks the user up and checks the password. It returns nil,
 // ErrFailed or ErrTempFail, without any delay.
-func (s *Service) verify(ci ConnInfo, mech, user, pass string) (Principal, error) {
+func (s *Service) verify(ci ConnInfo, mech, login, pass string) (Principal, error) {
+	user := s.format.apply(login)
 	log := s.log.With("proto", ci.Protocol, "mech", mech, "user", user,
 		"remote", ci.Remote.Addr().String(), "session", ci.SessionID)
+	if login != user {
+		log = log.With("original_user", login)
+	}
 	if user == "" {
 		s.dummyVerify(pass)
 		log.Info("auth failed", "reason", "empty user name")
@@ -271,9 +292,6 @@ func (s *Service) verify(ci ConnInfo, mech, user, pass string) (Principal, error
 		}
 		if match {
 			name := user
-			if db.format.identity {
-				name = key
-			}
 			if u := e.Extra["user"]; u != "" {
 				name = u
 			}
@@ -415,13 +433,14 @@ func (x *SASL) Principal() Principal {
 	return x.principal
 }
 
-// UserExists reports whether some passdb knows user (after its
-// username_format), for delivery. Users with "deny" exist. It returns
+// UserExists reports whether some passdb knows user (after
+// auth_username_format and the passdb's username_format), for delivery. Users with "deny" exist. It returns
 // ErrTempFail if a passdb cannot be read and no other passdb has the user.
 func (s *Service) UserExists(ctx context.Context, user string) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
+	user = s.format.apply(user)
 	tempfail := false
 	for i, db := range s.passdbs {
 		_, ok, err := db.file.Lookup(db.format.apply(user))

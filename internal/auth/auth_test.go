@@ -93,8 +93,11 @@ func TestLogin(t *testing.T) {
 		{"bob", "test", "bob", nil}, // bare $6$: CRYPT
 		{"bob", "secret", "", ErrFailed},
 		{"carol", "secret", "carol", nil},
-		{"Dave", "dave", "Dave", nil},
-		{"dave", "dave", "", ErrFailed}, // case-sensitive with username_format %u
+		// auth_username_format defaults to %Lu, as in Dovecot: login names
+		// are lowercased, so the entry "Dave" is unreachable.
+		{"ALICE", "secret", "alice", nil},
+		{"Dave", "dave", "", ErrFailed},
+		{"dave", "dave", "", ErrFailed},
 		{"nobody", "secret", "", ErrFailed},
 		{"", "secret", "", ErrFailed},
 		{"denied", "pw", "", ErrFailed},
@@ -118,6 +121,22 @@ func TestLogin(t *testing.T) {
 		if tt.wantErr != nil && !reflect.DeepEqual(got, []time.Duration{delay}) {
 			t.Errorf("Login(%q) failed with delays %v, want exactly [%v]", tt.user, got, delay)
 		}
+	}
+}
+
+func TestGlobalUsernameFormat(t *testing.T) {
+	s, _ := newService(t, Options{UsernameFormat: "%u"})
+	for _, tt := range []struct{ user, want string }{{"Dave", "Dave"}, {"dave", ""}, {"ALICE", ""}} {
+		p, _ := s.Login(context.Background(), secure, tt.user, map[string]string{"Dave": "dave", "dave": "dave", "ALICE": "secret"}[tt.user])
+		if p.User != tt.want {
+			t.Errorf("UsernameFormat %%u: Login(%q) = %q, want %q", tt.user, p.User, tt.want)
+		}
+	}
+	if ok, _ := s.UserExists(context.Background(), "Dave"); !ok {
+		t.Error("UsernameFormat %u: UserExists(Dave) = false")
+	}
+	if _, err := New(Options{UsernameFormat: "%z", Passdbs: []PassdbConfig{{Driver: "passwd-file", Path: writeUsers(t, usersFile)}}}); err == nil {
+		t.Error("bad auth_username_format accepted")
 	}
 }
 
@@ -287,9 +306,10 @@ func TestUsernameFormatAndScheme(t *testing.T) {
 	}{
 		{map[string]string{"scheme": "plain"}, "alice", "secret", "alice", nil, "bare password in scheme=PLAIN"},
 		{map[string]string{}, "alice", "secret", "", ErrFailed, "bare password is CRYPT by default"},
-		{map[string]string{"scheme": "PLAIN", "username_format": "%Lu"}, "ALICE", "secret", "alice", nil, "%Lu lowercases; principal is the key"},
+		{map[string]string{"scheme": "PLAIN", "username_format": "%Lu"}, "ALICE", "secret", "alice", nil, "%Lu lowercases"},
 		{map[string]string{"scheme": "PLAIN", "username_format": "%n"}, "alice@example.org", "secret", "alice@example.org", nil, "%n looks up the local part; principal keeps the domain"},
-		{map[string]string{"scheme": "PLAIN", "username_format": "%Ln"}, "Bob@Example.org", "secret", "Bob@Example.org", nil, "braced scheme wins over scheme="},
+		{map[string]string{"scheme": "PLAIN", "username_format": "%Un"}, "alice@example.org", "secret", "", ErrFailed, "%Un uppercases the key"},
+		{map[string]string{"scheme": "PLAIN", "username_format": "%n"}, "Bob@Example.org", "secret", "bob@example.org", nil, "braced scheme wins over scheme=; principal from auth_username_format"},
 		{map[string]string{"scheme": "PLAIN", "username_format": "%{user}"}, "alice", "secret", "alice", nil, "long form"},
 	}
 	for _, tt := range tests {
@@ -386,7 +406,7 @@ func TestPassdbChainAndTempFail(t *testing.T) {
 func TestUserExistsAndReload(t *testing.T) {
 	s, _ := newService(t, Options{})
 	ctx := context.Background()
-	for user, want := range map[string]bool{"alice": true, "denied": true, "Dave": true, "dave": false, "nobody": false, "": false} {
+	for user, want := range map[string]bool{"alice": true, "ALICE": true, "denied": true, "Dave": false, "dave": false, "nobody": false, "": false} {
 		if got, err := s.UserExists(ctx, user); got != want || err != nil {
 			t.Errorf("UserExists(%q) = %v, %v; want %v", user, got, err, want)
 		}

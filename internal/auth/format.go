@@ -11,9 +11,6 @@ import (
 // L and U (%Lu, %Ln, %Ud, ...) and %% for a literal '%'.
 type usernameFormat struct {
 	parts []formatPart
-	// identity is true for %u, %Lu and %Uu: the lookup key is the whole
-	// login name, so it is also the canonical user name.
-	identity bool
 }
 
 type formatPart struct {
@@ -70,7 +67,6 @@ func parseUsernameFormat(s string) (usernameFormat, error) {
 		}
 		f.parts = append(f.parts, p)
 	}
-	f.identity = len(f.parts) == 1 && f.parts[0].v == 'u'
 	return f, nil
 }
 
