@@ -92,7 +92,7 @@ type Options struct {
 type Service struct {
 	passdbs          []*passdb
 	format           usernameFormat // auth_username_format
-	mechs            []string // upper case, configured order
+	mechs            []string       // upper case, configured order
 	disablePlaintext bool
 	delay            time.Duration
 	log              *slog.Logger
