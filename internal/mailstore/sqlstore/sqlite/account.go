@@ -1,0 +1,253 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	msqlite "modernc.org/sqlite"
+
+	"github.com/roost-mail/roost/internal/blob"
+	"github.com/roost-mail/roost/internal/mailstore"
+)
+
+// account is one open account, shared by all sessions of its user.
+type account struct {
+	st   *Store
+	user string
+	dir  string
+
+	ready chan struct{} // closed when open has finished
+	err   error         // result of open; read after ready
+	refs  int           // guarded by st.mu
+
+	w     *sql.DB // the writer: one connection, BEGIN IMMEDIATE
+	r     *sql.DB // the reader pool: query_only
+	blobs *blob.Store
+
+	dropMu   sync.Mutex
+	dropHeld bool // POP3 maildrop lock
+}
+
+// accountRef is one reference to a shared account, returned by
+// Store.Account. Using it after Close is a programming error.
+type accountRef struct {
+	*account
+	once sync.Once
+}
+
+func (r *accountRef) Close() error {
+	r.once.Do(r.account.release)
+	return nil
+}
+
+// indexPath returns the database file of the account in dir.
+func indexPath(dir string) string { return filepath.Join(dir, "index.db") }
+
+// dsn builds a modernc.org/sqlite data source name for path. The path comes
+// from SafeName and the store directory, which contain no '?'.
+func dsn(path string, busy time.Duration, writer bool) string {
+	s := fmt.Sprintf("%s?_busy_timeout=%d&_foreign_keys=1&_synchronous=FULL", path, busy.Milliseconds())
+	if writer {
+		// BEGIN IMMEDIATE: take the write lock at the start, so that a
+		// transaction never fails upgrading from read to write (SQLITE_BUSY
+		// that busy_timeout cannot help with).
+		return s + "&_journal_mode=WAL&_txlock=immediate"
+	}
+	return s + "&_query_only=1"
+}
+
+func (a *account) open(ctx context.Context) error {
+	if err := os.MkdirAll(a.dir, 0o700); err != nil {
+		return mailstore.Internal("create account directory", err)
+	}
+	path := indexPath(a.dir)
+	var err error
+	a.w, err = sql.Open("sqlite", dsn(path, a.st.opts.BusyTimeout, true))
+	if err != nil {
+		return mailstore.Internal("open account database", err)
+	}
+	a.w.SetMaxOpenConns(1)
+	a.w.SetMaxIdleConns(1)
+	a.w.SetConnMaxLifetime(0)
+	a.w.SetConnMaxIdleTime(0)
+	if err := a.migrate(ctx); err != nil {
+		a.w.Close()
+		return err
+	}
+	a.r, err = sql.Open("sqlite", dsn(path, a.st.opts.BusyTimeout, false))
+	if err != nil {
+		a.w.Close()
+		return mailstore.Internal("open account database", err)
+	}
+	a.r.SetMaxOpenConns(readerConns)
+	a.r.SetMaxIdleConns(readerConns)
+	a.blobs, err = blob.Open(filepath.Join(a.dir, "msg"))
+	if err != nil {
+		a.closeDBs()
+		return mailstore.Internal("open blob store", err)
+	}
+	a.maybeSweep(ctx)
+	return nil
+}
+
+// maybeSweep removes orphaned blob files (see the package documentation)
+// when the last sweep is older than sweepEvery. Failures are logged only.
+func (a *account) maybeSweep(ctx context.Context) {
+	var last int64
+	if err := a.r.QueryRowContext(ctx, `SELECT last_sweep FROM account`).Scan(&last); err != nil {
+		a.st.log.Warn("sqlite store: read last sweep", "user", a.user, "err", err)
+		return
+	}
+	now := time.Now()
+	if now.Sub(time.Unix(last, 0)) < sweepEvery {
+		return
+	}
+	// Mark first, so that concurrent openers do not all sweep.
+	err := a.write(ctx, "mark sweep", func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE account SET last_sweep = ?`, now.Unix())
+		return err
+	})
+	if err != nil {
+		a.st.log.Warn("sqlite store: mark sweep", "user", a.user, "err", err)
+		return
+	}
+	referenced := map[string]bool{}
+	rows, err := a.r.QueryContext(ctx, `SELECT blob_id FROM message_cache`)
+	if err != nil {
+		a.st.log.Warn("sqlite store: sweep", "user", a.user, "err", err)
+		return
+	}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			a.st.log.Warn("sqlite store: sweep", "user", a.user, "err", err)
+			return
+		}
+		referenced[id] = true
+	}
+	if err := rows.Close(); err != nil || rows.Err() != nil {
+		a.st.log.Warn("sqlite store: sweep", "user", a.user, "err", errors.Join(err, rows.Err()))
+		return
+	}
+	n, err := a.blobs.Sweep(sweepMinAge, func(id string) bool { return referenced[id] })
+	if err != nil {
+		a.st.log.Warn("sqlite store: sweep", "user", a.user, "err", err)
+	}
+	if n > 0 {
+		a.st.log.Info("sqlite store: removed orphaned message files", "user", a.user, "count", n)
+	}
+}
+
+func (a *account) closeDBs() error {
+	var errs []error
+	if a.w != nil {
+		a.w.Exec(`PRAGMA optimize`)
+		errs = append(errs, a.w.Close())
+	}
+	if a.r != nil {
+		errs = append(errs, a.r.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// release drops one reference; the last one closes the databases.
+func (a *account) release() {
+	st := a.st
+	st.mu.Lock()
+	a.refs--
+	last := a.refs == 0 && st.accounts[a.user] == a
+	if last {
+		delete(st.accounts, a.user)
+	}
+	st.mu.Unlock()
+	if last {
+		<-a.ready
+		if a.err == nil {
+			if err := a.closeDBs(); err != nil {
+				st.log.Warn("sqlite store: close account", "user", a.user, "err", err)
+			}
+		}
+	}
+}
+
+func (a *account) User() string { return a.user }
+
+// write runs fn in a write transaction (BEGIN IMMEDIATE) and commits. Errors
+// are mapped with dbErr using op as context.
+func (a *account) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	tx, err := a.w.BeginTx(ctx, nil)
+	if err != nil {
+		return dbErr(op, err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return dbErr(op, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return dbErr(op+": commit", err)
+	}
+	return nil
+}
+
+// read runs fn in a read-only transaction: one consistent snapshot.
+func (a *account) read(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	tx, err := a.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return dbErr(op, err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return dbErr(op, err)
+	}
+	return nil
+}
+
+// notify wakes the user's watchers after a commit.
+func (a *account) notify() { a.st.wake(a.user) }
+
+// deleteBlobs removes blob files after the commit that dropped their last
+// reference. Failures only leak files, so they are logged.
+func (a *account) deleteBlobs(ids []string) {
+	for _, id := range ids {
+		if err := a.blobs.Delete(id); err != nil {
+			a.st.log.Warn("sqlite store: delete message file", "user", a.user, "blob", id, "err", err)
+		}
+	}
+}
+
+// SQLite primary result codes we map.
+const (
+	sqliteBusy   = 5
+	sqliteLocked = 6
+)
+
+// dbErr maps a database error: *mailstore.Error passes through, busy and
+// locked become KindUnavailable, a cancelled context KindUnavailable, and
+// anything else KindInternal, all wrapped with op.
+func dbErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var me *mailstore.Error
+	if errors.As(err, &me) {
+		return err
+	}
+	var se *msqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqliteBusy, sqliteLocked:
+			return &mailstore.Error{Kind: mailstore.KindUnavailable, Msg: "mail store is busy, try again later", Err: fmt.Errorf("%s: %w", op, err)}
+		}
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return &mailstore.Error{Kind: mailstore.KindUnavailable, Msg: "operation cancelled", Err: fmt.Errorf("%s: %w", op, err)}
+	}
+	return mailstore.Internal(op, err)
+}

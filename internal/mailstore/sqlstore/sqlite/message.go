@@ -1,0 +1,570 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/roost-mail/roost/internal/mailstore"
+)
+
+// maxUID is the largest UID (RFC 9051: nz-number, 32 bits).
+const maxUID = 1<<32 - 1
+
+func (a *account) Append(ctx context.Context, mailbox string, msg mailstore.NewMessage, body io.Reader) (mailstore.Mailbox, mailstore.UID, error) {
+	name, err := mailstore.NormalizeMailboxName(mailbox)
+	if err != nil {
+		return mailstore.Mailbox{}, 0, err
+	}
+	bits, kws, err := parseFlags(msg.Flags)
+	if err != nil {
+		return mailstore.Mailbox{}, 0, err
+	}
+	// Fail before reading the body when the mailbox does not exist. It is
+	// checked again in the transaction.
+	if _, err := mailboxByName(ctx, a.r, name); err != nil {
+		return mailstore.Mailbox{}, 0, dbErr("append", err)
+	}
+	date := msg.InternalDate
+	if date.IsZero() {
+		date = time.Now()
+	}
+	_, tz := date.Zone()
+
+	// Store the bytes durably and parse them in the same pass.
+	p := startParser()
+	blobID, size, err := a.blobs.PutTee(body, a.st.opts.MaxMessageSize, p.pw)
+	cache, perr := p.finish(err)
+	if err != nil {
+		if mailstore.KindOf(err) == mailstore.KindTooBig {
+			return mailstore.Mailbox{}, 0, err
+		}
+		return mailstore.Mailbox{}, 0, mailstore.Internal("append: store message", err)
+	}
+	if perr != nil {
+		a.deleteBlobs([]string{blobID})
+		return mailstore.Mailbox{}, 0, mailstore.Internal("append: parse message", perr)
+	}
+
+	var mb mailstore.Mailbox
+	var uid mailstore.UID
+	err = a.write(ctx, "append", func(tx *sql.Tx) error {
+		m, err := mailboxByName(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		if m.UIDNext >= maxUID {
+			return mailstore.Errorf(mailstore.KindLimit, "mailbox has run out of UIDs")
+		}
+		kws, err := canonicalKeywords(ctx, tx, kws, true)
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO message_cache (blob_id, size, header_size, envelope, bodystructure, body, parts)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, blobID, size, cache.headerSize, cache.envelope, cache.bodyStructure, cache.body, cache.parts)
+		if err != nil {
+			return err
+		}
+		content, err := res.LastInsertId()
+		if err != nil {
+			return err
+		}
+		uid = m.UIDNext
+		modseq := m.HighestModSeq + 1
+		if _, err := tx.ExecContext(ctx, `INSERT INTO message (mailbox_id, uid, modseq, flags, keywords, internal_date, internal_tz, size, content)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, m.ID, uid, modseq, bits, joinKeywords(kws), date.Unix(), tz, size, content); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE mailbox SET uidnext = ?, highestmodseq = ? WHERE id = ?`, uid+1, modseq, m.ID); err != nil {
+			return err
+		}
+		mb = m.Mailbox
+		mb.UIDNext = uid + 1
+		mb.HighestModSeq = modseq
+		return nil
+	})
+	if err != nil {
+		a.deleteBlobs([]string{blobID})
+		return mailstore.Mailbox{}, 0, err
+	}
+	a.notify()
+	return mb, uid, nil
+}
+
+const metaColumns = `uid, modseq, flags, keywords, internal_date, internal_tz, size`
+
+// metaScanner scans MessageMeta rows, sharing time zones between rows.
+type metaScanner struct {
+	zones map[int]*time.Location
+}
+
+func (ms *metaScanner) scan(rows *sql.Rows) (mailstore.MessageMeta, int64, string, error) {
+	var m mailstore.MessageMeta
+	var bits, date int64
+	var kws string
+	var tz int
+	if err := rows.Scan(&m.UID, &m.ModSeq, &bits, &kws, &date, &tz, &m.Size); err != nil {
+		return m, 0, "", err
+	}
+	m.Flags = flagList(bits, kws)
+	m.InternalDate = time.Unix(date, 0).In(ms.zone(tz))
+	return m, bits, kws, nil
+}
+
+func (ms *metaScanner) zone(offset int) *time.Location {
+	if offset == 0 {
+		return time.UTC
+	}
+	if l, ok := ms.zones[offset]; ok {
+		return l
+	}
+	if ms.zones == nil {
+		ms.zones = map[int]*time.Location{}
+	}
+	l := time.FixedZone("", offset)
+	ms.zones[offset] = l
+	return l
+}
+
+func scanMetas(rows *sql.Rows, sizeHint int) ([]mailstore.MessageMeta, error) {
+	defer rows.Close()
+	out := make([]mailstore.MessageMeta, 0, sizeHint)
+	var ms metaScanner
+	for rows.Next() {
+		m, _, _, err := ms.scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+func (a *account) Messages(ctx context.Context, mbox mailstore.MailboxID) ([]mailstore.MessageMeta, error) {
+	var out []mailstore.MessageMeta
+	err := a.read(ctx, "list messages", func(tx *sql.Tx) error {
+		m, err := mailboxByID(ctx, tx, mbox)
+		if err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT `+metaColumns+` FROM message WHERE mailbox_id = ? ORDER BY uid`, mbox)
+		if err != nil {
+			return err
+		}
+		out, err = scanMetas(rows, int(m.messages))
+		return err
+	})
+	return out, err
+}
+
+// changedSinceQuery is the "changed since modseq" query. INDEXED BY makes
+// the use of (mailbox_id, modseq) explicit: without statistics the planner
+// was seen scanning the primary key instead (DESIGN.md 7). TestQueryPlan
+// checks it.
+const changedSinceQuery = `SELECT ` + metaColumns + ` FROM message INDEXED BY message_modseq
+	WHERE mailbox_id = ? AND modseq > ? ORDER BY uid`
+
+const tombstonesSinceQuery = `SELECT uid FROM tombstone INDEXED BY tombstone_modseq
+	WHERE mailbox_id = ? AND modseq > ? ORDER BY uid`
+
+func (a *account) Changes(ctx context.Context, mbox mailstore.MailboxID, since mailstore.ModSeq) (mailstore.Changes, error) {
+	var c mailstore.Changes
+	err := a.read(ctx, "changes", func(tx *sql.Tx) error {
+		m, err := mailboxByID(ctx, tx, mbox)
+		if err != nil {
+			return err
+		}
+		c.HighestModSeq = m.HighestModSeq
+		c.UIDNext = m.UIDNext
+		if since >= m.HighestModSeq {
+			return nil
+		}
+		var rows *sql.Rows
+		if since == 0 {
+			rows, err = tx.QueryContext(ctx, `SELECT `+metaColumns+` FROM message WHERE mailbox_id = ? ORDER BY uid`, mbox)
+		} else {
+			rows, err = tx.QueryContext(ctx, changedSinceQuery, mbox, since)
+		}
+		if err != nil {
+			return err
+		}
+		if c.Updated, err = scanMetas(rows, 0); err != nil {
+			return err
+		}
+		if len(c.Updated) == 0 {
+			c.Updated = nil
+		}
+		uids, err := queryInts(ctx, tx, tombstonesSinceQuery, mbox, since)
+		if err != nil {
+			return err
+		}
+		for _, u := range uids {
+			c.Expunged = append(c.Expunged, mailstore.UID(u))
+		}
+		return nil
+	})
+	return c, err
+}
+
+func (a *account) Cache(ctx context.Context, mbox mailstore.MailboxID, uids []mailstore.UID) ([]mailstore.MessageCache, error) {
+	if len(uids) == 0 {
+		return nil, nil
+	}
+	byUID := make(map[mailstore.UID]mailstore.MessageCache, len(uids))
+	err := a.read(ctx, "message cache", func(tx *sql.Tx) error {
+		if _, err := mailboxByID(ctx, tx, mbox); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT m.uid, c.envelope, c.bodystructure, c.body, c.parts, c.header_size
+			FROM message m JOIN message_cache c ON c.id = m.content
+			WHERE m.mailbox_id = ? AND m.uid IN (SELECT value FROM json_each(?))`, mbox, jsonInts(uids))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c mailstore.MessageCache
+			if err := rows.Scan(&c.UID, &c.Envelope, &c.BodyStructure, &c.Body, &c.Parts, &c.HeaderSize); err != nil {
+				return err
+			}
+			byUID[c.UID] = c
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]mailstore.MessageCache, 0, len(byUID))
+	for _, u := range uids {
+		if c, ok := byUID[u]; ok {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// body is an open message file.
+type body struct {
+	*os.File
+	size int64
+}
+
+func (b *body) Size() int64 { return b.size }
+
+func (a *account) Open(ctx context.Context, mbox mailstore.MailboxID, uid mailstore.UID) (mailstore.Body, error) {
+	var blobID string
+	var size int64
+	err := a.read(ctx, "open message", func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `SELECT c.blob_id, m.size FROM message m JOIN message_cache c ON c.id = m.content
+			WHERE m.mailbox_id = ? AND m.uid = ?`, mbox, uid).Scan(&blobID, &size)
+		if errors.Is(err, sql.ErrNoRows) {
+			if _, err := mailboxByID(ctx, tx, mbox); err != nil {
+				return err
+			}
+			return mailstore.Errorf(mailstore.KindExpunged, "message has been expunged")
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	f, err := a.blobs.Open(blobID)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			// Expunged (and its file deleted) after our read.
+			return nil, &mailstore.Error{Kind: mailstore.KindExpunged, Msg: "message has been expunged", Err: err}
+		}
+		return nil, mailstore.Internal("open message file", err)
+	}
+	return &body{File: f, size: size}, nil
+}
+
+func (a *account) StoreFlags(ctx context.Context, mbox mailstore.MailboxID, uids []mailstore.UID, op mailstore.FlagOp,
+	flags []string, unchangedSince mailstore.ModSeq) (updated []mailstore.MessageMeta, failed []mailstore.UID, err error) {
+	if op != mailstore.FlagsReplace && op != mailstore.FlagsAdd && op != mailstore.FlagsRemove {
+		return nil, nil, mailstore.Errorf(mailstore.KindInvalid, "unknown flag operation")
+	}
+	bits, kws, err := parseFlags(flags)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(uids) == 0 {
+		_, err := mailboxByID(ctx, a.r, mbox)
+		return nil, nil, dbErr("store flags", err)
+	}
+	changed := false
+	err = a.write(ctx, "store flags", func(tx *sql.Tx) error {
+		updated, failed, changed = nil, nil, false
+		m, err := mailboxByID(ctx, tx, mbox)
+		if err != nil {
+			return err
+		}
+		kws, err := canonicalKeywords(ctx, tx, kws, op != mailstore.FlagsRemove)
+		if err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT `+metaColumns+` FROM message
+			WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid`, mbox, jsonInts(uids))
+		if err != nil {
+			return err
+		}
+		type change struct {
+			i        int
+			bits     int64
+			keywords string
+		}
+		var changes []change
+		var ms metaScanner
+		for rows.Next() {
+			meta, oldBits, oldKws, err := ms.scan(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			// RFC 7162 3.1.3: a message whose MODSEQ is above UNCHANGEDSINCE
+			// is not touched and is reported as failed.
+			if unchangedSince > 0 && meta.ModSeq > unchangedSince {
+				failed = append(failed, meta.UID)
+				continue
+			}
+			newBits, newKws := applyFlags(op, oldBits, oldKws, bits, kws)
+			if newBits != oldBits || newKws != oldKws {
+				changes = append(changes, change{len(updated), newBits, newKws})
+			}
+			updated = append(updated, meta)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(changes) == 0 {
+			return nil
+		}
+		// One new MODSEQ for the whole operation (RFC 7162 3.1: each STORE
+		// gets a different, higher mod-sequence).
+		modseq := m.HighestModSeq + 1
+		upd, err := tx.PrepareContext(ctx, `UPDATE message SET flags = ?, keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?`)
+		if err != nil {
+			return err
+		}
+		defer upd.Close()
+		for _, c := range changes {
+			meta := &updated[c.i]
+			if _, err := upd.ExecContext(ctx, c.bits, c.keywords, modseq, mbox, meta.UID); err != nil {
+				return err
+			}
+			meta.Flags = flagList(c.bits, c.keywords)
+			meta.ModSeq = modseq
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE mailbox SET highestmodseq = ? WHERE id = ?`, modseq, mbox); err != nil {
+			return err
+		}
+		changed = true
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if changed {
+		a.notify()
+	}
+	return updated, failed, nil
+}
+
+func (a *account) Expunge(ctx context.Context, mbox mailstore.MailboxID, opts mailstore.ExpungeOptions) ([]mailstore.UID, error) {
+	if opts.UIDs != nil && len(opts.UIDs) == 0 {
+		_, err := mailboxByID(ctx, a.r, mbox)
+		return nil, dbErr("expunge", err)
+	}
+	var removed []mailstore.UID
+	var orphans []string
+	err := a.write(ctx, "expunge", func(tx *sql.Tx) error {
+		removed, orphans = nil, nil
+		m, err := mailboxByID(ctx, tx, mbox)
+		if err != nil {
+			return err
+		}
+		q := `DELETE FROM message WHERE mailbox_id = ?`
+		args := []any{mbox}
+		if opts.OnlyDeleted {
+			q += ` AND (flags & 8) != 0`
+		}
+		if opts.UIDs != nil {
+			q += ` AND uid IN (SELECT value FROM json_each(?))`
+			args = append(args, jsonInts(opts.UIDs))
+		}
+		rows, err := tx.QueryContext(ctx, q+` RETURNING uid, content`, args...)
+		if err != nil {
+			return err
+		}
+		var contents []int64
+		for rows.Next() {
+			var uid mailstore.UID
+			var content int64
+			if err := rows.Scan(&uid, &content); err != nil {
+				rows.Close()
+				return err
+			}
+			removed = append(removed, uid)
+			contents = append(contents, content)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(removed) == 0 {
+			return nil
+		}
+		sort.Slice(removed, func(i, j int) bool { return removed[i] < removed[j] })
+		modseq := m.HighestModSeq + 1
+		if err := addTombstones(ctx, tx, mbox, removed, modseq); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE mailbox SET highestmodseq = ? WHERE id = ?`, modseq, mbox); err != nil {
+			return err
+		}
+		orphans, err = dropUnreferenced(ctx, tx, contents)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(removed) > 0 {
+		a.deleteBlobs(orphans)
+		a.notify()
+	}
+	return removed, nil
+}
+
+func addTombstones(ctx context.Context, tx *sql.Tx, mbox mailstore.MailboxID, uids []mailstore.UID, modseq mailstore.ModSeq) error {
+	_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO tombstone (mailbox_id, uid, modseq)
+		SELECT ?, value, ? FROM json_each(?)`, mbox, modseq, jsonInts(uids))
+	return err
+}
+
+func (a *account) Copy(ctx context.Context, src mailstore.MailboxID, uids []mailstore.UID, dst string) (mailstore.CopyResult, error) {
+	return a.copyMove(ctx, src, uids, dst, false)
+}
+
+func (a *account) Move(ctx context.Context, src mailstore.MailboxID, uids []mailstore.UID, dst string) (mailstore.CopyResult, error) {
+	return a.copyMove(ctx, src, uids, dst, true)
+}
+
+// copyMove copies messages in UID order to dst, giving them consecutive new
+// UIDs and one new MODSEQ; with move, it also expunges them from src, in the
+// same transaction (RFC 6851).
+func (a *account) copyMove(ctx context.Context, src mailstore.MailboxID, uids []mailstore.UID, dst string, move bool) (mailstore.CopyResult, error) {
+	op := "copy"
+	if move {
+		op = "move"
+	}
+	dst, err := mailstore.NormalizeMailboxName(dst)
+	if err != nil {
+		return mailstore.CopyResult{}, err
+	}
+	var res mailstore.CopyResult
+	err = a.write(ctx, op, func(tx *sql.Tx) error {
+		res = mailstore.CopyResult{}
+		s, err := mailboxByID(ctx, tx, src)
+		if err != nil {
+			return err
+		}
+		d, err := mailboxByName(ctx, tx, dst)
+		if err != nil {
+			return err
+		}
+		if move && s.ID == d.ID {
+			return mailstore.Errorf(mailstore.KindInvalid, "cannot move messages to the mailbox they are in")
+		}
+		res.DestUIDValidity = d.UIDValidity
+		if len(uids) == 0 {
+			return nil
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT uid FROM message
+			WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid`, src, jsonInts(uids))
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var u mailstore.UID
+			if err := rows.Scan(&u); err != nil {
+				rows.Close()
+				return err
+			}
+			res.Source = append(res.Source, u)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(res.Source) == 0 {
+			return nil
+		}
+		if uint64(d.UIDNext)+uint64(len(res.Source)) > maxUID {
+			return mailstore.Errorf(mailstore.KindLimit, "mailbox has run out of UIDs")
+		}
+		modseq := d.HighestModSeq + 1
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO message (mailbox_id, uid, modseq, flags, keywords, internal_date, internal_tz, size, content)
+			SELECT ?, ?, ?, flags, keywords, internal_date, internal_tz, size, content FROM message WHERE mailbox_id = ? AND uid = ?`)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
+		next := d.UIDNext
+		for _, u := range res.Source {
+			if _, err := ins.ExecContext(ctx, d.ID, next, modseq, src, u); err != nil {
+				return err
+			}
+			res.Dest = append(res.Dest, next)
+			next++
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE mailbox SET uidnext = ?, highestmodseq = ? WHERE id = ?`, next, modseq, d.ID); err != nil {
+			return err
+		}
+		if !move {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM message WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?))`,
+			src, jsonInts(res.Source)); err != nil {
+			return err
+		}
+		srcModseq := s.HighestModSeq + 1
+		if err := addTombstones(ctx, tx, src, res.Source, srcModseq); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE mailbox SET highestmodseq = ? WHERE id = ?`, srcModseq, src)
+		return err
+	})
+	if err != nil {
+		return mailstore.CopyResult{}, err
+	}
+	if len(res.Source) > 0 {
+		a.notify()
+	}
+	return res, nil
+}
+
+func (a *account) LockMaildrop(ctx context.Context) (func(), error) {
+	a.dropMu.Lock()
+	defer a.dropMu.Unlock()
+	if a.dropHeld {
+		return nil, mailstore.Errorf(mailstore.KindInUse, "maildrop is locked by another session")
+	}
+	a.dropHeld = true
+	var done bool
+	return func() {
+		a.dropMu.Lock()
+		defer a.dropMu.Unlock()
+		if !done {
+			done = true
+			a.dropHeld = false
+		}
+	}, nil
+}
+
+var _ mailstore.Account = (*accountRef)(nil)
