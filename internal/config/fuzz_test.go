@@ -1,6 +1,8 @@
 package config
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -23,9 +25,10 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse("fuzz.conf", data, fsys.read)
 		if err != nil {
-			if !strings.HasPrefix(err.Error(), "fuzz.conf") && !strings.HasPrefix(err.Error(), "inc.conf") &&
-				!strings.HasPrefix(err.Error(), "loop.conf") && !strings.HasPrefix(err.Error(), "sub/") {
-				t.Fatalf("error without file name: %v", err)
+			var le *LineError
+			if !errors.As(err, &le) || le.File == "" || le.Line <= 0 ||
+				!strings.HasPrefix(err.Error(), fmt.Sprintf("%s:%d: ", le.File, le.Line)) {
+				t.Fatalf("error without file and line: %v", err)
 			}
 			return
 		}
