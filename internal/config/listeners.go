@@ -84,3 +84,20 @@ func (l InetListener) ListenAddrs() []string {
 	}
 	return out
 }
+
+// Network returns the net.Listen network for a host of Addresses: "tcp4"
+// for an IPv4 literal, "tcp6" for an IPv6 literal, "tcp" otherwise. Use it
+// so that the default listen = "*, ::" works as in Dovecot: Go sets
+// IPV6_V6ONLY only for "tcp6", and a dual-stack "[::]" socket would
+// collide with the "0.0.0.0" one on the same port.
+func Network(host string) string {
+	ip := net.ParseIP(host)
+	switch {
+	case ip == nil:
+		return "tcp"
+	case ip.To4() != nil:
+		return "tcp4"
+	default:
+		return "tcp6"
+	}
+}

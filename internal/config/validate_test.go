@@ -180,3 +180,11 @@ func TestLoadRelativeFile(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+func TestNetwork(t *testing.T) {
+	for host, want := range map[string]string{"0.0.0.0": "tcp4", "::": "tcp6", "::1": "tcp6", "127.0.0.1": "tcp4", "mail.example": "tcp"} {
+		if got := Network(host); got != want {
+			t.Errorf("Network(%q) = %q, want %q", host, got, want)
+		}
+	}
+}
