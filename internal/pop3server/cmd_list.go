@@ -37,7 +37,7 @@ func (s *session) cmdStat(ctx context.Context, cmd *Command) error {
 
 // cmdList answers LIST [msg] (RFC 1939 section 5).
 func (s *session) cmdList(ctx context.Context, cmd *Command) error {
-	if cmd.Msg != 0 {
+	if cmd.HasMsg {
 		if m := s.lookup(cmd.Msg); m != nil {
 			s.ok(strconv.FormatUint(uint64(cmd.Msg), 10) + " " + strconv.FormatInt(m.size, 10))
 		}

@@ -10,7 +10,7 @@ const maxUIDLLen = 70
 
 // cmdUIDL answers UIDL [msg] (RFC 1939 section 7).
 func (s *session) cmdUIDL(ctx context.Context, cmd *Command) error {
-	if cmd.Msg != 0 {
+	if cmd.HasMsg {
 		if m := s.lookup(cmd.Msg); m != nil {
 			s.ok(strconv.FormatUint(uint64(cmd.Msg), 10) + " " + s.uidl(m))
 		}

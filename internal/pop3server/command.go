@@ -18,10 +18,12 @@ type Command struct {
 	// Verb is the command keyword in upper case ("RETR").
 	Verb string
 
-	// Msg is the message argument of LIST, UIDL, RETR, DELE and TOP; 0 when
-	// LIST or UIDL have none. The parser checks syntax only: whether the
-	// number exists is known to the session.
+	// Msg is the message argument of LIST, UIDL, RETR, DELE and TOP. The
+	// parser checks syntax only: whether the number exists is known to the
+	// session.
 	Msg MsgNum
+	// HasMsg is false when LIST or UIDL have no argument.
+	HasMsg bool
 	// Lines is TOP's line count.
 	Lines uint64
 
@@ -82,7 +84,7 @@ func ParseCommand(line []byte) (*Command, error) {
 		if len(tail) != 0 {
 			return nil, noise("message number", tail)
 		}
-		cmd.Msg = n
+		cmd.Msg, cmd.HasMsg = n, true
 	case "RETR", "DELE":
 		n, tail, err := parseMsgNum(trimSpaces(rest))
 		if err != nil {
@@ -91,7 +93,7 @@ func ParseCommand(line []byte) (*Command, error) {
 		if len(tail) != 0 {
 			return nil, noise("message number", tail)
 		}
-		cmd.Msg = n
+		cmd.Msg, cmd.HasMsg = n, true
 	case "TOP":
 		n, tail, err := parseMsgNum(trimSpaces(rest))
 		if err != nil {
@@ -110,7 +112,7 @@ func ParseCommand(line []byte) (*Command, error) {
 		if len(tail) != 0 {
 			return nil, noise("size", tail)
 		}
-		cmd.Msg, cmd.Lines = n, lines
+		cmd.Msg, cmd.HasMsg, cmd.Lines = n, true, lines
 	case "USER":
 		if len(rest) == 0 {
 			return nil, &ParseError{Msg: "No username given."}

@@ -54,6 +54,7 @@ type env struct {
 	writes  atomic.Int64 // Write calls on server-side connections
 	wg      sync.WaitGroup
 	clients []*client
+	ended   chan struct{} // one value per finished session
 }
 
 type envConfig struct {
@@ -65,7 +66,7 @@ type envConfig struct {
 // newEnv starts a server. Cleanup stops it and waits for every session.
 func newEnv(t testing.TB, cfg envConfig) *env {
 	t.Helper()
-	e := &env{t: t, dir: cfg.dir, logs: &syncBuffer{}}
+	e := &env{t: t, dir: cfg.dir, logs: &syncBuffer{}, ended: make(chan struct{}, 1000)}
 	if e.dir == "" {
 		e.dir = t.TempDir()
 	}
@@ -122,6 +123,7 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 				defer e.wg.Done()
 				defer c.Close()
 				e.srv.ServeConn(ctx, c)
+				e.ended <- struct{}{}
 			}()
 		}
 	}()
@@ -138,6 +140,19 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 		}
 	})
 	return e
+}
+
+// waitEnded waits until n more sessions have finished (and released
+// their maildrop lock and logged out).
+func (e *env) waitEnded(n int) {
+	e.t.Helper()
+	for range n {
+		select {
+		case <-e.ended:
+		case <-time.After(ioTimeout):
+			e.t.Fatal("session did not end")
+		}
+	}
 }
 
 // shutdown cancels the server context, as netserver does on shutdown.

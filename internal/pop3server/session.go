@@ -121,6 +121,10 @@ func (s *session) serve(ctx context.Context) {
 		}
 		if err := s.execute(ctx, line); err != nil {
 			if errors.Is(err, errClose) {
+				// Release the maildrop before the last reply goes out, so
+				// a client that reconnects at once after QUIT's +OK
+				// finds it unlocked.
+				s.cleanup()
 				s.w.Flush()
 			} else {
 				s.readFailed(err) // a read inside AUTH, or a failed write
