@@ -220,25 +220,29 @@ func (t *tokenizer) comment() string {
 	return b.String()
 }
 
-func isTSpecial(c byte) bool {
-	return strings.IndexByte("()<>@,;:\\\"/[]?=", c) >= 0
+// Character classes: tspecials (RFC 2045) and atext (RFC 5322; 8-bit
+// bytes count as atext, as in Dovecot).
+var tspecial, atext, tokenChar [256]bool
+
+func init() {
+	for _, c := range []byte("()<>@,;:\\\"/[]?=") {
+		tspecial[c] = true
+	}
+	for c := 0; c < 256; c++ {
+		ctlOrSpace := c <= ' ' || c == 0x7f
+		atext[c] = !ctlOrSpace && strings.IndexByte("()<>[]:;@\\,.\"", byte(c)) < 0
+		tokenChar[c] = !ctlOrSpace && !tspecial[c]
+	}
 }
 
-func isAtext(c byte) bool {
-	if c <= ' ' || c == 0x7f {
-		return false
-	}
-	return strings.IndexByte("()<>[]:;@\\,.\"", c) < 0
-}
+func isTSpecial(c byte) bool { return tspecial[c] }
+
+func isAtext(c byte) bool { return atext[c] }
 
 // mimeToken reads an RFC 2045 token.
 func (t *tokenizer) mimeToken() (string, bool) {
 	start := t.i
-	for t.i < len(t.s) {
-		c := t.s[t.i]
-		if c <= ' ' || c == 0x7f || isTSpecial(c) {
-			break
-		}
+	for t.i < len(t.s) && tokenChar[t.s[t.i]] {
 		t.i++
 	}
 	return t.s[start:t.i], t.i > start
