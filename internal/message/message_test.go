@@ -343,7 +343,7 @@ func TestNewDecoder(t *testing.T) {
 	cases := []struct{ enc, in, want string }{
 		{"base64", "aGVsbG8gd29ybGQ=\r\n", "hello world"},
 		{"BASE64", "aGVs\r\nbG8g\r\nd29y\r\nbGQ=", "hello world"},
-		{"base64", "aGVsbG8*!gd29ybGQ", "hello world"}, // junk skipped, no padding
+		{"base64", "aGVsbG8*!gd29ybGQ", "hello world"},    // junk skipped, no padding
 		{"base64", "aGVsbG8=\r\nIHdvcmxk", "hello world"}, // padding in the middle
 		{"base64", "a", ""}, // truncated quantum dropped
 		{"quoted-printable", "caf=C3=A9 =\r\nau lait\r\n", "café au lait\r\n"},
