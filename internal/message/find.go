@@ -41,6 +41,6 @@ func (p *Part) Find(section []int) (*Part, bool) {
 	return cur, true
 }
 
-// IsMultipart reports whether the part was parsed as a multipart (it has
-// Children; a multipart without a usable boundary is a leaf).
+// IsMultipart reports whether the part is a multipart (its Children are its
+// parts; a multipart without a usable boundary has none).
 func (p *Part) IsMultipart() bool { return p.multipart }

@@ -6,8 +6,8 @@ import (
 )
 
 // Envelope returns the IMAP ENVELOPE (RFC 9051 7.5.2) of the top-level
-// message in wire syntax, without the surrounding parentheses' keyword: the
-// value is the parenthesized list itself.
+// message in wire syntax: the parenthesized list, with literals ({n}CRLF...)
+// where Dovecot uses them.
 func (m *Message) Envelope() string {
 	return m.Root.Envelope()
 }

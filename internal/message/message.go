@@ -6,8 +6,8 @@
 // The parser is streaming: it keeps header fields (bounded) but never body
 // bytes, so memory does not grow with the size of a body part. It never fails
 // on malformed MIME; it degrades the way Dovecot 2.3 does (a multipart without
-// a usable boundary is a leaf, a header without a blank line has an empty
-// body, and so on). The renderings aim to be byte-identical to Dovecot 2.3;
+// a usable boundary has no children, a header without a blank line has an
+// empty body, a broken Content-Type is kept as far as it parses, and so on). The renderings aim to be byte-identical to Dovecot 2.3;
 // the known differences are listed in DIFFERENCES.md.
 package message
 
