@@ -29,6 +29,7 @@ func (f HandlerFunc) ServeConn(ctx context.Context, c *Conn) { f(ctx, c) }
 type Listener struct {
 	Name        string // inet_listener name, for logs ("imaps")
 	Protocol    string // "imap", "pop3", "lmtp"
+	Network     string // "tcp" (default), "tcp4" or "tcp6"
 	Address     string // host:port
 	ImplicitTLS bool
 	Handler     Handler
@@ -78,7 +79,11 @@ func (s *Server) Listen(l Listener) (net.Listener, error) {
 	if l.ImplicitTLS && s.opts.TLSConfig == nil {
 		return nil, fmt.Errorf("listener %s: ssl = yes needs ssl_cert and ssl_key", l.Name)
 	}
-	ln, err := net.Listen("tcp", l.Address)
+	network := l.Network
+	if network == "" {
+		network = "tcp"
+	}
+	ln, err := net.Listen(network, l.Address)
 	if err != nil {
 		return nil, fmt.Errorf("listener %s: %w", l.Name, err)
 	}
@@ -101,7 +106,7 @@ func (s *Server) Serve(ln net.Listener, l Listener) error {
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
-			if s.ctx.Err() != nil {
+			if s.isClosed() {
 				return nil
 			}
 			if !errors.Is(err, net.ErrClosed) {
@@ -130,6 +135,12 @@ func (s *Server) Serve(ln net.Listener, l Listener) error {
 		}
 		go s.serveConn(c, l)
 	}
+}
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
 }
 
 func (s *Server) track(c *Conn) bool {

@@ -1,0 +1,200 @@
+// Package app is the composition root: it turns a validated configuration
+// into a running server (store, authentication, TLS, listeners and protocol
+// servers) and shuts it down cleanly. Only app and cli import config.
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+
+	"github.com/roost-mail/roost/internal/auth"
+	"github.com/roost-mail/roost/internal/config"
+	"github.com/roost-mail/roost/internal/mailstore"
+	"github.com/roost-mail/roost/internal/mailstore/sqlstore/sqlite"
+	"github.com/roost-mail/roost/internal/netserver"
+	"github.com/roost-mail/roost/internal/pop3server"
+)
+
+// App is a running Roost server.
+type App struct {
+	cfg    *config.Config
+	log    *slog.Logger
+	store  mailstore.Store
+	auth   *auth.Service
+	net    *netserver.Server
+	addrs  map[string]net.Addr // listener name -> bound address
+	wg     sync.WaitGroup
+	errMu  sync.Mutex
+	serveErr error
+}
+
+// OpenStore opens the mail store named by mail_location.
+func OpenStore(cfg *config.Config, log *slog.Logger) (mailstore.Store, error) {
+	switch cfg.MailLocation.Driver {
+	case "sqlite":
+		return sqlite.Open(sqlite.Options{Dir: cfg.MailLocation.Path, Logger: log})
+	}
+	return nil, fmt.Errorf("mail_location: unsupported driver %q", cfg.MailLocation.Driver)
+}
+
+// NewAuth builds the authentication service from the passdb settings.
+func NewAuth(cfg *config.Config, log *slog.Logger) (*auth.Service, error) {
+	var dbs []auth.PassdbConfig
+	for _, p := range cfg.Passdbs {
+		dbs = append(dbs, auth.PassdbConfig{Driver: p.Driver, Path: p.Path, Options: p.Options})
+	}
+	return auth.New(auth.Options{
+		Passdbs:              dbs,
+		Mechanisms:           cfg.AuthMechanisms,
+		DisablePlaintextAuth: cfg.DisablePlaintextAuth,
+		FailureDelay:         cfg.AuthFailureDelay,
+		Logger:               log,
+	})
+}
+
+// TLSConfig returns the server TLS configuration, or nil with ssl = no.
+func TLSConfig(cfg *config.Config) (*tls.Config, error) {
+	if cfg.SSL == "no" {
+		return nil, nil
+	}
+	cert, err := tls.X509KeyPair(cfg.SSLCert.Data, cfg.SSLKey.Data)
+	if err != nil {
+		return nil, fmt.Errorf("ssl_cert %s / ssl_key %s: %w", cfg.SSLCert.Path, cfg.SSLKey.Path, err)
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		MinVersion:   cfg.SSLMinProtocol,
+	}, nil
+}
+
+// Start opens the store and every configured listener and starts serving.
+// It returns once all listeners are bound (an error if any cannot be).
+func Start(cfg *config.Config, log *slog.Logger) (*App, error) {
+	a := &App{cfg: cfg, log: log, addrs: map[string]net.Addr{}}
+	ok := false
+	defer func() {
+		if !ok {
+			a.closeBackends()
+		}
+	}()
+	tlsCfg, err := TLSConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if a.store, err = OpenStore(cfg, log); err != nil {
+		return nil, err
+	}
+	if a.auth, err = NewAuth(cfg, log); err != nil {
+		return nil, err
+	}
+	a.net = netserver.New(netserver.Options{TLSConfig: tlsCfg, Logger: log})
+
+	handlers := map[string]netserver.Handler{}
+	for _, proto := range cfg.Protocols {
+		switch proto {
+		case "pop3":
+			uidl, err := uidlFunc(cfg.POP3UIDLFormat)
+			if err != nil {
+				return nil, err
+			}
+			handlers[proto] = pop3server.New(pop3server.Options{
+				Store:                a.store,
+				Auth:                 a.auth,
+				Greeting:             cfg.LoginGreeting,
+				UIDL:                 uidl,
+				MaxUserIPConnections: cfg.MailMaxUserIPConnections,
+				Logger:               log.With("proto", "pop3"),
+			})
+		default:
+			log.Warn("protocol not available in this version of Roost, not listening", "protocol", proto)
+		}
+	}
+
+	type bound struct {
+		ln net.Listener
+		l  netserver.Listener
+	}
+	var all []bound
+	for proto, h := range handlers {
+		for _, il := range cfg.Listeners(proto) {
+			for _, host := range il.Addresses {
+				l := netserver.Listener{
+					Name:        il.Name,
+					Protocol:    proto,
+					Network:     config.Network(host),
+					Address:     net.JoinHostPort(host, strconv.Itoa(il.Port)),
+					ImplicitTLS: il.SSL,
+					Handler:     h,
+				}
+				ln, err := a.net.Listen(l)
+				if err != nil {
+					a.net.Shutdown(context.Background())
+					return nil, err
+				}
+				a.addrs[il.Name] = ln.Addr()
+				all = append(all, bound{ln, l})
+			}
+		}
+	}
+	if len(all) == 0 {
+		return nil, errors.New("no listeners configured: check protocols and service inet_listener settings")
+	}
+	for _, b := range all {
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			if err := a.net.Serve(b.ln, b.l); err != nil {
+				a.errMu.Lock()
+				a.serveErr = err
+				a.errMu.Unlock()
+				log.Error("listener stopped", "listener", b.l.Name, "err", err)
+			}
+		}()
+	}
+	ok = true
+	return a, nil
+}
+
+// uidlFunc returns the POP3 UIDL function for pop3_uidl_format. Formats
+// that need per-message data beyond UID and UIDVALIDITY (%m, %g) are refused:
+// the store does not keep a header MD5 or GUID yet.
+func uidlFunc(format string) (func(mailstore.UID, mailstore.UIDValidity) string, error) {
+	needs, err := config.CheckUIDLFormat(format)
+	if err != nil {
+		return nil, fmt.Errorf("pop3_uidl_format: %w", err)
+	}
+	if needs.HeaderMD5 || needs.GUID {
+		return nil, fmt.Errorf("pop3_uidl_format %q: %%m and %%g are not supported yet; use %%u and %%v", format)
+	}
+	return func(uid mailstore.UID, v mailstore.UIDValidity) string {
+		return config.FormatUIDL(format, uint32(uid), uint32(v), config.UIDLExtra{})
+	}, nil
+}
+
+// Addr returns the bound address of the named listener ("pop3s"), or nil.
+func (a *App) Addr(name string) net.Addr { return a.addrs[name] }
+
+// Store returns the mail store the server uses.
+func (a *App) Store() mailstore.Store { return a.store }
+
+// Shutdown stops listening, lets sessions say goodbye, waits for them until
+// ctx is done, and closes the store.
+func (a *App) Shutdown(ctx context.Context) error {
+	err := a.net.Shutdown(ctx)
+	a.wg.Wait()
+	a.closeBackends()
+	return err
+}
+
+func (a *App) closeBackends() {
+	if a.store != nil {
+		a.store.Close()
+	}
+}
+

@@ -1,0 +1,107 @@
+// Package delivery puts incoming mail into accounts. It is shared by
+// `roost deliver` (the dovecot-lda equivalent), and later LMTP and import, so
+// that every way in resolves recipients, normalizes line endings and saves
+// durably the same way.
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/roost-mail/roost/internal/mailstore"
+	"github.com/roost-mail/roost/internal/message"
+)
+
+// ErrUnknownUser is returned when the recipient has no account.
+var ErrUnknownUser = errors.New("unknown user")
+
+// Users tells whether a user exists (auth.Service satisfies it).
+type Users interface {
+	UserExists(ctx context.Context, user string) (bool, error)
+}
+
+// Options configure a Deliverer.
+type Options struct {
+	Store  mailstore.Store
+	Users  Users
+	Logger *slog.Logger
+}
+
+// Deliverer saves messages into accounts.
+type Deliverer struct {
+	opts Options
+	log  *slog.Logger
+}
+
+// New returns a Deliverer.
+func New(opts Options) *Deliverer {
+	l := opts.Logger
+	if l == nil {
+		l = slog.New(slog.DiscardHandler)
+	}
+	return &Deliverer{opts: opts, log: l}
+}
+
+// Result describes a saved message.
+type Result struct {
+	Mailbox string
+	UID     mailstore.UID
+}
+
+// Deliver reads one message from r and saves it in user's mailbox (INBOX if
+// mailbox is empty). Line endings are normalized to CRLF, so stored sizes are
+// CRLF octet counts. If mailbox does not exist the message goes to INBOX, as
+// dovecot-lda does without lda_mailbox_autocreate. Deliver returns only once
+// the message is durable.
+//
+// Errors: ErrUnknownUser; a *mailstore.Error of KindTooBig or
+// KindOverQuota (permanent); anything else is temporary.
+func (d *Deliverer) Deliver(ctx context.Context, user, mailbox string, r io.Reader) (Result, error) {
+	ok, err := d.opts.Users.UserExists(ctx, user)
+	if err != nil {
+		return Result{}, fmt.Errorf("look up user %q: %w", user, err)
+	}
+	if !ok {
+		return Result{}, ErrUnknownUser
+	}
+	acct, err := d.opts.Store.Account(ctx, user)
+	if err != nil {
+		return Result{}, fmt.Errorf("open account %q: %w", user, err)
+	}
+	defer acct.Close()
+
+	if mailbox == "" {
+		mailbox = "INBOX"
+	}
+	if mailbox != "INBOX" {
+		if _, err := acct.Mailbox(ctx, mailbox); mailstore.KindOf(err) == mailstore.KindNotFound {
+			d.log.Info("mailbox does not exist, delivering to INBOX", "user", user, "mailbox", mailbox)
+			mailbox = "INBOX"
+		} else if err != nil {
+			return Result{}, fmt.Errorf("look up mailbox %q: %w", mailbox, err)
+		}
+	}
+	start := time.Now()
+	mb, uid, err := acct.Append(ctx, mailbox, mailstore.NewMessage{}, message.NewCRLFReader(r))
+	if err != nil {
+		return Result{}, fmt.Errorf("save to %s/%s: %w", user, mailbox, err)
+	}
+	d.log.Info("delivered", "user", user, "mailbox", mb.Name, "uid", uid, "duration", time.Since(start).Round(time.Microsecond))
+	return Result{Mailbox: mb.Name, UID: uid}, nil
+}
+
+// Permanent reports whether a delivery error will not go away by retrying.
+func Permanent(err error) bool {
+	if errors.Is(err, ErrUnknownUser) {
+		return true
+	}
+	switch mailstore.KindOf(err) {
+	case mailstore.KindTooBig, mailstore.KindOverQuota, mailstore.KindInvalid, mailstore.KindNoPerm:
+		return true
+	}
+	return false
+}
