@@ -12,4 +12,7 @@
 // reference implementation, package dovecot-pop3d) instead of roost. It is
 // how the client quirks documented in clients_test.go were established and
 // how a disagreement between roost and the reference can be checked.
+//
+// ROOST_E2E_LOG=1 logs the server's stderr for passing tests too (it is
+// always logged for failing ones).
 package e2e

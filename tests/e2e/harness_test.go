@@ -230,7 +230,7 @@ func startServer(t *testing.T, o serverOpts) *server {
 		if running {
 			s.stop()
 		}
-		if t.Failed() {
+		if t.Failed() || os.Getenv("ROOST_E2E_LOG") != "" {
 			s.mu.Lock()
 			t.Logf("server stderr (%s):\n%s", s.dir, s.stderr.String())
 			s.mu.Unlock()
@@ -253,6 +253,7 @@ func (s *server) config(o serverOpts) string {
 		fmt.Fprintf(&b, "base_dir = %s/run\nstate_dir = %s/state\nlog_path = /dev/stderr\n", s.dir, s.dir)
 		fmt.Fprintf(&b, "mail_location = maildir:%s/mail/%%u\nfirst_valid_uid = 1\n", s.dir)
 		fmt.Fprintf(&b, "pop3_uidl_format = %%08Xu%%08Xv\nssl_min_protocol = TLSv1.2\n")
+
 		fmt.Fprintf(&b, "service auth {\n  user = root\n}\nservice auth-worker {\n  user = root\n}\n")
 		fmt.Fprintf(&b, "userdb {\n  driver = static\n  args = uid=dovecot gid=dovecot home=%s/home/%%u\n}\n", s.dir)
 	} else {
