@@ -23,14 +23,14 @@ import (
 
 // App is a running Roost server.
 type App struct {
-	cfg    *config.Config
-	log    *slog.Logger
-	store  mailstore.Store
-	auth   *auth.Service
-	net    *netserver.Server
-	addrs  map[string]net.Addr // listener name -> bound address
-	wg     sync.WaitGroup
-	errMu  sync.Mutex
+	cfg      *config.Config
+	log      *slog.Logger
+	store    mailstore.Store
+	auth     *auth.Service
+	net      *netserver.Server
+	addrs    map[string]net.Addr // listener name -> bound address
+	wg       sync.WaitGroup
+	errMu    sync.Mutex
 	serveErr error
 }
 
@@ -197,4 +197,3 @@ func (a *App) closeBackends() {
 		a.store.Close()
 	}
 }
-

@@ -70,4 +70,3 @@ func (s staticUsers) UserExists(_ context.Context, user string) (bool, error) {
 }
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
-

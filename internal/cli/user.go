@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/roost-mail/roost/internal/auth/password"
 	"github.com/roost-mail/roost/internal/auth/passwdfile"
+	"github.com/roost-mail/roost/internal/auth/password"
 	"github.com/roost-mail/roost/internal/config"
 )
 

@@ -3,6 +3,9 @@
 package deps
 
 import (
+	_ "github.com/emersion/go-imap/v2/imapclient"
+	_ "github.com/emersion/go-message"
+	_ "github.com/emersion/go-smtp"
 	_ "github.com/go-crypt/crypt"
 	_ "golang.org/x/crypto/argon2"
 	_ "golang.org/x/crypto/bcrypt"
@@ -10,7 +13,4 @@ import (
 	_ "golang.org/x/text/encoding/htmlindex"
 	_ "golang.org/x/time/rate"
 	_ "modernc.org/sqlite"
-	_ "github.com/emersion/go-message"
-	_ "github.com/emersion/go-smtp"
-	_ "github.com/emersion/go-imap/v2/imapclient"
 )
