@@ -73,32 +73,39 @@ func (d *dotWriter) put(b []byte) {
 }
 
 func (d *dotWriter) write(buf []byte) error {
-	for len(buf) > 0 && !d.done && d.err == nil {
-		if d.lineStart && buf[0] == '.' {
+	// Bytes are passed through in runs; a run is cut only where a byte
+	// must be inserted (a stuffing '.', a missing CR), so a typical chunk
+	// is one Write.
+	start, i := 0, 0
+	for i < len(buf) && !d.done {
+		if d.lineStart && buf[i] == '.' {
+			d.put(buf[start:i])
 			d.put([]byte{'.'})
+			start = i
 		}
-		i := bytes.IndexByte(buf, '\n')
-		if i < 0 {
-			d.put(buf)
-			d.lineLen += len(buf)
+		j := bytes.IndexByte(buf[i:], '\n')
+		if j < 0 {
+			d.lineLen += len(buf) - i
 			d.prevCR = buf[len(buf)-1] == '\r'
 			d.lineStart = false
-			return d.err
+			i = len(buf)
+			break
 		}
-		d.put(buf[:i])
-		hasCR := (i > 0 && buf[i-1] == '\r') || (i == 0 && d.prevCR)
-		if hasCR {
-			d.put([]byte{'\n'})
-		} else {
-			d.put([]byte("\r\n"))
+		j += i
+		hasCR := (j > i && buf[j-1] == '\r') || (j == i && d.prevCR)
+		if !hasCR {
+			d.put(buf[start:j])
+			d.put([]byte{'\r'})
+			start = j
 		}
-		content := d.lineLen + i
+		content := d.lineLen + (j - i)
 		if hasCR {
 			content--
 		}
+		i = j + 1
 		d.endLine(content == 0)
-		buf = buf[i+1:]
 	}
+	d.put(buf[start:i])
 	return d.err
 }
 

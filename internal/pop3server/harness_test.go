@@ -434,3 +434,9 @@ func selfSignedTLS(t testing.TB) *tls.Config {
 func msg(subject, body string) string {
 	return "From: sender@example.org\r\nTo: alice@example.org\r\nSubject: " + subject + "\r\n\r\n" + body
 }
+
+func (s *syncBuffer) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.Reset()
+}
