@@ -54,7 +54,9 @@ func (s *server) curlRetr(mode string, n int) []byte {
 //     given with sslcommonname "localhost";
 //   - "no rewrite" keeps it from rewriting addresses in headers;
 //   - it refuses to run with a world-readable rcfile, and keeps its state
-//     (.fetchids, pid file) in FETCHMAILHOME, pointed at a temp directory.
+//     (.fetchids) in FETCHMAILHOME, pointed at a temp directory; run as
+//     root its lock file is global (/var/run/fetchmail.pid), so parallel
+//     runs need --pidfile.
 func (s *server) fetchmailRun(mode string, keep bool) [][]byte {
 	t := s.t
 	t.Helper()
@@ -89,7 +91,7 @@ poll localhost via 127.0.0.1 service %d protocol pop3 uidl
 	if err := os.WriteFile(rcFile, []byte(rc), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := []string{"-f", rcFile, "--nodetach", "--nosyslog", "-v"}
+	cmd := []string{"-f", rcFile, "--nodetach", "--nosyslog", "-v", "--pidfile", filepath.Join(home, "pid")}
 	_, stderr, code := runCmdEnv(t, nil, []string{"FETCHMAILHOME=" + home}, nil, fm, cmd...)
 	// 0: mail retrieved; 1: no mail. Anything else is an error.
 	if code != 0 && code != 1 {
