@@ -99,7 +99,7 @@ const embeddedConfig = `# Roost embedded default, generated %s.
 # Dovecot syntax and setting names; see the README for the full list.
 # Loopback only: change listen (and read docs) before exposing it.
 protocols = imap pop3
-listen = 127.0.0.1, ::1
+listen = 127.0.0.1
 mail_location = sqlite:%s
 
 ssl = yes

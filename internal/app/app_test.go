@@ -1,0 +1,109 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/roost-mail/roost/internal/config"
+)
+
+func TestEmbeddedDefault(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	e, err := PrepareEmbedded(dir, Ports{IMAP: 0, IMAPS: 0, POP3: freePort(t), POP3S: freePort(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !e.Created || e.DemoPassword == "" {
+		t.Fatalf("first run did not create the demo account: %+v", e)
+	}
+	for name, mode := range map[string]os.FileMode{"": 0o700, "key.pem": 0o600, "users": 0o600, "roost.conf": 0o600, "demo-password": 0o600} {
+		st, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != mode {
+			t.Errorf("%s: mode %v, want %v", name, st.Mode().Perm(), mode)
+		}
+	}
+	cfg, err := config.Load(e.ConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range cfg.Validate() {
+		if p.Severity == config.Error {
+			t.Errorf("generated config: %s", p)
+		}
+	}
+
+	// The generated config serves POP3S with the generated certificate,
+	// and the demo account logs in.
+	a, err := Start(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		a.Shutdown(ctx)
+	}()
+	addr := a.Addr("pop3")
+	if addr == nil {
+		t.Fatal("no pop3 listener")
+	}
+	c, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	expect := func(send, prefix string) {
+		t.Helper()
+		if send != "" {
+			c.Write([]byte(send + "\r\n"))
+		}
+		line, err := r.ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, prefix) {
+			t.Fatalf("after %q: got %q, %v; want %q", send, line, err, prefix)
+		}
+	}
+	expect("", "+OK")
+	expect("USER demo", "+OK")
+	expect("PASS "+e.DemoPassword, "+OK")
+	expect("STAT", "+OK 0 ")
+
+	// A second call finds the directory and changes nothing.
+	e2, err := PrepareEmbedded(dir, e.Ports)
+	if err != nil || e2.Created {
+		t.Fatalf("second run: %+v, %v", e2, err)
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func TestUIDLFormat(t *testing.T) {
+	f, err := uidlFunc("%08Xu%08Xv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f(1, 0x507c7b3c); got != "00000001507c7b3c" {
+		t.Errorf("uidl = %q", got)
+	}
+	if _, err := uidlFunc("%m"); err == nil {
+		t.Error("%m accepted though the store has no header MD5")
+	}
+}
