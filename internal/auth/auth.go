@@ -20,9 +20,12 @@
 //     secure (ConnInfo.Secure: TLS, or remote IP == local IP).
 //
 // passwd-file extra fields honoured: "nopassword" (any password is accepted
-// when the password field is empty), "deny" (the user is refused, and later
-// passdbs are not tried), "user" (canonical user name returned in the
-// Principal).
+// when the password field is empty; with a non-empty password field it is
+// verified normally, as in Dovecot), "user" (canonical user name returned in
+// the Principal, as in Dovecot), and "deny" (the user is refused and later
+// passdbs are not tried). "deny" is Roost's own: Dovecot ignores it as an
+// extra field (its deny is a passdb setting), so a file moved from Dovecot
+// never carries it by accident. "deny=no" is not a denial.
 package auth
 
 import (
