@@ -53,6 +53,7 @@ func NewAuth(cfg *config.Config, log *slog.Logger) (*auth.Service, error) {
 		Passdbs:              dbs,
 		Mechanisms:           cfg.AuthMechanisms,
 		DisablePlaintextAuth: cfg.DisablePlaintextAuth,
+		RequireTLS:           cfg.SSL == "required",
 		FailureDelay:         cfg.AuthFailureDelay,
 		Logger:               log,
 	})

@@ -81,8 +81,12 @@ type Options struct {
 	Passdbs              []PassdbConfig
 	Mechanisms           []string // auth_mechanisms, any case; default {"plain"}
 	DisablePlaintextAuth bool
-	FailureDelay         time.Duration // auth_failure_delay, before ErrFailed
-	Logger               *slog.Logger  // nil: discard
+	// RequireTLS is ssl = required: nothing authenticates before TLS, not
+	// even from the server's own address and not with non-plaintext
+	// mechanisms (Dovecot's meaning).
+	RequireTLS   bool
+	FailureDelay time.Duration // auth_failure_delay, before ErrFailed
+	Logger       *slog.Logger  // nil: discard
 	// UsernameFormat is auth_username_format, applied to every login name
 	// before the passdbs see it; its result is the Principal's user name.
 	// "" means "%Lu", Dovecot's default: user names are lowercased, so a
@@ -97,6 +101,7 @@ type Service struct {
 	format           usernameFormat // auth_username_format
 	mechs            []string       // upper case, configured order
 	disablePlaintext bool
+	requireTLS       bool
 	delay            time.Duration
 	log              *slog.Logger
 	fallbackDummy    string // stored password used when no passdb has a user to borrow from
@@ -121,6 +126,7 @@ var plaintext = map[string]bool{"PLAIN": true, "LOGIN": true}
 func New(opts Options) (*Service, error) {
 	s := &Service{
 		disablePlaintext: opts.DisablePlaintextAuth,
+		requireTLS:       opts.RequireTLS,
 		delay:            opts.FailureDelay,
 		log:              opts.Logger,
 		sleep:            sleepCtx,
@@ -217,12 +223,18 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 
 // PlaintextAllowed reports whether plaintext mechanisms may be used on ci.
 func (s *Service) PlaintextAllowed(ci ConnInfo) bool {
+	if s.requireTLS && !ci.TLS {
+		return false
+	}
 	return !s.disablePlaintext || ci.Secure
 }
 
 // Mechanisms returns the upper-case SASL mechanism names offered on ci:
 // PLAIN and LOGIN are hidden when plaintext authentication is not allowed.
 func (s *Service) Mechanisms(ci ConnInfo) []string {
+	if s.requireTLS && !ci.TLS {
+		return nil
+	}
 	allowed := s.PlaintextAllowed(ci)
 	out := make([]string, 0, len(s.mechs))
 	for _, m := range s.mechs {
@@ -378,7 +390,7 @@ func (s *Service) NewSASL(ci ConnInfo, mech string) (*SASL, error) {
 	if !slices.Contains(s.mechs, mech) {
 		return nil, ErrMechanism
 	}
-	if plaintext[mech] && !s.PlaintextAllowed(ci) {
+	if s.requireTLS && !ci.TLS || plaintext[mech] && !s.PlaintextAllowed(ci) {
 		return nil, ErrPlaintextDisabled
 	}
 	x := &SASL{s: s, ci: ci, mech: mech}

@@ -510,3 +510,29 @@ func TestConcurrentLogins(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// ssl = required: nothing authenticates before TLS, not even a connection
+// from the server's own address with disable_plaintext_auth = no.
+func TestRequireTLS(t *testing.T) {
+	s, _ := newService(t, Options{RequireTLS: true, DisablePlaintextAuth: false, Mechanisms: []string{"plain", "login"}})
+	local := insecure
+	local.Secure = true // same IP, but no TLS
+	if s.PlaintextAllowed(local) {
+		t.Error("ssl = required allowed plaintext before TLS")
+	}
+	if got := s.Mechanisms(local); len(got) != 0 {
+		t.Errorf("Mechanisms before TLS = %q, want none", got)
+	}
+	if _, err := s.Login(context.Background(), local, "alice", "secret"); !errors.Is(err, ErrPlaintextDisabled) {
+		t.Errorf("Login before TLS: %v, want ErrPlaintextDisabled", err)
+	}
+	if _, err := s.NewSASL(local, "PLAIN"); !errors.Is(err, ErrPlaintextDisabled) {
+		t.Errorf("NewSASL before TLS: %v, want ErrPlaintextDisabled", err)
+	}
+	if !secure.TLS {
+		t.Fatal("test fixture: secure must be TLS")
+	}
+	if p, err := s.Login(context.Background(), secure, "alice", "secret"); err != nil || p.User != "alice" {
+		t.Errorf("Login over TLS = %v, %v", p, err)
+	}
+}

@@ -106,6 +106,9 @@ func TestUserCommands(t *testing.T) {
 	if code, _, stderr := run(t, "pw-of-bob\n", "user", "add", "-c", path, "bob", "--password-stdin"); code != 0 {
 		t.Fatalf("user add: exit %d: %s", code, stderr)
 	}
+	if code, _, _ := run(t, "x\n", "user", "add", "-c", path, "Carol", "--password-stdin"); code != exitUsage {
+		t.Error("an upper-case user name, which could never log in, was accepted")
+	}
 	if code, _, _ := run(t, "again\n", "user", "add", "-c", path, "bob", "--password-stdin"); code == 0 {
 		t.Error("adding an existing user succeeded")
 	}

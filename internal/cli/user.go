@@ -77,6 +77,12 @@ func userSetPassword(e *env, name string, add bool) int {
 		e.errorf("usage: roost %s [-c FILE] [-s SCHEME] NAME [-p PASSWORD | --password-stdin]", name)
 		return exitUsage
 	}
+	if add && args[0] != strings.ToLower(args[0]) {
+		// Login names are lowercased before the lookup (Dovecot's default
+		// auth_username_format = %Lu), so this entry could never log in.
+		e.errorf("user names must be lower case: logins are matched as %q", strings.ToLower(args[0]))
+		return exitUsage
+	}
 	path, ok := usersFile(e, *f.cfg)
 	if !ok {
 		return exitConfig
