@@ -133,6 +133,12 @@ END;
 // (BEGIN IMMEDIATE), so two processes opening a new account at once create
 // it exactly once.
 func (a *account) migrate(ctx context.Context) error {
+	// The common case, an up-to-date account, needs no write transaction
+	// (and so no fsync) at open.
+	var current int
+	if err := a.w.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&current); err == nil && current == len(migrations) {
+		return nil
+	}
 	return a.write(ctx, "migrate", func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
 			return err
@@ -149,6 +155,9 @@ func (a *account) migrate(ctx context.Context) error {
 		}
 		if version > len(migrations) {
 			return fmt.Errorf("database schema version %d is newer than this program (%d)", version, len(migrations))
+		}
+		if version == len(migrations) {
+			return nil // another process migrated meanwhile
 		}
 		fresh := version == 0
 		for i := version; i < len(migrations); i++ {

@@ -396,3 +396,52 @@ func TestClosedStore(t *testing.T) {
 	_, stop := st.Watch("alice")
 	stop()
 }
+
+// TestBusy checks that a write lock held too long by another connection (or
+// process) gives KindUnavailable, not an internal error, and that the store
+// works again afterwards.
+func TestBusy(t *testing.T) {
+	dir := t.TempDir()
+	st, err := Open(Options{Dir: dir, BusyTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	acc, err := st.Account(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer acc.Close()
+	adir, _ := st.AccountDir("alice")
+	other, err := sql.Open("sqlite", dsn(indexPath(adir), time.Second, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	other.SetMaxOpenConns(1)
+	tx, err := other.Begin() // BEGIN IMMEDIATE: holds the write lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = acc.Append(ctx, "INBOX", mailstore.NewMessage{}, strings.NewReader("Subject: x\r\n\r\n"))
+	if mailstore.KindOf(err) != mailstore.KindUnavailable {
+		t.Fatalf("append while locked: %v, want KindUnavailable", err)
+	}
+	_, err = acc.CreateMailbox(ctx, "X", "")
+	if mailstore.KindOf(err) != mailstore.KindUnavailable {
+		t.Fatalf("create while locked: %v, want KindUnavailable", err)
+	}
+	// Readers are not blocked by a writer (WAL).
+	if _, err := acc.Mailboxes(ctx); err != nil {
+		t.Fatalf("read while locked: %v", err)
+	}
+	tx.Rollback()
+	if _, _, err := acc.Append(ctx, "INBOX", mailstore.NewMessage{}, strings.NewReader("Subject: x\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	adirBlobs := blobFiles(t, adir)
+	if len(adirBlobs) != 1 {
+		t.Fatalf("failed append left files: %v", adirBlobs)
+	}
+}
