@@ -29,7 +29,7 @@ func (s *server) curlRetr(mode string, n int) []byte {
 	}
 	out := filepath.Join(s.dir, fmt.Sprintf("curl-%s-%d", mode, n))
 	defer os.Remove(out)
-	_, stderr, code := runCmd(t, nil, nil, curl, append(args, "-o", out, url)...)
+	_, stderr, code := runCmd(t, nil, curl, append(args, "-o", out, url)...)
 	if code != 0 {
 		t.Fatalf("curl %s: exit %d\n%s", url, code, stderr)
 	}
@@ -92,7 +92,7 @@ poll localhost via 127.0.0.1 service %d protocol pop3 uidl
 		t.Fatal(err)
 	}
 	cmd := []string{"-f", rcFile, "--nodetach", "--nosyslog", "-v", "--pidfile", filepath.Join(home, "pid")}
-	_, stderr, code := runCmdEnv(t, nil, []string{"FETCHMAILHOME=" + home}, nil, fm, cmd...)
+	_, stderr, code := runCmdEnv(t, []string{"FETCHMAILHOME=" + home}, nil, fm, cmd...)
 	// 0: mail retrieved; 1: no mail. Anything else is an error.
 	if code != 0 && code != 1 {
 		t.Fatalf("fetchmail (%s): exit %d\n%s", mode, code, stderr)
@@ -186,7 +186,7 @@ verbose = 0
 	if err := os.WriteFile(rcFile, []byte(rc), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, stderr, code := runCmd(t, nil, nil, gm, "--getmaildir", home, "--rcfile", rcFile)
+	_, stderr, code := runCmd(t, nil, gm, "--getmaildir", home, "--rcfile", rcFile)
 	if code != 0 {
 		t.Fatalf("getmail (ssl=%t): exit %d\n%s", ssl, code, stderr)
 	}

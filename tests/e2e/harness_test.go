@@ -391,29 +391,26 @@ func (s *server) restart() {
 
 // cli runs the binary with args (a config flag is the caller's business),
 // stdin as input, and returns stdout, stderr and the exit code.
-func (s *server) cli(ctx context.Context, stdin []byte, args ...string) (stdout, stderr []byte, code int) {
+func (s *server) cli(stdin []byte, args ...string) (stdout, stderr []byte, code int) {
 	s.t.Helper()
 	if refServer {
 		s.t.Fatalf("cli %v: roost CLI not available against the reference server", args)
 	}
-	return runCmd(s.t, ctx, stdin, roostBin, args...)
+	return runCmd(s.t, stdin, roostBin, args...)
 }
 
-// runCmd runs a command to completion; a failure to start it is fatal, a
-// non-zero exit is returned as code.
-func runCmd(t testing.TB, ctx context.Context, stdin []byte, name string, args ...string) (stdout, stderr []byte, code int) {
+// runCmd runs a command to completion (killing it after two minutes); a
+// failure to start it is fatal, a non-zero exit is returned as code.
+func runCmd(t testing.TB, stdin []byte, name string, args ...string) (stdout, stderr []byte, code int) {
 	t.Helper()
-	return runCmdEnv(t, ctx, nil, stdin, name, args...)
+	return runCmdEnv(t, nil, stdin, name, args...)
 }
 
 // runCmdEnv is runCmd with extra environment variables ("K=V").
-func runCmdEnv(t testing.TB, ctx context.Context, env []string, stdin []byte, name string, args ...string) (stdout, stderr []byte, code int) {
+func runCmdEnv(t testing.TB, env []string, stdin []byte, name string, args ...string) (stdout, stderr []byte, code int) {
 	t.Helper()
-	if ctx == nil {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	if env != nil {
 		cmd.Env = append(os.Environ(), env...)

@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestOpensslSClient runs a scripted POP3 session through openssl s_client,
@@ -36,9 +34,7 @@ func TestOpensslSClient(t *testing.T) {
 			args = append(args, "-quiet", "-crlf", "-ign_eof", "-CAfile", caFile,
 				"-verify_return_error", "-verify_hostname", "localhost")
 			in := "USER alice\nPASS " + alicePass + "\nSTAT\nQUIT\n"
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			out, stderr, code := runCmd(t, ctx, []byte(in), openssl, args...)
+			out, stderr, code := runCmd(t, []byte(in), openssl, args...)
 			if code != 0 {
 				t.Fatalf("openssl %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out, stderr)
 			}

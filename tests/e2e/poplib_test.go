@@ -167,7 +167,7 @@ func (s *server) poplib(req popReq) popRes {
 		req.Out = out
 	}
 	j, _ := json.Marshal(req)
-	stdout, stderr, code := runCmd(t, nil, nil, py, script, string(j))
+	stdout, stderr, code := runCmd(t, nil, py, script, string(j))
 	if code != 0 {
 		t.Fatalf("poplib %s (%s): exit %d\n%s", req.Action, req.Mode, code, stderr)
 	}

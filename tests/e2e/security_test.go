@@ -84,13 +84,13 @@ func TestCurlInsecureLoginFails(t *testing.T) {
 	s.deliver("alice", corpus()[0].raw)
 	curl := requireTool(t, "curl", "curl")
 	url := fmt.Sprintf("pop3://127.0.0.1:%d/1", s.pop3Port)
-	out, stderr, code := runCmd(t, nil, nil, curl, "-sS", "--interface", "127.0.0.2", "-u", "alice:"+alicePass, url)
+	out, stderr, code := runCmd(t, nil, curl, "-sS", "--interface", "127.0.0.2", "-u", "alice:"+alicePass, url)
 	if code == 0 {
 		t.Errorf("curl without TLS from 127.0.0.2 logged in and got %d bytes:\n%.200s", len(out), out)
 	} else {
 		t.Logf("curl without TLS from 127.0.0.2: exit %d (%s)", code, strings.TrimSpace(string(stderr)))
 	}
-	out, stderr, code = runCmd(t, nil, nil, curl, "-sS", "--interface", "127.0.0.2", "--ssl-reqd", "--cacert", caFile,
+	out, stderr, code = runCmd(t, nil, curl, "-sS", "--interface", "127.0.0.2", "--ssl-reqd", "--cacert", caFile,
 		"-u", "alice:"+alicePass, url)
 	if code != 0 {
 		t.Errorf("curl with STLS from 127.0.0.2: exit %d\n%s", code, stderr)
@@ -115,7 +115,7 @@ func TestWrongPassword(t *testing.T) {
 		t.Errorf("alice after failed attempts: %q", res.Login)
 	}
 	curl := requireTool(t, "curl", "curl")
-	_, stderr, code := runCmd(t, nil, nil, curl, "-sS", "--cacert", caFile, "-u", "alice:wrong",
+	_, stderr, code := runCmd(t, nil, curl, "-sS", "--cacert", caFile, "-u", "alice:wrong",
 		fmt.Sprintf("pop3s://127.0.0.1:%d/", s.pop3sPort))
 	if code != 67 {
 		t.Errorf("curl with a wrong password: exit %d, want 67 (login denied)\n%s", code, stderr)
