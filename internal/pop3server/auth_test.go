@@ -24,9 +24,9 @@ func TestGreetingAndCapa(t *testing.T) {
 }
 
 func TestCustomGreeting(t *testing.T) {
-	e := newEnv(t, envConfig{opts: func(o *Options) { o.Greeting = "Mail service ready." }})
+	e := newEnv(t, envConfig{opts: func(o *Options) { o.Greeting = "Mail service\r\nready." }})
 	c := e.dial()
-	c.Expect("+OK Mail service ready.")
+	c.Expect("+OK Mail service  ready.")
 }
 
 func TestUserPass(t *testing.T) {

@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -151,6 +152,13 @@ func New(opts Options) *Server {
 	if opts.Greeting == "" {
 		opts.Greeting = "Roost ready."
 	}
+	// A greeting from configuration must stay one line.
+	opts.Greeting = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, opts.Greeting)
 	if opts.UIDL == nil {
 		opts.UIDL = DefaultUIDL
 	}
