@@ -85,7 +85,9 @@ func newSession(srv *Server, c *netserver.Conn) *session {
 	s := &session{
 		srv:    srv,
 		conn:   c,
-		logger: c.Logger().With("proto", "pop3"),
+		// Options.Logger (the app tags it with the protocol) plus the
+		// connection's id and address, as netserver's own logger has them.
+		logger: srv.logger.With("cid", c.ID(), "remote", c.Remote().Addr().String()),
 		state:  stateAuthorization,
 		start:  time.Now(),
 	}
