@@ -1,0 +1,80 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/roost-mail/roost/internal/mailstore"
+	"github.com/roost-mail/roost/internal/mailstore/sqlstore/sqlite"
+)
+
+type users []string
+
+func (u users) UserExists(_ context.Context, name string) (bool, error) {
+	for _, x := range u {
+		if x == name {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func TestDeliver(t *testing.T) {
+	st, err := sqlite.Open(sqlite.Options{Dir: t.TempDir(), MaxMessageSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	d := New(Options{Store: st, Users: users{"alice"}})
+	ctx := context.Background()
+
+	res, err := d.Deliver(ctx, "alice", "Sent", strings.NewReader("Subject: a\n\nbare LF\n"))
+	if err != nil || res.Mailbox != "Sent" {
+		t.Fatalf("deliver to Sent: %+v, %v", res, err)
+	}
+	res, err = d.Deliver(ctx, "alice", "Nope", strings.NewReader("Subject: b\r\n\r\nx\r\n"))
+	if err != nil || res.Mailbox != "INBOX" {
+		t.Fatalf("deliver to a missing mailbox: %+v, %v; want INBOX", res, err)
+	}
+	if _, err := d.Deliver(ctx, "bob", "", strings.NewReader("x")); !errors.Is(err, ErrUnknownUser) || !Permanent(err) {
+		t.Errorf("unknown user: %v", err)
+	}
+	_, err = d.Deliver(ctx, "alice", "", strings.NewReader(strings.Repeat("x", 2000)))
+	if mailstore.KindOf(err) != mailstore.KindTooBig || !Permanent(err) {
+		t.Errorf("oversize: %v, want a permanent TooBig", err)
+	}
+
+	acct, _ := st.Account(ctx, "alice")
+	defer acct.Close()
+	mb, _ := acct.Mailbox(ctx, "Sent")
+	msgs, _ := acct.Messages(ctx, mb.ID)
+	if len(msgs) != 1 {
+		t.Fatalf("Sent has %d messages", len(msgs))
+	}
+	b, _ := acct.Open(ctx, mb.ID, msgs[0].UID)
+	defer b.Close()
+	got, _ := io.ReadAll(b)
+	if string(got) != "Subject: a\r\n\r\nbare LF\r\n" {
+		t.Errorf("stored %q, want CRLF line endings", got)
+	}
+}
+
+func TestPermanent(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{ErrUnknownUser, true},
+		{fmt.Errorf("save: %w", mailstore.Errorf(mailstore.KindOverQuota, "quota")), true},
+		{mailstore.Errorf(mailstore.KindUnavailable, "busy"), false},
+		{errors.New("disk on fire"), false},
+	} {
+		if got := Permanent(c.err); got != c.want {
+			t.Errorf("Permanent(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+}
