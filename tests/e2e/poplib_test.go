@@ -82,6 +82,35 @@ elif action == "dele":
         p.quit()
     else:
         p.close()  # drop the connection without QUIT
+elif action == "top":
+    login(p)
+    for line in p.list()[1]:
+        n = int(line.split()[0])
+        for k in req["top_lines"]:
+            resp, lines, octets = p.top(n, k)
+            with open(os.path.join(req["out"], "%d-%d" % (n, k)), "wb") as f:
+                f.write(b"\r\n".join(lines) + b"\r\n")
+    p.quit()
+elif action == "snapshot":
+    # A session's maildrop is fixed at login: a message delivered during
+    # the session is neither listed nor deleted by it.
+    import subprocess
+    login(p)
+    res["stat"] = list(p.stat())
+    with open(req["deliver_file"], "rb") as f:
+        subprocess.run(req["deliver"], stdin=f, check=True)
+    res["stat2"] = list(p.stat())
+    res["list"] = {}
+    for line in p.list()[1]:
+        n, s = line.split()
+        res["list"][n.decode()] = int(s)
+    res["uidl"] = {}
+    for line in p.uidl()[1]:
+        n, u = line.split()
+        res["uidl"][n.decode()] = u.decode()
+    for n in sorted(int(k) for k in res["list"]):
+        p.dele(n)
+    p.quit()
 elif action == "probe":
     # What an insecure (or any) connection is offered, and whether USER/PASS works.
     res["capa"] = {k: v for k, v in p.capa().items()}
@@ -121,12 +150,17 @@ type popReq struct {
 	Numbers  []int  `json:"numbers,omitempty"`
 	Quit     bool   `json:"quit,omitempty"`
 	ThenSTLS bool   `json:"then_stls,omitempty"`
+	TopLines []int  `json:"top_lines,omitempty"`
+	// snapshot: the command run mid-session, and its stdin.
+	Deliver     []string `json:"deliver,omitempty"`
+	DeliverFile string   `json:"deliver_file,omitempty"`
 }
 
 // popRes is popScript's answer.
 type popRes struct {
 	Greeting string              `json:"greeting"`
 	Stat     []int               `json:"stat"`
+	Stat2    []int               `json:"stat2"`
 	List     map[string]int      `json:"list"`
 	UIDL     map[string]string   `json:"uidl"`
 	Octets   map[string]int      `json:"octets"`
@@ -135,7 +169,8 @@ type popRes struct {
 	Login    string              `json:"login"`
 	LoginTLS string              `json:"login_tls"`
 
-	Msgs [][]byte `json:"-"` // retrieved by "fetch", in message-number order
+	Msgs [][]byte          `json:"-"` // retrieved by "fetch", in message-number order
+	Top  map[string][]byte `json:"-"` // "top": "N-K" -> TOP N K
 }
 
 // poplib runs popScript; req's host, port (from mode), CA and default
@@ -159,7 +194,7 @@ func (s *server) poplib(req popReq) popRes {
 	if req.User == "" {
 		req.User, req.Password = "alice", alicePass
 	}
-	if req.Action == "fetch" {
+	if req.Action == "fetch" || req.Action == "top" {
 		out, err := os.MkdirTemp(s.dir, "poplib-")
 		if err != nil {
 			t.Fatal(err)
@@ -182,6 +217,21 @@ func (s *server) poplib(req popReq) popRes {
 				t.Fatal(err)
 			}
 			res.Msgs = append(res.Msgs, b)
+		}
+		os.RemoveAll(req.Out)
+	}
+	if req.Action == "top" {
+		res.Top = map[string][]byte{}
+		ents, err := os.ReadDir(req.Out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			b, err := os.ReadFile(filepath.Join(req.Out, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Top[e.Name()] = b
 		}
 		os.RemoveAll(req.Out)
 	}
