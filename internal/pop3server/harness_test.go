@@ -58,9 +58,9 @@ type env struct {
 }
 
 type envConfig struct {
-	tls  bool                // offer STLS
-	opts func(o *Options)    // adjust server options
-	dir  string              // reuse a data directory (UIDL stability test)
+	tls  bool             // offer STLS
+	opts func(o *Options) // adjust server options
+	dir  string           // reuse a data directory (UIDL stability test)
 }
 
 // newEnv starts a server. Cleanup stops it and waits for every session.

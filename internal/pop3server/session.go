@@ -77,14 +77,14 @@ type message struct {
 
 // stats are logged at logout (Dovecot's pop3_logout_format).
 type stats struct {
-	retr, top, deleted          int
+	retr, top, deleted           int
 	retrBytes, topBytes, delSize int64
 }
 
 func newSession(srv *Server, c *netserver.Conn) *session {
 	s := &session{
-		srv:    srv,
-		conn:   c,
+		srv:  srv,
+		conn: c,
 		// Options.Logger (the app tags it with the protocol) plus the
 		// connection's id and address, as netserver's own logger has them.
 		logger: srv.logger.With("cid", c.ID(), "remote", c.Remote().Addr().String()),
