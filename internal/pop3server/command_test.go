@@ -140,3 +140,11 @@ func FuzzCommand(f *testing.F) {
 		}
 	})
 }
+
+func TestDefaultUIDLMatchesDovecot(t *testing.T) {
+	// Dovecot 2.3 with pop3_uidl_format = %08Xu%08Xv for UID 1 in a mailbox
+	// with UIDVALIDITY 1795680723.
+	if got := DefaultUIDL(1, 1795680723); got != "000000016b07e9d3" {
+		t.Errorf("DefaultUIDL = %q, want Dovecot's 000000016b07e9d3", got)
+	}
+}

@@ -124,9 +124,12 @@ type Options struct {
 }
 
 // DefaultUIDL is Dovecot's default pop3_uidl_format "%08Xu%08Xv": the UID and
-// the UIDVALIDITY as eight upper-case hex digits each.
+// the UIDVALIDITY as eight hex digits each. Dovecot's X modifier prints lower
+// case (checked against Debian's Dovecot 2.3: "000000016b07e9d3"), and UIDLs
+// must match it byte for byte so clients don't fetch everything again after
+// a migration.
 func DefaultUIDL(uid mailstore.UID, uidValidity mailstore.UIDValidity) string {
-	return fmt.Sprintf("%08X%08X", uint32(uid), uint32(uidValidity))
+	return fmt.Sprintf("%08x%08x", uint32(uid), uint32(uidValidity))
 }
 
 // Server serves POP3 sessions. It is safe for concurrent use; each
