@@ -27,6 +27,11 @@ func TestKill9ServerAfterDeliver(t *testing.T) {
 		msgs = append(msgs, m)
 		checkPOP(t, fmt.Sprintf("after kill -9 #%d", len(msgs)), s.popFetch("ssl"), msgs)
 	}
+	// Deletions acknowledged by QUIT's +OK survive a kill -9 right after.
+	s.poplib(popReq{Mode: "ssl", Action: "dele", Numbers: []int{1, 3}, Quit: true})
+	s.kill9()
+	s.start()
+	checkPOP(t, "after DELE 1 3, QUIT and kill -9", s.popFetch("ssl"), msgs[1:2])
 }
 
 // crashMessage is a multi-megabyte message unlike bigMessage (distinct
