@@ -340,6 +340,12 @@ func (s *server) start() {
 // stop sends SIGTERM and asserts that the server exits with status 0
 // within 15 seconds.
 func (s *server) stop() {
+	s.t.Helper()
+	s.stopWith(syscall.SIGTERM)
+}
+
+// stopWith is stop with another signal.
+func (s *server) stopWith(sig syscall.Signal) {
 	t := s.t
 	t.Helper()
 	s.mu.Lock()
@@ -348,20 +354,20 @@ func (s *server) stop() {
 	if cmd == nil {
 		t.Fatal("stop: server not running")
 	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Process.Signal(sig)
 	select {
 	case <-exited:
 	case <-time.After(15 * time.Second):
 		_ = cmd.Process.Kill()
 		<-exited
-		t.Errorf("server did not exit within 15s of SIGTERM")
+		t.Errorf("server did not exit within 15s of %v", sig)
 	}
 	s.mu.Lock()
 	err := s.waitErr
 	s.cmd = nil
 	s.mu.Unlock()
 	if err != nil {
-		t.Errorf("server did not exit cleanly on SIGTERM: %v", err)
+		t.Errorf("server did not exit cleanly on %v: %v", sig, err)
 	}
 }
 
