@@ -25,6 +25,7 @@ type account struct {
 	ready chan struct{} // closed when open has finished
 	err   error         // result of open; read after ready
 	refs  int           // guarded by st.mu
+	idle  *time.Timer   // guarded by st.mu: closes the account when refs stays 0
 
 	w     *sql.DB // the writer: one connection, BEGIN IMMEDIATE
 	r     *sql.DB // the reader pool: query_only
@@ -161,22 +162,50 @@ func (a *account) closeDBs() error {
 	return errors.Join(errs...)
 }
 
-// release drops one reference; the last one closes the databases.
+// release drops one reference. When the last one goes, the databases are
+// closed after Options.IdleClose unless the account is taken again.
 func (a *account) release() {
 	st := a.st
 	st.mu.Lock()
 	a.refs--
 	last := a.refs == 0 && st.accounts[a.user] == a
+	if last && st.opts.IdleClose > 0 && !st.closed && a.err == nil {
+		if a.idle == nil {
+			a.idle = time.AfterFunc(st.opts.IdleClose, a.closeIfIdle)
+		} else {
+			a.idle.Reset(st.opts.IdleClose)
+		}
+		st.mu.Unlock()
+		return
+	}
 	if last {
 		delete(st.accounts, a.user)
 	}
 	st.mu.Unlock()
 	if last {
-		<-a.ready
-		if a.err == nil {
-			if err := a.closeDBs(); err != nil {
-				st.log.Warn("sqlite store: close account", "user", a.user, "err", err)
-			}
+		a.closeNow()
+	}
+}
+
+// closeIfIdle closes the account if nobody took it since its last release.
+func (a *account) closeIfIdle() {
+	st := a.st
+	st.mu.Lock()
+	idle := a.refs == 0 && st.accounts[a.user] == a
+	if idle {
+		delete(st.accounts, a.user)
+	}
+	st.mu.Unlock()
+	if idle {
+		a.closeNow()
+	}
+}
+
+func (a *account) closeNow() {
+	<-a.ready
+	if a.err == nil {
+		if err := a.closeDBs(); err != nil {
+			a.st.log.Warn("sqlite store: close account", "user", a.user, "err", err)
 		}
 	}
 }

@@ -98,11 +98,17 @@ type Options struct {
 	// BusyTimeout is how long a statement waits for a lock held by another
 	// connection or process before failing with KindUnavailable. Default 10s.
 	BusyTimeout time.Duration
+	// IdleClose is how long an account stays open after its last reference
+	// is closed, so that back-to-back deliveries and reconnecting clients
+	// don't reopen the databases every time. Default 30s; negative closes
+	// at once.
+	IdleClose time.Duration
 }
 
 const (
 	defaultPollInterval = 300 * time.Millisecond // DESIGN.md 7: wake other processes' sessions within ~0.5s
 	defaultBusyTimeout  = 10 * time.Second       // writer transactions are short; a longer wait means trouble
+	defaultIdleClose    = 30 * time.Second       // keeps a delivery burst's account open; short enough to free memory
 	maxSafeName         = 200                    // below NAME_MAX (255) with room for nothing else; keeps paths sane
 	readerConns         = 4                      // reader pool size per account
 	sweepEvery          = 24 * time.Hour         // orphan sweep at most this often per account
@@ -145,6 +151,9 @@ func Open(opts Options) (*Store, error) {
 	}
 	if opts.BusyTimeout <= 0 {
 		opts.BusyTimeout = defaultBusyTimeout
+	}
+	if opts.IdleClose == 0 {
+		opts.IdleClose = defaultIdleClose
 	}
 	opts.Dir = dir
 	st := &Store{
@@ -258,6 +267,11 @@ func (st *Store) Close() error {
 	st.closed = true
 	accts := st.accounts
 	st.accounts = map[string]*account{}
+	for _, a := range accts {
+		if a.idle != nil {
+			a.idle.Stop()
+		}
+	}
 	st.mu.Unlock()
 
 	st.wmu.Lock()
