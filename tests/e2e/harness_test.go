@@ -236,8 +236,24 @@ func startServer(t *testing.T, o serverOpts) *server {
 			s.mu.Unlock()
 		}
 	})
-	s.start()
-	return s
+	// A port picked by freePort may be taken before the server binds it
+	// (by another test's client, say): then try new ports.
+	for attempt := 1; ; attempt++ {
+		err := s.tryStart()
+		if err == nil {
+			return s
+		}
+		s.mu.Lock()
+		inUse := strings.Contains(s.stderr.String(), "address already in use")
+		s.mu.Unlock()
+		if !errors.Is(err, errEarlyExit) || !inUse || attempt == 3 {
+			t.Fatal(err)
+		}
+		s.pop3Port, s.pop3sPort = freePort(t), freePort(t)
+		if err := os.WriteFile(s.cfg, []byte(s.config(o)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func (s *server) config(o serverOpts) string {
@@ -283,8 +299,17 @@ service pop3-login {
 
 // start runs the server process and waits until both ports accept.
 func (s *server) start() {
-	t := s.t
-	t.Helper()
+	s.t.Helper()
+	if err := s.tryStart(); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// errEarlyExit is returned by tryStart when the server exits before it
+// listens.
+var errEarlyExit = errors.New("server exited before listening")
+
+func (s *server) tryStart() error {
 	var cmd *exec.Cmd
 	if refServer {
 		cmd = exec.Command(dovecotBin, "-F", "-c", s.cfg)
@@ -298,7 +323,7 @@ func (s *server) start() {
 	cmd.Stdout = lockedWriter{s}
 	cmd.Stderr = lockedWriter{s}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start server: %v", err)
+		return fmt.Errorf("start server: %w", err)
 	}
 	exited := make(chan struct{})
 	s.mu.Lock()
@@ -326,15 +351,16 @@ func (s *server) start() {
 				werr := s.waitErr
 				s.cmd = nil
 				s.mu.Unlock()
-				t.Fatalf("server exited before listening on port %d: %v", port, werr)
+				return fmt.Errorf("%w on port %d: %v", errEarlyExit, port, werr)
 			default:
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("server not listening on port %d after 20s", port)
+				return fmt.Errorf("server not listening on port %d after 20s", port)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
+	return nil
 }
 
 // stop sends SIGTERM and asserts that the server exits with status 0
