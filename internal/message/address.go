@@ -240,6 +240,13 @@ func (t *tokenizer) domain() string {
 			break
 		}
 		d.WriteString(w)
+		// Atoms continue the domain only through a dot: "example.com
+		// Subject" (a bare CR between them) ends at "example.com", as
+		// Dovecot's dot-atom parser does.
+		t.skipCFWS()
+		if t.peek() != '.' {
+			break
+		}
 	}
 	return d.String()
 }

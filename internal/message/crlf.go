@@ -2,8 +2,9 @@ package message
 
 import "io"
 
-// NewCRLFReader returns a reader that converts bare LF and bare CR line
-// ends to CRLF and leaves CRLF alone. It streams: memory does not depend on
+// NewCRLFReader returns a reader that converts bare LF line ends to CRLF
+// and leaves CRLF alone. A bare CR is kept as it is, as dovecot-lda does: it
+// is not a line end, and changing it would alter the message's bytes. It streams: memory does not depend on
 // the input size. Delivery uses it so that stored sizes are CRLF octet
 // counts, as IMAP requires.
 func NewCRLFReader(r io.Reader) io.Reader {
@@ -21,12 +22,6 @@ type crlfReader struct {
 func (c *crlfReader) Read(p []byte) (int, error) {
 	for len(c.buf) == 0 {
 		if c.err != nil {
-			if c.lastCR {
-				// A CR at the very end: complete it.
-				c.lastCR = false
-				c.buf = append(c.buf[:0], '\n')
-				break
-			}
 			return 0, c.err
 		}
 		n, err := c.r.Read(c.in)
@@ -54,15 +49,9 @@ func (c *crlfReader) convert(in []byte) {
 			out = append(out, '\n')
 			c.lastCR = false
 		case '\r':
-			if c.lastCR {
-				out = append(out, '\n') // bare CR followed by CR
-			}
 			out = append(out, '\r')
 			c.lastCR = true
 		default:
-			if c.lastCR {
-				out = append(out, '\n') // bare CR
-			}
 			out = append(out, b)
 			c.lastCR = false
 		}

@@ -66,7 +66,14 @@ func unfold(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	for i := 0; i < len(s); i++ {
-		if s[i] != '\r' && s[i] != '\n' {
+		switch {
+		case s[i] == '\n':
+		case s[i] == '\r' && i+1 < len(s) && s[i+1] == '\n':
+		case s[i] == '\r':
+			// A bare CR is not a line break but separates tokens, as
+			// in Dovecot's RFC 822 tokenizer (it counts as white space).
+			b.WriteByte(' ')
+		default:
 			b.WriteByte(s[i])
 		}
 	}

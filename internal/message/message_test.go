@@ -278,11 +278,11 @@ func TestCRLFReader(t *testing.T) {
 		"a":                "a",
 		"a\n":              "a\r\n",
 		"a\r\n":            "a\r\n",
-		"a\rb":             "a\r\nb",
-		"a\r":              "a\r\n",
+		"a\rb":             "a\rb", // a bare CR is kept, as dovecot-lda does
+		"a\r":              "a\r",
 		"\n\n":             "\r\n\r\n",
-		"\r\r\n":           "\r\n\r\n",
-		"x\r\n\ny\rz\r\r":  "x\r\n\r\ny\r\nz\r\n\r\n",
+		"\r\r\n":           "\r\r\n",
+		"x\r\n\ny\rz\r\r":  "x\r\n\r\ny\rz\r\r",
 		"mixed\r\nlf\nend": "mixed\r\nlf\r\nend",
 	}
 	for in, want := range cases {
