@@ -5,6 +5,7 @@
 package delivery
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -86,12 +87,41 @@ func (d *Deliverer) Deliver(ctx context.Context, user, mailbox string, r io.Read
 		}
 	}
 	start := time.Now()
-	mb, uid, err := acct.Append(ctx, mailbox, mailstore.NewMessage{}, message.NewCRLFReader(r))
+	body, err := skipMboxFrom(r)
+	if err != nil {
+		return Result{}, fmt.Errorf("read message: %w", err)
+	}
+	mb, uid, err := acct.Append(ctx, mailbox, mailstore.NewMessage{}, message.NewCRLFReader(body))
 	if err != nil {
 		return Result{}, fmt.Errorf("save to %s/%s: %w", user, mailbox, err)
 	}
 	d.log.Info("delivered", "user", user, "mailbox", mb.Name, "uid", uid, "duration", time.Since(start).Round(time.Microsecond))
 	return Result{Mailbox: mb.Name, UID: uid}, nil
+}
+
+// skipMboxFrom drops a leading mbox "From " separator line, which MTAs
+// such as Postfix's local/pipe may prepend: it is not a header field, and
+// dovecot-lda drops it too.
+func skipMboxFrom(r io.Reader) (io.Reader, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, err := br.Peek(5)
+	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+		return nil, err
+	}
+	if string(head) != "From " {
+		return br, nil
+	}
+	for {
+		_, err := br.ReadSlice('\n')
+		switch err {
+		case nil, io.EOF:
+			return br, nil
+		case bufio.ErrBufferFull:
+			continue // an overlong separator line: keep discarding
+		default:
+			return nil, err
+		}
+	}
 }
 
 // Permanent reports whether a delivery error will not go away by retrying.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/roost-mail/roost/internal/mailstore"
 	"github.com/roost-mail/roost/internal/mailstore/sqlstore/sqlite"
+	"github.com/roost-mail/roost/internal/message"
 )
 
 type users []string
@@ -60,6 +61,23 @@ func TestDeliver(t *testing.T) {
 	got, _ := io.ReadAll(b)
 	if string(got) != "Subject: a\r\n\r\nbare LF\r\n" {
 		t.Errorf("stored %q, want CRLF line endings", got)
+	}
+}
+
+func TestMboxFromLineDropped(t *testing.T) {
+	for in, want := range map[string]string{
+		"From a@b  Thu Nov 26 08:00:00 2026\nSubject: x\n\nbody\n": "Subject: x\r\n\r\nbody\r\n",
+		"From: a@b\nSubject: y\n\nbody\n":                          "From: a@b\r\nSubject: y\r\n\r\nbody\r\n",
+		"Fro":                                                      "Fro",
+	} {
+		r, err := skipMboxFrom(strings.NewReader(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(message.NewCRLFReader(r))
+		if string(got) != want {
+			t.Errorf("%q -> %q, want %q", in, got, want)
+		}
 	}
 }
 
