@@ -3,6 +3,8 @@ package app
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -105,5 +107,58 @@ func TestUIDLFormat(t *testing.T) {
 	}
 	if _, err := uidlFunc("%m"); err == nil {
 		t.Error("%m accepted though the store has no header MD5")
+	}
+}
+
+// ssl_min_protocol reaches the listeners: with TLSv1.3 a TLS 1.2 client is
+// refused; with the default (TLSv1.2) a TLS 1.1 client is refused.
+func TestSSLMinProtocol(t *testing.T) {
+	for _, c := range []struct {
+		setting  string
+		refused  uint16
+		accepted uint16
+	}{
+		{"ssl_min_protocol = TLSv1.3\n", tls.VersionTLS12, tls.VersionTLS13},
+		{"", tls.VersionTLS11, tls.VersionTLS12},
+		// Proves the client side of the row above can speak TLS 1.1.
+		{"ssl_min_protocol = TLSv1.1\n", 0, tls.VersionTLS11},
+	} {
+		dir := t.TempDir()
+		if err := writeSelfSigned(filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, "users"), []byte("alice:{PLAIN}pw\n"), 0o600)
+		conf := fmt.Sprintf("protocols = pop3\nlisten = 127.0.0.1\nmail_location = sqlite:%s/mail\n"+
+			"ssl_cert = <%s/cert.pem\nssl_key = <%s/key.pem\n%s"+
+			"passdb {\n driver = passwd-file\n args = %s/users\n}\n"+
+			"service pop3-login {\n inet_listener pop3 {\n port = 0\n }\n inet_listener pop3s {\n port = %d\n }\n}\n",
+			dir, dir, dir, c.setting, dir, freePort(t))
+		cfg, err := config.Parse(filepath.Join(dir, "roost.conf"), []byte(conf), os.ReadFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := Start(cfg, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := a.Addr("pop3s").String()
+		dial := func(v uint16) error {
+			conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, MinVersion: v, MaxVersion: v})
+			if err == nil {
+				conn.Close()
+			}
+			return err
+		}
+		if c.refused != 0 {
+			if err := dial(c.refused); err == nil {
+				t.Errorf("%q: TLS version %x accepted", c.setting, c.refused)
+			}
+		}
+		if err := dial(c.accepted); err != nil {
+			t.Errorf("%q: TLS version %x refused: %v", c.setting, c.accepted, err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		a.Shutdown(ctx)
+		cancel()
 	}
 }
