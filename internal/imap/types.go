@@ -3,13 +3,15 @@ package imap
 import (
 	"time"
 
+	"github.com/roost-mail/roost/internal/imapwire"
 	"github.com/roost-mail/roost/internal/mailstore"
 )
 
 // NumRange is one element of a sequence set (RFC 9051 9, seq-range).
 // Star is the value 0: "*", the largest number in use. Start may be greater
-// than Stop ("5:2" means "2:5").
-type NumRange struct{ Start, Stop uint32 }
+// than Stop ("5:2" means "2:5"). It is the decoder's type, so Ranges can be
+// handed to imapwire.Encoder.NumSet as is.
+type NumRange = imapwire.NumRange
 
 // NumSet is a sequence set of message sequence numbers or UIDs (which one is
 // known from the command). SearchRes is set for "$" (RFC 5182): the result
@@ -184,6 +186,8 @@ type FetchItem struct {
 	Peek    bool // BODY.PEEK / BINARY.PEEK: do not set \Seen
 	// Partial is <offset.count>; nil when absent.
 	Partial *Partial
+	// PreviewLazy is PREVIEW (LAZY) (RFC 8970 3.1).
+	PreviewLazy bool
 }
 
 // Section is a body section specifier (RFC 9051 6.4.5): a part number
@@ -206,7 +210,10 @@ type StoreCmd struct {
 	Op             mailstore.FlagOp
 	Silent         bool
 	Flags          []string
-	UnchangedSince mailstore.ModSeq // 0: absent
+	UnchangedSince mailstore.ModSeq // meaningful when HasUnchangedSince
+	// HasUnchangedSince reports the UNCHANGEDSINCE modifier; "UNCHANGEDSINCE
+	// 0" is valid (RFC 7162 mod-sequence-valzer) and fails every message.
+	HasUnchangedSince bool
 }
 
 // CopyCmd is COPY / UID COPY (RFC 9051 6.4.7) or MOVE / UID MOVE (RFC
@@ -254,6 +261,28 @@ type SearchKey struct {
 type SyntaxError struct {
 	Tag string
 	Msg string
+
+	// Name is the command name (canonical upper case, "UID FETCH") when it
+	// could be read; "" otherwise. With Msg "Unknown command" it is the
+	// unknown name.
+	Name string
+	// Code is a response code to send with the answer, without brackets:
+	// "TOOBIG" when a literal was refused (Literal is set), "" otherwise.
+	Code string
+	// Literal is set when a literal was refused by
+	// DecoderOptions.CheckLiteral or by ParseOptions.MaxAppendSize
+	// (errors.Is(err, ErrTooBig)): RFC 7889 wants NO [TOOBIG] for an
+	// APPEND over APPENDLIMIT; RFC 7888 4 wants BAD for an oversize
+	// LITERAL- literal. When Literal.NonSync is false the client is still
+	// waiting for a continuation: the tagged answer ends the command.
+	Literal *imapwire.LiteralError
+	// Err is the underlying error: imapwire.ErrLineTooLong, the literal's
+	// refusal, or a failure to spool an APPEND body (then the answer
+	// should be NO, not BAD).
+	Err error
 }
 
 func (e *SyntaxError) Error() string { return e.Msg }
+
+// Unwrap returns Err.
+func (e *SyntaxError) Unwrap() error { return e.Err }
