@@ -1,21 +1,16 @@
 package app
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/roost-mail/roost/internal/tlsutil"
 
 	"github.com/roost-mail/roost/internal/auth/password"
 )
@@ -163,42 +158,19 @@ func randomPassword() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// writeSelfSigned writes a self-signed ECDSA certificate valid for
-// localhost, 127.0.0.1 and ::1, and its key (mode 0600).
+// writeSelfSigned writes a self-signed certificate valid for localhost,
+// 127.0.0.1, ::1 and the host name, and its key (mode 0600).
 func writeSelfSigned(certPath, keyPath string) error {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	hosts := []string{"localhost", "127.0.0.1", "::1"}
+	if h, _ := os.Hostname(); h != "" && h != "localhost" && !strings.ContainsAny(h, " /") {
+		hosts = append(hosts, h)
+	}
+	certPEM, keyPEM, err := tlsutil.SelfSigned(hosts, 2*365*24*time.Hour)
 	if err != nil {
 		return err
 	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
+	if err := writeFileSync(keyPath, keyPEM, 0o600); err != nil {
 		return err
 	}
-	host, _ := os.Hostname()
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: "localhost", Organization: []string{"Roost self-signed"}},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().AddDate(2, 0, 0),
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		DNSNames:              []string{"localhost"},
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")},
-	}
-	if host != "" && host != "localhost" && !strings.ContainsAny(host, " /") {
-		tmpl.DNSNames = append(tmpl.DNSNames, host)
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return fmt.Errorf("create certificate: %w", err)
-	}
-	kb, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return err
-	}
-	if err := writeFileSync(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
-		return err
-	}
-	return writeFileSync(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	return writeFileSync(certPath, certPEM, 0o644)
 }
