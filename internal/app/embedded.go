@@ -10,9 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/roost-mail/roost/internal/tlsutil"
-
 	"github.com/roost-mail/roost/internal/auth/password"
+	"github.com/roost-mail/roost/internal/tlsutil"
 )
 
 // Embedded describes the embedded-default data directory (DESIGN.md section

@@ -18,12 +18,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/roost-mail/roost/internal/tlsutil"
-
 	"github.com/roost-mail/roost/internal/auth"
 	"github.com/roost-mail/roost/internal/mailstore"
 	"github.com/roost-mail/roost/internal/mailstore/sqlstore/sqlite"
 	"github.com/roost-mail/roost/internal/netserver"
+	"github.com/roost-mail/roost/internal/tlsutil"
 )
 
 // ioTimeout bounds every client read and write in tests so that a wrong
