@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/roost-mail/roost/internal/tlsutil"
-	"github.com/roost-mail/roost/internal/tlsutil"
 )
 
 // memFS is an in-memory file system for Parse's readFile.

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/roost-mail/roost/internal/tlsutil"
-	"github.com/roost-mail/roost/internal/tlsutil"
 )
 
 func testTLSConfig(t *testing.T) *tls.Config {
