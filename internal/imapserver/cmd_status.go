@@ -1,0 +1,82 @@
+package imapserver
+
+import (
+	"context"
+
+	"github.com/roost-mail/roost/internal/imap"
+	"github.com/roost-mail/roost/internal/mailstore"
+)
+
+// statusItems are the STATUS data items we answer (RFC 9051 6.3.11, RFC
+// 8438 SIZE, RFC 7889 APPENDLIMIT). HIGHESTMODSEQ needs CONDSTORE, which is
+// not offered.
+var statusItems = map[string]bool{
+	"MESSAGES": true, "UIDNEXT": true, "UIDVALIDITY": true, "UNSEEN": true,
+	"DELETED": true, "SIZE": true, "RECENT": true, "APPENDLIMIT": true,
+}
+
+// checkStatusItems returns a BAD reply for an item we do not answer.
+func checkStatusItems(items []string) error {
+	for _, it := range items {
+		if !statusItems[it] {
+			return statusBAD("", "Unknown STATUS item "+it+".")
+		}
+	}
+	return nil
+}
+
+// cmdStatus answers STATUS (RFC 9051 6.3.11). It may name the selected
+// mailbox; the counts are then the store's, which may be ahead of what the
+// session has told the client.
+func (s *session) cmdStatus(ctx context.Context, cmd *imap.Command) error {
+	args := cmd.Args.(*imap.StatusCmd)
+	if err := checkStatusItems(args.Items); err != nil {
+		return err
+	}
+	st, err := s.acct.Status(ctx, args.Mailbox)
+	if err != nil {
+		return wrapf(err, "status %q", args.Mailbox)
+	}
+	s.writeStatus(st, args.Items)
+	return nil
+}
+
+// writeStatus writes "* STATUS name (item value ...)" with the items in
+// the order asked. Also used by LIST-STATUS (RFC 5819).
+func (s *session) writeStatus(st mailstore.Status, items []string) {
+	s.enc.Untagged().Atom("STATUS").SP().Mailbox(st.Name).SP().BeginList()
+	for i, it := range items {
+		if i > 0 {
+			s.enc.SP()
+		}
+		s.enc.Atom(it).SP()
+		switch it {
+		case "MESSAGES":
+			s.enc.Number(st.Messages)
+		case "UIDNEXT":
+			s.enc.Number(uint32(st.UIDNext))
+		case "UIDVALIDITY":
+			s.enc.Number(uint32(st.UIDValidity))
+		case "UNSEEN":
+			s.enc.Number(st.Unseen)
+		case "DELETED":
+			s.enc.Number(st.Deleted)
+		case "SIZE":
+			s.enc.Number64(uint64(st.Size))
+		case "RECENT":
+			// \Recent is tracked per session of the selected mailbox
+			// only (selected.go); other mailboxes report none. RFC 9051
+			// removed RECENT; IMAP4rev1 clients treat 0 as "nothing new
+			// since last look", which is harmless.
+			s.enc.Number(0)
+		case "APPENDLIMIT":
+			// RFC 7889 3: NIL when there is no limit.
+			if l := s.srv.opts.AppendLimit; l > 0 {
+				s.enc.Number64(uint64(l))
+			} else {
+				s.enc.NIL()
+			}
+		}
+	}
+	s.enc.EndList().CRLF()
+}
