@@ -1,6 +1,7 @@
 package imapserver
 
 import (
+	"context"
 	"slices"
 	"sort"
 	"strings"
@@ -462,6 +463,53 @@ func (v *selected) apply(c mailstore.Changes, recentAbove mailstore.UID) {
 	v.mailbox.HighestModSeq = v.modSeq
 }
 
+// markExpunged marks messages this session has just expunged (EXPUNGE,
+// UID EXPUNGE): the next takeExpunges reports them with any others.
+func (v *selected) markExpunged(uids []mailstore.UID) {
+	for _, u := range uids {
+		if j, ok := v.index(u); ok && v.msgs[j].state&entryExpunged == 0 {
+			v.msgs[j].state |= entryExpunged
+			v.nExpunge++
+		}
+	}
+}
+
+// removeNow removes exactly the given messages (moved away by this
+// session's MOVE, which must report them at once, RFC 6851 3.3) and
+// returns their sequence numbers in descending order. Expunges by other
+// sessions stay pending.
+func (v *selected) removeNow(uids []mailstore.UID) []mailstore.SeqNum {
+	gone := make(map[mailstore.UID]bool, len(uids))
+	for _, u := range uids {
+		gone[u] = true
+	}
+	var seqs []mailstore.SeqNum
+	for i := len(v.msgs) - 1; i >= 0; i-- {
+		if gone[v.msgs[i].uid] {
+			seqs = append(seqs, mailstore.SeqNum(i+1))
+		}
+	}
+	if len(seqs) == 0 {
+		return nil
+	}
+	v.msgs = slices.DeleteFunc(v.msgs, func(e msgEntry) bool {
+		if !gone[e.uid] {
+			return false
+		}
+		if e.state&entryExpunged != 0 {
+			v.nExpunge--
+		}
+		if e.state&entryRecent != 0 {
+			v.nRecent--
+		}
+		return true
+	})
+	v.dirty = slices.DeleteFunc(v.dirty, func(u mailstore.UID) bool { return gone[u] })
+	v.told -= uint32(len(seqs))
+	v.toldRec = min(v.toldRec, v.nRecent)
+	return seqs
+}
+
 // takeExpunges removes the messages marked expunged and returns their
 // sequence numbers in descending order: sent in that order, every EXPUNGE
 // response names the message by its sequence number at that moment (RFC
@@ -581,4 +629,108 @@ func (r *recentTracker) claim(user string, mbox mailstore.MailboxID, upTo mailst
 		r.m[k] = upTo
 	}
 	return prev
+}
+
+// syncPending brings the selected view up to date and reports what other
+// sessions (or processes) changed: EXPUNGE (only when allowExpunge, RFC
+// 9051 7.5.1: never during or right after FETCH, STORE, SEARCH, COPY or
+// MOVE by sequence number), a new FLAGS/PERMANENTFLAGS when a new keyword
+// appeared, FETCH (UID n FLAGS (...)) for flag changes, EXISTS and (for
+// IMAP4rev1) RECENT for new messages. It writes to s.enc and does not
+// flush. The loop calls it before every tagged reply in the selected
+// state; IDLE calls it on every wake-up.
+//
+// If the mailbox was deleted, it returns a BYE error: the session cannot
+// go on with its sequence numbers. Dovecot does the same ("* BYE Selected
+// mailbox was deleted, have to disconnect."); RFC 2180 3.3 allows it.
+func (s *session) syncPending(ctx context.Context, allowExpunge bool) error {
+	v := s.sel
+	if v == nil {
+		return nil
+	}
+	c, err := s.acct.Changes(ctx, v.mailbox.ID, v.modSeq)
+	if err != nil {
+		if mailstore.KindOf(err) == mailstore.KindNotFound {
+			s.closeSelected()
+			return bye("Selected mailbox was deleted, have to disconnect.")
+		}
+		return wrapf(err, "sync mailbox %q", v.mailbox.Name)
+	}
+	var recentAbove mailstore.UID
+	if v.trackRecent && len(c.Updated) > 0 {
+		if last := c.Updated[len(c.Updated)-1].UID; last > v.lastUID() {
+			recentAbove = s.srv.recent.claim(s.user, v.mailbox.ID, last, !v.readOnly)
+		}
+	}
+	v.apply(c, recentAbove)
+	s.writeUpdates(allowExpunge)
+	return s.enc.Err()
+}
+
+// writeUpdates writes what the view has to report after apply (see
+// syncPending). Expunges come first, in descending sequence order, so the
+// sequence numbers of the FETCH responses that follow are the ones after
+// the expunges; EXISTS comes last.
+func (s *session) writeUpdates(allowExpunge bool) {
+	v := s.sel
+	if allowExpunge {
+		for _, seq := range v.takeExpunges() {
+			s.enc.Untagged().Number(uint32(seq)).SP().Atom("EXPUNGE").CRLF()
+		}
+	}
+	if v.keywordsNew {
+		s.writeFlags()
+	}
+	for _, uid := range v.takeDirty() {
+		// RFC 9051 7.5.2: unsolicited FETCH responses carry the UID, so
+		// that a client in the middle of UID commands can place them
+		// (Dovecot and mox do the same).
+		s.writeFetchFlags(uid, true)
+	}
+	if n, r, changed := v.takeExists(); changed {
+		s.enc.Untagged().Number(n).SP().Atom("EXISTS").CRLF()
+		if v.trackRecent {
+			s.enc.Untagged().Number(r).SP().Atom("RECENT").CRLF()
+		}
+	}
+}
+
+// writeFetchFlags writes "* seq FETCH (FLAGS (...))", with the UID first
+// when withUID.
+func (s *session) writeFetchFlags(uid mailstore.UID, withUID bool) {
+	v := s.sel
+	i, ok := v.index(uid)
+	if !ok {
+		return
+	}
+	s.enc.Untagged().Number(uint32(i + 1)).SP().Atom("FETCH").SP().BeginList()
+	if withUID {
+		s.enc.Atom("UID").SP().Number(uint32(uid)).SP()
+	}
+	s.enc.Atom("FLAGS").SP().Flags(v.entryFlags(&v.msgs[i])).EndList().CRLF()
+}
+
+// writeFlags writes the FLAGS response and the PERMANENTFLAGS response
+// code (RFC 9051 7.3.5, 7.1): the system flags and every keyword in use;
+// for a read-write mailbox clients may also create keywords (\*). It is
+// sent at SELECT and again when a keyword first appears.
+func (s *session) writeFlags() {
+	v := s.sel
+	flags := v.flagList()
+	s.enc.Untagged().Atom("FLAGS").SP().Flags(flags).CRLF()
+	if v.readOnly {
+		s.enc.Untagged().Atom("OK").SP().Raw("[PERMANENTFLAGS ()]").SP().Text("Read-only mailbox.").CRLF()
+		return
+	}
+	s.enc.Untagged().Atom("OK").SP().Raw("[PERMANENTFLAGS ").Flags(append(flags, `\*`)).Raw("]").SP().
+		Text("Flags permitted.").CRLF()
+}
+
+// closeSelected leaves the selected state without expunging anything
+// (UNSELECT, SELECT of another mailbox, logout).
+func (s *session) closeSelected() {
+	s.sel = nil
+	if s.state == stateSelected {
+		s.state = stateAuthenticated
+	}
 }

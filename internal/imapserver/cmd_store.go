@@ -1,0 +1,141 @@
+package imapserver
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/roost-mail/roost/internal/imap"
+	"github.com/roost-mail/roost/internal/mailstore"
+)
+
+func init() {
+	commands["STORE"] = commandSpec{states: selectedOnly, flags: flagUsesSeqs, run: (*session).cmdStore}
+	commands["UID STORE"] = commandSpec{states: selectedOnly, flags: flagUID, run: (*session).cmdStore}
+}
+
+// errInvalidSeqSet answers a sequence set naming numbers beyond the
+// mailbox (RFC 9051 9: seq-number is a number "in use"); Dovecot answers
+// "BAD Error in IMAP command STORE: Invalid messageset".
+var errInvalidSeqSet = statusBAD("", "Invalid messageset.")
+
+// cmdStore is STORE and UID STORE (RFC 9051 6.4.6), with UNCHANGEDSINCE
+// (RFC 7162 3.1.3) passed to the store.
+//
+// Messages expunged by another session (not yet reported) are skipped and
+// the command still succeeds (RFC 2180 4.2.1 allows either; Dovecot
+// answers OK). Each message's new flags are returned as
+// "* seq FETCH (FLAGS (...))" (with UID for UID STORE, RFC 9051 6.4.9),
+// unless .SILENT. A keyword used for the first time is announced first with
+// a new FLAGS and PERMANENTFLAGS.
+func (s *session) cmdStore(ctx context.Context, cmd *imap.Command) error {
+	args := cmd.Args.(*imap.StoreCmd)
+	v := s.sel
+	if v.readOnly {
+		return errReadOnly
+	}
+	if !cmd.UID && !v.seqSetValid(args.Set) {
+		return errInvalidSeqSet
+	}
+	for _, f := range args.Flags {
+		// RFC 3501 2.3.2: \Recent "cannot be altered by the client".
+		if strings.EqualFold(f, flagRecent) {
+			return statusBAD("", `Cannot store the \Recent flag.`)
+		}
+	}
+	var uids []mailstore.UID
+	for _, u := range v.resolve(args.Set, cmd.UID) {
+		if !v.isExpunged(u) {
+			uids = append(uids, u)
+		}
+	}
+	if len(uids) == 0 {
+		return nil
+	}
+	// What the client will believe after a .SILENT store, per message.
+	var expect map[mailstore.UID][]string
+	if args.Silent {
+		expect = make(map[mailstore.UID][]string, len(uids))
+		for _, u := range uids {
+			m, _ := v.meta(u)
+			expect[u] = applyFlagOp(args.Op, m.Flags, args.Flags)
+		}
+	}
+	updated, failed, err := s.acct.StoreFlags(ctx, v.mailbox.ID, uids, args.Op, args.Flags, args.UnchangedSince)
+	if err != nil {
+		return err
+	}
+	for i := range updated {
+		m := &updated[i]
+		if args.Silent && !sameFlags(expect[m.UID], m.Flags) {
+			// Another session changed the message too: leave it to the
+			// sync point, which reports the flags that differ from what
+			// the client expects ("changes by others are still
+			// reported").
+			continue
+		}
+		v.noteFlags(m)
+	}
+	if v.keywordsNew {
+		s.writeFlags()
+	}
+	if !args.Silent {
+		for i := range updated {
+			s.writeFetchFlags(updated[i].UID, cmd.UID)
+		}
+	}
+	if len(failed) > 0 {
+		// RFC 7162 3.1.3: "OK [MODIFIED set]" lists the messages that
+		// failed the UNCHANGEDSINCE test, as UIDs for UID STORE.
+		nums := make([]uint32, 0, len(failed))
+		for _, u := range failed {
+			if cmd.UID {
+				nums = append(nums, uint32(u))
+			} else if seq, ok := v.seqOf(u); ok {
+				nums = append(nums, uint32(seq))
+			}
+		}
+		return okText("MODIFIED "+compactSet(nums), "Conditional STORE failed.")
+	}
+	return nil
+}
+
+// applyFlagOp returns the flags after op with args applied to cur, sorted,
+// without \Recent (which the store does not keep).
+func applyFlagOp(op mailstore.FlagOp, cur, args []string) []string {
+	var out []string
+	switch op {
+	case mailstore.FlagsReplace:
+	default:
+		for _, f := range cur {
+			if f != flagRecent {
+				out = append(out, f)
+			}
+		}
+	}
+	for _, f := range args {
+		f = mailstore.CanonicalFlag(f)
+		switch op {
+		case mailstore.FlagsRemove:
+			out = slices.DeleteFunc(out, func(g string) bool { return strings.EqualFold(f, g) })
+		default:
+			if !containsFold(out, f) {
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
+
+// sameFlags compares two flag lists as case-insensitive sets.
+func sameFlags(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, f := range a {
+		if !containsFold(b, f) {
+			return false
+		}
+	}
+	return true
+}
