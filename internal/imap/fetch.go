@@ -118,7 +118,7 @@ func (p *parser) fetchAtt() FetchItem {
 	case "PREVIEW":
 		// RFC 8970 3.1: "PREVIEW" [SP "(" preview-mod *(SP preview-mod) ")"].
 		it.Kind = FetchPreview
-		if b := p.dec.PeekN(2); len(b) == 2 && b[0] == ' ' && b[1] == '(' {
+		if p.dec.PeekString(" (") {
 			p.sp()
 			p.nonEmptyList("preview modifier", func() {
 				if m := p.keyword(); m != "LAZY" {

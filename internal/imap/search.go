@@ -53,15 +53,11 @@ func (p *parser) search(cmd *Command) any {
 // peekKeyword reports the atom that follows, upper case, without
 // consuming it (at most 16 bytes are looked at).
 func (p *parser) peekKeyword(kw *string) bool {
-	b := p.dec.PeekN(16)
-	n := 0
-	for n < len(b) && isCommandChar(b[n]) {
-		n++
-	}
-	if n == 0 || n == len(b) && len(b) == 16 {
+	b := p.dec.PeekWhile(isCommandChar, 16)
+	if len(b) == 0 || len(b) > 15 {
 		return false
 	}
-	*kw = strings.ToUpper(string(b[:n]))
+	*kw = strings.ToUpper(string(b))
 	return true
 }
 

@@ -651,12 +651,10 @@ func (d *Decoder) ExpectNString(ptr *string, isNil *bool) bool {
 
 // nilAtom consumes "NIL" (case-insensitive) when it is a whole atom.
 func (d *Decoder) nilAtom() bool {
-	b, err := d.r.Peek(4)
-	if len(b) < 3 || !strings.EqualFold(string(b[:3]), "NIL") {
-		_ = err
+	if !d.PeekString("NIL") {
 		return false
 	}
-	if len(b) == 4 && IsAStringChar(b[3]) {
+	if b, _ := d.r.Peek(4); len(b) == 4 && IsAStringChar(b[3]) {
 		return false
 	}
 	for range 3 {
@@ -979,19 +977,13 @@ func daysIn(m time.Month, year int) int {
 	return time.Date(year, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
 }
 
+func isDigit(b byte) bool { return b >= '0' && b <= '9' }
+
 func isAlpha(b byte) bool { return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' }
 
 // peekDigits returns how many digits follow (up to 8).
 func (d *Decoder) peekDigits() int {
-	if d.err != nil {
-		return 0
-	}
-	b, _ := d.r.Peek(8)
-	n := 0
-	for n < len(b) && b[n] >= '0' && b[n] <= '9' {
-		n++
-	}
-	return n
+	return len(d.PeekWhile(isDigit, 8))
 }
 
 // Date reads a date (RFC 9051 search date): date-text or DQUOTE date-text
@@ -1262,13 +1254,45 @@ func literalAnnouncement(line []byte) (size int64, nonSync, ok bool) {
 // (CRLF), discarded, or must not be read further.
 func (d *Decoder) Stopped() bool { return d.stopped }
 
-// PeekN returns up to n of the next bytes without consuming them (fewer
-// when the reader has fewer buffered after one fill or at EOF; nil after
-// an error). The slice is valid until the next read.
-func (d *Decoder) PeekN(n int) []byte {
+// PeekWhile returns the run of up to max upcoming bytes for which valid
+// is true, without consuming them (nil after an error). It peeks one byte
+// at a time, so it never waits for more than the run and the byte after
+// it: a client that has sent a complete line is never waited on. The
+// slice is valid until the next read.
+func (d *Decoder) PeekWhile(valid func(byte) bool, max int) []byte {
 	if d.err != nil {
 		return nil
 	}
-	b, _ := d.r.Peek(n)
+	for k := 1; ; k++ {
+		b, _ := d.r.Peek(k)
+		if len(b) < k {
+			return b
+		}
+		if k > max || !valid(b[k-1]) {
+			return b[:k-1]
+		}
+	}
+}
+
+// PeekString reports whether the next bytes are s (compared ASCII
+// case-insensitively), without consuming them. It peeks one byte at a
+// time and stops at the first mismatch.
+func (d *Decoder) PeekString(s string) bool {
+	if d.err != nil {
+		return false
+	}
+	for k := 1; k <= len(s); k++ {
+		b, _ := d.r.Peek(k)
+		if len(b) < k || lower(b[k-1]) != lower(s[k-1]) {
+			return false
+		}
+	}
+	return true
+}
+
+func lower(b byte) byte {
+	if b >= 'A' && b <= 'Z' {
+		return b + 'a' - 'A'
+	}
 	return b
 }
