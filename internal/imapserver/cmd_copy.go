@@ -70,7 +70,7 @@ func (s *session) cmdCopy(ctx context.Context, cmd *imap.Command) error {
 		return okText(code, "Copy completed.")
 	}
 	if code != "" {
-		s.enc.Untagged().Atom("OK").SP().Raw("["+code+"]").SP().Text("Moved UIDs.").CRLF()
+		s.enc.Untagged().Atom("OK").SP().Raw("[" + code + "]").SP().Text("Moved UIDs.").CRLF()
 	}
 	for _, seq := range v.removeNow(res.Source) {
 		s.enc.Untagged().Number(uint32(seq)).SP().Atom("EXPUNGE").CRLF()

@@ -26,18 +26,18 @@ import (
 type mbAuth struct{}
 
 func (mbAuth) PlaintextAllowed(auth.ConnInfo) bool { return true }
-func (mbAuth) Mechanisms(auth.ConnInfo) []string  { return nil }
+func (mbAuth) Mechanisms(auth.ConnInfo) []string   { return nil }
 func (mbAuth) Login(ctx context.Context, ci auth.ConnInfo, user, password string) (auth.Principal, error) {
 	return auth.Principal{User: user}, nil
 }
 func (mbAuth) NewSASL(auth.ConnInfo, string) (*auth.SASL, error) { return nil, auth.ErrMechanism }
 
 type mbEnv struct {
-	t     *testing.T
-	dir   string
-	store *sqlite.Store
-	srv   *Server
-	ln    net.Listener
+	t      *testing.T
+	dir    string
+	store  *sqlite.Store
+	srv    *Server
+	ln     net.Listener
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup

@@ -385,3 +385,35 @@ func FuzzApply(f *testing.F) {
 		}
 	})
 }
+
+func TestCompactSetAndRemoveNow(t *testing.T) {
+	for _, tt := range []struct {
+		in   []uint32
+		want string
+	}{
+		{[]uint32{1}, "1"},
+		{[]uint32{1, 2, 3, 5}, "1:3,5"},
+		{[]uint32{4, 7, 8, 9, 11, 12}, "4,7:9,11:12"},
+	} {
+		if got := compactSet(tt.in); got != tt.want {
+			t.Errorf("compactSet(%v) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+
+	f := newFakeMailbox()
+	for range 5 {
+		f.append()
+	}
+	v := f.view(false, 0)
+	f.expunge(1) // by another session: stays pending
+	v.apply(f.changes(v.modSeq), 0)
+	if got := v.removeNow([]mailstore.UID{4, 2}); !slices.Equal(got, []mailstore.SeqNum{4, 2}) {
+		t.Errorf("removeNow = %v, want [4 2]", got)
+	}
+	if got := v.uidList(); !slices.Equal(got, []mailstore.UID{1, 3, 5}) || !v.isExpunged(1) {
+		t.Errorf("view after removeNow = %v (1 expunged: %v)", got, v.isExpunged(1))
+	}
+	if got := v.takeExpunges(); !slices.Equal(got, []mailstore.SeqNum{1}) {
+		t.Errorf("takeExpunges = %v, want [1]", got)
+	}
+}
