@@ -50,6 +50,7 @@ type session struct {
 	badCount   int    // BAD replies: in total before login, in a row after
 	userIPHeld bool   // counted in srv.userIP
 	byeAfter   string // set by a handler: after the tagged reply send "* BYE byeAfter" and close
+	abort      string // set while reading a command: stop reading, send "* BYE abort" and close
 	start      time.Time
 }
 
@@ -102,6 +103,15 @@ var errPreAuthLiteral = errors.New("literal too large before login")
 // and other literals are capped by the decoder's MaxStringLiterals.
 func (s *session) checkLiteral(size int64, nonSync, binary bool) error {
 	if s.state == stateNotAuthenticated && size > s.srv.opts.PreAuthMaxLiteral {
+		if nonSync {
+			// RFC 7888 4: rather than read (and discard) a
+			// non-synchronizing literal it refuses, a server may close
+			// the connection; before login nobody has a reason to send
+			// one this large. Stop reading now: the decoder's discard
+			// fails at once and readFailed says goodbye.
+			s.abort = "Literal too large before login."
+			s.conn.SetReadDeadline(time.Unix(1, 0))
+		}
 		return errPreAuthLiteral
 	}
 	return nil
@@ -261,6 +271,9 @@ func fatalErr(err error) bool {
 // (the rest of the command has been consumed, the stream is in sync) or a
 // failed read.
 func (s *session) readFailed(ctx context.Context, err error) error {
+	if s.abort != "" {
+		return bye(s.abort)
+	}
 	var se *imap.SyntaxError
 	if !errors.As(err, &se) {
 		if ctx.Err() != nil {
@@ -270,12 +283,6 @@ func (s *session) readFailed(ctx context.Context, err error) error {
 	}
 	switch {
 	case se.Literal != nil && errors.Is(se.Err, errPreAuthLiteral):
-		if se.Literal.NonSync {
-			// RFC 7888 4: a server may close the connection rather than
-			// accept a non-synchronizing literal it refuses; before
-			// login nobody has a reason to send one this large.
-			return bye("Literal too large before login.")
-		}
 		return s.bad(se.Tag, "TOOBIG", "Literal too large before login.")
 	case se.Literal != nil && errors.Is(se.Err, imap.ErrTooBig):
 		// RFC 7889 4: an APPEND over APPENDLIMIT gets NO [TOOBIG].
