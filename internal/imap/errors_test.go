@@ -163,6 +163,12 @@ func TestErrors(t *testing.T) {
 		if err != nil || next.Name != "NOOP" || next.Tag != "z" {
 			t.Errorf("%q: next command: %v, %v; stream out of sync", tt.in, next, err)
 		}
+		// The error is found without waiting for bytes the client has not
+		// sent.
+		h = newHarness(tt.in, imapwire.DecoderOptions{})
+		if _, err := h.read(); !errors.As(err, &se) {
+			t.Errorf("%q alone: got %v, want the syntax error without reading further", tt.in, err)
+		}
 	}
 }
 

@@ -30,13 +30,14 @@ func FuzzReadCommand(f *testing.F) {
 	}
 	f.Add([]byte("a APPEND INBOX {5+}\r\nhello b NOOP\r\n"))
 	f.Add([]byte("a APPEND INBOX (\\Seen) \"17-Jul-1996 02:44:25 -0700\" ~{3}\r\na\x00b UTF8 (~{1+}\r\nx)\r\n"))
+	tmp := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var mode byte
 		if len(data) > 0 {
 			mode, data = data[0], data[1:]
 		}
 		dopts := imapwire.DecoderOptions{Continue: func() error { return nil }}
-		popts := ParseOptions{TempDir: t.TempDir(), SpoolMemory: 64}
+		popts := ParseOptions{TempDir: tmp, SpoolMemory: 64}
 		if mode&1 != 0 {
 			dopts.CheckLiteral = func(size int64, nonSync, binary bool) error {
 				if size > 100 {

@@ -304,15 +304,33 @@ func (d *Decoder) ExpectCRLF() bool {
 // Func reads 1 or more bytes for which valid is true into *ptr.
 func (d *Decoder) Func(ptr *string, valid func(byte) bool) bool {
 	d.buf = d.buf[:0]
-	for {
-		b, ok := d.peek()
-		if !ok || !valid(b) {
+	for d.err == nil {
+		if _, ok := d.peek(); !ok {
 			break
 		}
-		if !d.consume() {
+		// Scan what is buffered, without waiting for more than one byte.
+		b, _ := d.r.Peek(d.r.Buffered())
+		i := 0
+		for i < len(b) && valid(b[i]) {
+			i++
+		}
+		if d.n+i > d.opts.MaxLine {
+			i = d.opts.MaxLine - d.n + 1
+			d.r.Discard(i)
+			d.n += i
+			d.started = true
+			d.setErr(ErrLineTooLong)
 			return false
 		}
-		d.buf = append(d.buf, b)
+		d.buf = append(d.buf, b[:i]...)
+		d.r.Discard(i)
+		d.n += i
+		if i > 0 {
+			d.started = true
+		}
+		if i < len(b) {
+			break
+		}
 	}
 	if len(d.buf) == 0 || d.err != nil {
 		return false
