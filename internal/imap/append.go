@@ -65,9 +65,15 @@ func (p *parser) appendLiteral(m *AppendMessage) {
 	}
 	sink := func(info imapwire.LiteralInfo, r io.Reader) error {
 		m.Binary = info.Binary
-		l, err := spool(r, info.Size, p.opts.SpoolMemory, p.opts.TempDir)
+		// The memory budget is per command, so MULTIAPPEND of many small
+		// messages cannot hold more than SpoolMemory in memory either.
+		mem := p.opts.SpoolMemory - p.memUsed
+		l, err := spool(r, info.Size, mem, p.opts.TempDir)
 		if err != nil {
 			return err
+		}
+		if _, inMem := l.(*memLiteral); inMem {
+			p.memUsed += info.Size
 		}
 		m.Body = l
 		p.lits = append(p.lits, l)

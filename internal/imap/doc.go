@@ -5,7 +5,8 @@
 // Every command type documents the RFC section of its grammar. Mailbox names
 // in commands are already decoded: modified UTF-7 (RFC 3501 5.1.3) for
 // clients that have not enabled UTF-8, UTF-8 after ENABLE IMAP4rev2 or
-// UTF8=ACCEPT; "INBOX" is matched case-insensitively by the store, not here.
+// UTF8=ACCEPT; a name equal to "INBOX" in any case is returned as "INBOX" (RFC 9051 5.1);
+// other names, "inbox/x" included, are returned as sent.
 package imap
 
 // Reading commands (for the session loop):

@@ -107,6 +107,33 @@ func TestAppendSpoolsToFile(t *testing.T) {
 	}
 }
 
+func TestMultiAppendMemoryBudget(t *testing.T) {
+	dir := t.TempDir()
+	var in strings.Builder
+	in.WriteString("a APPEND INBOX")
+	for range 5 {
+		in.WriteString(" {400+}\r\n" + strings.Repeat("m", 400))
+	}
+	in.WriteString("\r\n")
+	h := newHarness(in.String(), imapwire.DecoderOptions{})
+	h.opts = ParseOptions{TempDir: dir, SpoolMemory: 1000}
+	c, err := h.read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, m := range c.Args.(*AppendCmd).Messages {
+		kinds = append(kinds, strings.TrimPrefix(fmtType(m.Body), "*imap."))
+		if readAll(t, m.Body) != strings.Repeat("m", 400) {
+			t.Error("body differs")
+		}
+		m.Body.Close()
+	}
+	if got := strings.Join(kinds, ","); got != "memLiteral,memLiteral,fileLiteral,fileLiteral,fileLiteral" {
+		t.Errorf("spooled as %s", got)
+	}
+}
+
 func TestAppendSpoolFailureKeepsSync(t *testing.T) {
 	h := newHarness("a APPEND INBOX {2000+}\r\n"+strings.Repeat("x", 2000)+" {3+}\r\nabc\r\nb NOOP\r\n", imapwire.DecoderOptions{})
 	h.opts = ParseOptions{TempDir: "/nonexistent/dir", SpoolMemory: 1000}

@@ -50,6 +50,8 @@ type parser struct {
 	name  string
 	depth int
 	lits  []Literal // spooled APPEND bodies, closed on error
+	// memUsed is the size of the APPEND bodies spooled in memory.
+	memUsed int64
 }
 
 // ReadCommand reads exactly one command (tag SP command [SP args] CRLF)
