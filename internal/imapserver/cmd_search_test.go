@@ -1,0 +1,204 @@
+package imapserver
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/roost-mail/roost/internal/mailstore"
+)
+
+// searchCorpus is delivered to alice's INBOX in this order (UIDs 1..6).
+// Each message is built to separate keys from each other.
+var searchCorpus = []struct {
+	date  string // internal date, RFC 3339
+	flags []string
+	msg   string
+}{
+	{ // 1: plain ASCII; internal date late evening in -0800 (next day in UTC)
+		"2024-03-10T23:30:00-08:00", []string{mailstore.FlagSeen},
+		"From: Alice Example <alice@example.org>\r\nTo: bob@example.org\r\nSubject: Lunch plans\r\n" +
+			"Date: Sun, 10 Mar 2024 23:00:00 -0800\r\nMessage-ID: <1@example.org>\r\n\r\nLet's meet at noon.\r\n",
+	},
+	{ // 2: encoded-word subject, base64 UTF-8 text, base64 attachment
+		"2024-03-12T10:00:00+01:00", []string{mailstore.FlagFlagged, mailstore.FlagAnswered},
+		"From: =?UTF-8?Q?J=C3=BCrgen?= <juergen@example.de>\r\nTo: alice@example.org\r\n" +
+			"Subject: =?UTF-8?B?w5xiZXIgU3RyYcOfZQ==?=\r\nDate: Tue, 12 Mar 2024 09:00:00 +0100\r\nMIME-Version: 1.0\r\n" +
+			"Content-Type: multipart/mixed; boundary=b1\r\n\r\n" +
+			"--b1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+			"R3LDvMOfZSBhdXMgS8O2bG4K\r\n" + // "Grüße aus Köln\n"
+			"--b1\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+			"c2VjcmV0d29yZA==\r\n" + // "secretword" in an attachment: not searched
+			"--b1--\r\n",
+	},
+	{ // 3: quoted-printable ISO-8859-1, Cc/Bcc, keyword
+		"2024-03-15T12:00:00Z", []string{mailstore.FlagDeleted, "$Work"},
+		"From: carol@example.net\r\nTo: undisclosed-recipients:;\r\nCc: Carol Two <carol2@example.net>\r\n" +
+			"Bcc: dave@example.com\r\nSubject: Coffee\r\nDate: Fri, 15 Mar 2024 11:00:00 +0000\r\nMIME-Version: 1.0\r\n" +
+			"Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" +
+			"Un caf=E9 au lait, s'il vous pla=EEt.\r\n",
+	},
+	{ // 4: embedded message/rfc822
+		"2024-04-01T08:00:00Z", []string{mailstore.FlagDraft},
+		"From: fwd@example.org\r\nTo: alice@example.org\r\nSubject: Fwd: inner\r\nDate: Mon, 1 Apr 2024 08:00:00 +0000\r\n" +
+			"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b2\r\n\r\n" +
+			"--b2\r\nContent-Type: text/plain\r\n\r\nsee below\r\n" +
+			"--b2\r\nContent-Type: message/rfc822\r\n\r\n" +
+			"From: inner@example.org\r\nSubject: Inner subject\r\n\r\ndeepword here\r\n" +
+			"--b2--\r\n",
+	},
+	{ // 5: no Date field, extra header, empty body
+		"2024-04-02T08:00:00Z", nil,
+		"From: nodate@example.org\r\nX-Priority: 1\r\nSubject: no date\r\n\r\n",
+	},
+	{ // 6: big-ish
+		"2024-04-03T08:00:00Z", []string{mailstore.FlagSeen},
+		"From: big@example.org\r\nSubject: big one\r\nDate: Wed, 3 Apr 2024 08:00:00 +0000\r\n\r\n" + strings.Repeat("x", 5000) + "\r\nNEEDLE at the end\r\n",
+	},
+}
+
+// lit8 is a non-synchronizing literal (RFC 7888) for 8-bit search strings,
+// which IMAP4rev1 allows only in literals.
+func lit8(s string) string { return "{" + strconv.Itoa(len(s)) + "+}\r\n" + s }
+
+func deliverCorpus(t *testing.T, ts *testServer) {
+	t.Helper()
+	acct := ts.account("alice")
+	for i, m := range searchCorpus {
+		d, err := time.Parse(time.RFC3339, m.date)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, uid, err := acct.Append(context.Background(), "INBOX", mailstore.NewMessage{Flags: m.flags, InternalDate: d}, strings.NewReader(m.msg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if int(uid) != i+1 {
+			t.Fatalf("uid %d for message %d", uid, i+1)
+		}
+	}
+}
+
+func TestSearchKeys(t *testing.T) {
+	ts := newTestServer(t)
+	deliverCorpus(t, ts)
+	c := ts.login("alice")
+	c.do("s SELECT INBOX").status("OK")
+	tests := []struct{ key, want string }{
+		{"ALL", "1 2 3 4 5 6"},
+		{"SEEN", "1 6"},
+		{"UNSEEN", "2 3 4 5"},
+		{"FLAGGED ANSWERED", "2"},
+		{"UNFLAGGED", "1 3 4 5 6"},
+		{"DELETED", "3"},
+		{"UNDELETED", "1 2 4 5 6"},
+		{"DRAFT", "4"},
+		{"UNDRAFT", "1 2 3 5 6"},
+		{"UNANSWERED", "1 3 4 5 6"},
+		{"KEYWORD $work", "3"},
+		{"UNKEYWORD $Work", "1 2 4 5 6"},
+		{"NOT SEEN", "2 3 4 5"},
+		{"OR DRAFT DELETED", "3 4"},
+		{"OR (SEEN FLAGGED) (DRAFT)", "4"},
+		{"(SEEN) (NOT FLAGGED)", "1 6"},
+		{"1:3", "1 2 3"},
+		{"2,4:*", "2 4 5 6"},
+		{"*", "6"},
+		{"UID 2:3", "2 3"},
+		{"UID 5:*", "5 6"},
+		{"UID 100:*", "6"}, // RFC 9051 6.4.9: n:* includes the last message
+		{"UID 7", ""},
+		{"LARGER 1000", "6"},
+		{"SMALLER 100", "5"},
+		// Internal dates in their own zones: message 1 is 10-Mar-2024 in -0800.
+		{"ON 10-Mar-2024", "1"},
+		{"BEFORE 12-Mar-2024", "1"},
+		{"SINCE 12-Mar-2024 BEFORE 1-Apr-2024", "2 3"},
+		{"SENTON 10-Mar-2024", "1"},
+		{"SENTBEFORE 13-Mar-2024", "1 2"},
+		{"SENTSINCE 1-Apr-2024", "4 6"}, // 5 has no Date field
+		{"FROM alice", "1"},
+		{"FROM \"Alice Example\"", "1"},
+		{"FROM " + lit8("jürgen"), "2"},                 // RFC 2047 decoded
+		{"SUBJECT " + lit8("über straße"), "2"},     // decoded, case-insensitive
+		{"SUBJECT inner", "4"},               // "Fwd: inner"; not the embedded one
+		{"SUBJECT \"Inner subject\"", ""},    // only the top-level header
+		{"TO alice@example.org", "2 4"},
+		{"CC carol2", "3"},
+		{"BCC dave", "3"},
+		{"HEADER X-Priority \"\"", "5"},
+		{"HEADER x-priority 1", "5"},
+		{"HEADER Message-ID \"<1@\"", "1"},
+		{"BODY noon", "1"},
+		{"BODY " + lit8("GRÜSSE"), ""},              // no ß -> SS folding
+		{"BODY " + lit8("GRÜßE aus köln"), "2"},     // base64 UTF-8 text part
+		{"BODY secretword", ""},              // attachments are not searched
+		{"BODY " + lit8("café au lait"), "3"},       // quoted-printable ISO-8859-1
+		{"BODY deepword", "4"},               // embedded message body
+		{"BODY \"inner subject\"", "4"},      // embedded message header
+		{"BODY lunch", ""},                   // BODY is not the header
+		{"TEXT lunch", "1"},                  // TEXT is header and body
+		{"TEXT needle", "6"},
+		{"BODY needle NOT SEEN", ""},
+		{"OR BODY noon SUBJECT coffee", "1 3"},
+		{"NOT BODY noon", "2 3 4 5 6"},
+		{"CHARSET UTF-8 BODY " + lit8("köln"), "2"},
+		{"CHARSET US-ASCII SUBJECT lunch", "1"},
+		{"RECENT", "1 2 3 4 5 6"}, // IMAP4rev1: all recent to this first session
+		{"NEW", "2 3 4 5"},
+		{"OLD", ""},
+		{"YOUNGER 60", ""},
+		{"OLDER 60", "1 2 3 4 5 6"},
+		{"MODSEQ 1", "1 2 3 4 5 6 (MODSEQ 7)"},
+	}
+	for _, tc := range tests {
+		want := "* SEARCH"
+		if tc.want != "" {
+			want += " " + tc.want
+		}
+		c.do("t SEARCH " + tc.key).untagged(want).status("OK")
+	}
+	// UID SEARCH answers UIDs (here equal to sequence numbers).
+	c.do("u UID SEARCH SEEN").untagged("* SEARCH 1 6").tagged("OK Search completed.")
+	c.do("b SEARCH CHARSET KOI8-R BODY x").untagged().tagged("NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset.")
+}
+
+func TestSearchSequenceNumbersAfterExpunge(t *testing.T) {
+	ts := newTestServer(t)
+	deliverCorpus(t, ts)
+	c := ts.login("alice")
+	c.do("s SELECT INBOX").status("OK")
+	c.do("e EXPUNGE").contains("* 3 EXPUNGE").status("OK")
+	// Message 4 (UID 4) is now sequence number 3.
+	c.do("t SEARCH DRAFT").untagged("* SEARCH 3")
+	c.do("u UID SEARCH DRAFT").untagged("* SEARCH 4")
+}
+
+func TestESearch(t *testing.T) {
+	ts := newTestServer(t)
+	deliverCorpus(t, ts)
+	c := ts.login("alice")
+	c.do("s SELECT INBOX").status("OK")
+	c.do("a SEARCH RETURN (MIN MAX COUNT ALL) UNSEEN").untagged(`* ESEARCH (TAG "a") MIN 2 MAX 5 COUNT 4 ALL 2:5`).status("OK")
+	c.do("b UID SEARCH RETURN (ALL) OR SEEN DRAFT").untagged(`* ESEARCH (TAG "b") UID ALL 1,4,6`)
+	c.do("c SEARCH RETURN () SEEN").untagged(`* ESEARCH (TAG "c") ALL 1,6`)
+	c.do("d SEARCH RETURN (COUNT) UID 9").untagged(`* ESEARCH (TAG "d") COUNT 0`)
+	c.do("e UID SEARCH RETURN (MIN MAX ALL) UID 9").untagged(`* ESEARCH (TAG "e") UID`)
+	c.do("f SEARCH RETURN (MAX) MODSEQ 3").untagged(`* ESEARCH (TAG "f") MAX 6 MODSEQ 7`)
+
+	// SAVE alone: no ESEARCH response; "$" then names the saved messages.
+	c.do("g SEARCH RETURN (SAVE) OR DRAFT DELETED").untagged().status("OK")
+	c.do("h SEARCH $").untagged("* SEARCH 3 4")
+	c.do("i UID SEARCH UID $ SEEN").untagged("* SEARCH")
+	c.do("j FETCH $ (UID)").untagged("* 3 FETCH (UID 3)", "* 4 FETCH (UID 4)")
+	// SAVE with MIN only saves the minimum (RFC 5182 2.1).
+	c.do("k SEARCH RETURN (SAVE MIN) UNSEEN").untagged(`* ESEARCH (TAG "k") MIN 2`)
+	c.do("l SEARCH $").untagged("* SEARCH 2")
+	c.do("m SEARCH RETURN (SAVE MIN MAX) UNSEEN").untagged(`* ESEARCH (TAG "m") MIN 2 MAX 5`)
+	c.do("n SEARCH $").untagged("* SEARCH 2 5")
+	// A failing SEARCH with SAVE empties "$".
+	c.do("o SEARCH RETURN (SAVE) CHARSET X-UNKNOWN ALL").status("NO", "BADCHARSET (UTF-8 US-ASCII)")
+	c.do("p SEARCH $").untagged("* SEARCH")
+}

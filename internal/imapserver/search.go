@@ -1,0 +1,334 @@
+package imapserver
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/roost-mail/roost/internal/imap"
+	"github.com/roost-mail/roost/internal/mailstore"
+)
+
+// This file evaluates SEARCH keys (RFC 9051 6.4.4, RFC 3501 6.4.4 for
+// RECENT/NEW/OLD, RFC 5032 OLDER/YOUNGER, RFC 5182 "$", RFC 7162 MODSEQ)
+// over the selected view. Keys on flags, sizes, dates, sequence numbers and
+// UIDs are answered from the view alone; only messages still undecided
+// after that are read (header, then body parts), in batches.
+//
+// Semantics chosen (and why):
+//   - SINCE/BEFORE/ON compare the date of the internal date in its own
+//     time zone (the zone it was delivered or APPENDed with), disregarding
+//     the time, as RFC 9051 says ("disregarding time and timezone").
+//   - SENTSINCE/SENTBEFORE/SENTON compare the date written in the Date:
+//     field, in the field's own zone. A message without a parseable Date:
+//     matches none of them.
+//   - OLDER n: the internal date is more than n seconds ago; YOUNGER n: at
+//     most n seconds ago (RFC 5032).
+//   - RECENT/NEW/OLD use the view's \Recent (IMAP4rev1); without it (rev2)
+//     RECENT and NEW match nothing and OLD everything.
+//   - String keys are case-insensitive substring matches on decoded text:
+//     RFC 2047 words in header fields are decoded; body parts of type text/*
+//     are decoded from base64/quoted-printable and converted to UTF-8 from
+//     their charset; other parts (attachments) are not searched. Address
+//     fields (FROM, TO, CC, BCC) match on the whole decoded field text.
+//   - HEADER name "" matches messages that have the field.
+
+// tri is the result of evaluating a key without (yet) the message content.
+type tri uint8
+
+const (
+	triNo tri = iota
+	triYes
+	triUnknown
+)
+
+func triOf(b bool) tri {
+	if b {
+		return triYes
+	}
+	return triNo
+}
+
+// searchEnv evaluates keys over a selected view.
+type searchEnv struct {
+	v   *selected
+	now time.Time
+}
+
+// needsContent reports whether a key reads the header or body.
+func needsContent(k *imap.SearchKey) bool {
+	switch k.Op {
+	case "BCC", "BODY", "CC", "FROM", "HEADER", "SUBJECT", "TEXT", "TO", "SENTBEFORE", "SENTON", "SENTSINCE":
+		return true
+	}
+	for _, c := range k.Children {
+		if needsContent(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasModSeqKey reports whether the key uses MODSEQ (RFC 7162 3.1.5: the
+// response then carries the highest MODSEQ of the matches).
+func hasModSeqKey(k *imap.SearchKey) bool {
+	if k.Op == "MODSEQ" {
+		return true
+	}
+	for _, c := range k.Children {
+		if hasModSeqKey(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// dayOf returns the calendar date of t in t's own zone, as UTC midnight
+// (the form of SearchKey.Date).
+func dayOf(t time.Time) time.Time {
+	y, m, d := t.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// inRanges reports whether n is in the set, with "*" meaning star.
+func inRanges(ranges []imap.NumRange, n, star uint32) bool {
+	for _, r := range ranges {
+		a, b := r.Start, r.Stop
+		if a == imap.Star {
+			a = star
+		}
+		if b == imap.Star {
+			b = star
+		}
+		if a > b {
+			a, b = b, a
+		}
+		if n >= a && n <= b {
+			return true
+		}
+	}
+	return false
+}
+
+// eval evaluates k for the message at view index i. c is the message's
+// content, or nil: then keys that need it give triUnknown (unless the
+// result is decided without them).
+func (env *searchEnv) eval(k *imap.SearchKey, i int, c *msgContent) (tri, error) {
+	v := env.v
+	e := &v.msgs[i]
+	flag := func(f string) tri { return triOf(containsFold(v.flagSets[e.flags], f)) }
+	not := func(t tri) tri {
+		switch t {
+		case triYes:
+			return triNo
+		case triNo:
+			return triYes
+		}
+		return triUnknown
+	}
+	recent := e.state&entryRecent != 0
+	date := func() time.Time { return time.Unix(e.date, 0).In(v.zone(e.tz)) }
+	switch k.Op {
+	case "ALL":
+		return triYes, nil
+	case "AND":
+		res := triYes
+		for _, ch := range k.Children {
+			t, err := env.eval(ch, i, c)
+			if err != nil {
+				return triNo, err
+			}
+			if t == triNo {
+				return triNo, nil
+			}
+			if t == triUnknown {
+				res = triUnknown
+			}
+		}
+		return res, nil
+	case "OR":
+		res := triNo
+		for _, ch := range k.Children {
+			t, err := env.eval(ch, i, c)
+			if err != nil {
+				return triNo, err
+			}
+			if t == triYes {
+				return triYes, nil
+			}
+			if t == triUnknown {
+				res = triUnknown
+			}
+		}
+		return res, nil
+	case "NOT":
+		if len(k.Children) != 1 {
+			return triNo, fmt.Errorf("NOT with %d operands", len(k.Children))
+		}
+		t, err := env.eval(k.Children[0], i, c)
+		return not(t), err
+	case "ANSWERED":
+		return flag(mailstore.FlagAnswered), nil
+	case "UNANSWERED":
+		return not(flag(mailstore.FlagAnswered)), nil
+	case "DELETED":
+		return flag(mailstore.FlagDeleted), nil
+	case "UNDELETED":
+		return not(flag(mailstore.FlagDeleted)), nil
+	case "DRAFT":
+		return flag(mailstore.FlagDraft), nil
+	case "UNDRAFT":
+		return not(flag(mailstore.FlagDraft)), nil
+	case "FLAGGED":
+		return flag(mailstore.FlagFlagged), nil
+	case "UNFLAGGED":
+		return not(flag(mailstore.FlagFlagged)), nil
+	case "SEEN":
+		return flag(mailstore.FlagSeen), nil
+	case "UNSEEN":
+		return not(flag(mailstore.FlagSeen)), nil
+	case "KEYWORD":
+		return flag(k.Text), nil
+	case "UNKEYWORD":
+		return not(flag(k.Text)), nil
+	case "RECENT":
+		return triOf(recent), nil
+	case "NEW":
+		return triOf(recent && flag(mailstore.FlagSeen) == triNo), nil
+	case "OLD":
+		return triOf(!recent), nil
+	case "LARGER":
+		return triOf(e.size > k.Number), nil
+	case "SMALLER":
+		return triOf(e.size < k.Number), nil
+	case "BEFORE":
+		return triOf(dayOf(date()).Before(k.Date)), nil
+	case "ON":
+		return triOf(dayOf(date()).Equal(k.Date)), nil
+	case "SINCE":
+		return triOf(!dayOf(date()).Before(k.Date)), nil
+	case "OLDER":
+		return triOf(env.now.Unix()-e.date > k.Number), nil
+	case "YOUNGER":
+		return triOf(env.now.Unix()-e.date <= k.Number), nil
+	case "MODSEQ":
+		return triOf(e.modSeq >= k.ModSeq), nil
+	case "SEQSET", "UIDSET":
+		if k.Set.SearchRes {
+			// RFC 5182 2.1: "$" is the saved UIDs, in a sequence set too.
+			for _, u := range v.searchRes {
+				if u == e.uid {
+					return triYes, nil
+				}
+			}
+			return triNo, nil
+		}
+		if k.Op == "SEQSET" {
+			return triOf(inRanges(k.Set.Ranges, uint32(i+1), uint32(len(v.msgs)))), nil
+		}
+		return triOf(inRanges(k.Set.Ranges, uint32(e.uid), uint32(v.lastUID()))), nil
+	case "BCC", "BODY", "CC", "FROM", "HEADER", "SUBJECT", "TEXT", "TO", "SENTBEFORE", "SENTON", "SENTSINCE":
+		if c == nil {
+			return triUnknown, nil
+		}
+		ok, err := c.match(k)
+		return triOf(ok), err
+	}
+	return triNo, statusBAD("", "Unsupported search key "+k.Op+".")
+}
+
+// searchBatch is how many undecided messages are read per store call.
+const searchBatch = 128
+
+// search returns the UIDs of the messages of the view that match k, in
+// view order. acct and mbox are used to read messages that the view alone
+// cannot decide.
+func (env *searchEnv) search(ctx context.Context, acct mailstore.Account, mbox mailstore.MailboxID, k *imap.SearchKey) ([]mailstore.UID, error) {
+	v := env.v
+	var out []mailstore.UID
+	var pending []int // view indexes still undecided
+	content := needsContent(k)
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		uids := make([]mailstore.UID, len(pending))
+		for j, i := range pending {
+			uids[j] = v.msgs[i].uid
+		}
+		caches, err := acct.Cache(ctx, mbox, uids)
+		if err != nil {
+			return err
+		}
+		ci := 0
+		for _, i := range pending {
+			uid := v.msgs[i].uid
+			for ci < len(caches) && caches[ci].UID < uid {
+				ci++
+			}
+			if ci >= len(caches) || caches[ci].UID != uid {
+				continue // expunged meanwhile: cannot match content keys
+			}
+			c := &msgContent{ctx: ctx, acct: acct, mbox: mbox, cache: &caches[ci]}
+			t, err := env.eval(k, i, c)
+			c.close()
+			if err != nil {
+				if isExpungedErr(err) {
+					continue
+				}
+				return err
+			}
+			if t == triYes {
+				out = append(out, uid)
+			}
+		}
+		pending = pending[:0]
+		return ctx.Err()
+	}
+	for i := range v.msgs {
+		if !content {
+			t, err := env.eval(k, i, nil)
+			if err != nil {
+				return nil, err
+			}
+			if t == triYes {
+				out = append(out, v.msgs[i].uid)
+			}
+			continue
+		}
+		t, err := env.eval(k, i, nil)
+		if err != nil {
+			return nil, err
+		}
+		switch t {
+		case triYes:
+			out = append(out, v.msgs[i].uid)
+		case triUnknown:
+			pending = append(pending, i)
+			if len(pending) == searchBatch {
+				if err := flush(); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	if content {
+		slices.Sort(out) // UIDs ascend with sequence numbers
+	}
+	return out, nil
+}
+
+// checkCharset accepts the charsets SEARCH supports (RFC 9051 6.4.4: "US-ASCII
+// and UTF-8 charsets MUST be supported"); others get NO [BADCHARSET].
+func checkCharset(cs string) error {
+	switch strings.ToUpper(cs) {
+	case "", "UTF-8", "US-ASCII":
+		return nil
+	}
+	return statusNO("BADCHARSET (UTF-8 US-ASCII)", "Unsupported charset.")
+}
