@@ -121,10 +121,10 @@ func TestSearchKeys(t *testing.T) {
 		{"SENTSINCE 1-Apr-2024", "4 6"}, // 5 has no Date field
 		{"FROM alice", "1"},
 		{"FROM \"Alice Example\"", "1"},
-		{"FROM " + lit8("jürgen"), "2"},                 // RFC 2047 decoded
-		{"SUBJECT " + lit8("über straße"), "2"},     // decoded, case-insensitive
-		{"SUBJECT inner", "4"},               // "Fwd: inner"; not the embedded one
-		{"SUBJECT \"Inner subject\"", ""},    // only the top-level header
+		{"FROM " + lit8("jürgen"), "2"},         // RFC 2047 decoded
+		{"SUBJECT " + lit8("über straße"), "2"}, // decoded, case-insensitive
+		{"SUBJECT inner", "4"},                  // "Fwd: inner"; not the embedded one
+		{"SUBJECT \"Inner subject\"", ""},       // only the top-level header
 		{"TO alice@example.org", "2 4"},
 		{"CC carol2", "3"},
 		{"BCC dave", "3"},
@@ -132,14 +132,14 @@ func TestSearchKeys(t *testing.T) {
 		{"HEADER x-priority 1", "5"},
 		{"HEADER Message-ID \"<1@\"", "1"},
 		{"BODY noon", "1"},
-		{"BODY " + lit8("GRÜSSE"), ""},              // no ß -> SS folding
-		{"BODY " + lit8("GRÜßE aus köln"), "2"},     // base64 UTF-8 text part
-		{"BODY secretword", ""},              // attachments are not searched
-		{"BODY " + lit8("café au lait"), "3"},       // quoted-printable ISO-8859-1
-		{"BODY deepword", "4"},               // embedded message body
-		{"BODY \"inner subject\"", "4"},      // embedded message header
-		{"BODY lunch", ""},                   // BODY is not the header
-		{"TEXT lunch", "1"},                  // TEXT is header and body
+		{"BODY " + lit8("GRÜSSE"), ""},          // no ß -> SS folding
+		{"BODY " + lit8("GRÜßE aus köln"), "2"}, // base64 UTF-8 text part
+		{"BODY secretword", ""},                 // attachments are not searched
+		{"BODY " + lit8("café au lait"), "3"},   // quoted-printable ISO-8859-1
+		{"BODY deepword", "4"},                  // embedded message body
+		{"BODY \"inner subject\"", "4"},         // embedded message header
+		{"BODY lunch", ""},                      // BODY is not the header
+		{"TEXT lunch", "1"},                     // TEXT is header and body
 		{"TEXT needle", "6"},
 		{"BODY needle NOT SEEN", ""},
 		{"OR BODY noon SUBJECT coffee", "1 3"},

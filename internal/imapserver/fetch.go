@@ -512,4 +512,3 @@ func runFetch(ctx context.Context, f *fetcher, acct mailstore.Account, mbox mail
 	}
 	return nil
 }
-

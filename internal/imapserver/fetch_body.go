@@ -33,8 +33,8 @@ const maxFilterHeader = 8 << 20
 // sectionData is a resolved section: either the byte range [off, off+n) of
 // the stored message, or computed bytes (HEADER.FIELDS, data != nil).
 type sectionData struct {
-	off, n int64
-	data   []byte
+	off, n   int64
+	data     []byte
 	computed bool
 }
 

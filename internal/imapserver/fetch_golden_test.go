@@ -434,7 +434,7 @@ func TestFetchGolden(t *testing.T) {
 					}
 				case strings.HasPrefix(gc.Status, "NO [UNKNOWN-CTE]"),
 					strings.HasPrefix(gc.Status, "NO [PARSE]"), // Roost: UNKNOWN-CTE (fetch_body.go)
-					gc.Status == "BYE":                        // Dovecot drops the connection on truncated base64
+					gc.Status == "BYE":                         // Dovecot drops the connection on truncated base64
 					if err == nil || !strings.Contains(err.Error(), "[UNKNOWN-CTE]") {
 						t.Errorf("FETCH (%s) = %q, %v; Dovecot: %s, want NO [UNKNOWN-CTE]", gc.Items, got, err, gc.Status)
 					}
