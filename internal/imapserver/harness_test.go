@@ -179,7 +179,10 @@ func newTestServer(t testing.TB, cfgs ...func(*testConfig)) *testServer {
 				defer ts.wg.Done()
 				defer c.Close()
 				ts.srv.ServeConn(ctx, c)
-				ts.ended <- struct{}{}
+				select {
+				case ts.ended <- struct{}{}:
+				default: // nobody counts (a fuzz run with many sessions)
+				}
 			}()
 		}
 	}()
@@ -220,12 +223,18 @@ func (ts *testServer) waitEnded(n int) {
 // 127.0.0.2 it is not.
 func (ts *testServer) dialFrom(ip string) *testClient {
 	ts.t.Helper()
+	return ts.dialAs(ts.t, ip)
+}
+
+// dialAs is dialFrom reporting failures to t (a subtest or fuzz target).
+func (ts *testServer) dialAs(t testing.TB, ip string) *testClient {
+	t.Helper()
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: ioTimeout}
 	conn, err := d.Dial("tcp", ts.addr)
 	if err != nil {
-		ts.t.Fatalf("dial from %s: %v", ip, err)
+		t.Fatalf("dial from %s: %v", ip, err)
 	}
-	c := &testClient{t: ts.t, conn: conn, r: bufio.NewReader(conn)}
+	c := &testClient{t: t, conn: conn, r: bufio.NewReader(conn)}
 	ts.mu.Lock()
 	ts.clients = append(ts.clients, c)
 	ts.mu.Unlock()
@@ -235,10 +244,16 @@ func (ts *testServer) dialFrom(ip string) *testClient {
 // dial connects from 127.0.0.1 and reads the greeting.
 func (ts *testServer) dial() *testClient {
 	ts.t.Helper()
-	c := ts.dialFrom("127.0.0.1")
+	return ts.dialT(ts.t)
+}
+
+// dialT is dial reporting failures to t.
+func (ts *testServer) dialT(t testing.TB) *testClient {
+	t.Helper()
+	c := ts.dialAs(t, "127.0.0.1")
 	c.greeting = c.readLine()
 	if !strings.HasPrefix(c.greeting, "* OK [CAPABILITY IMAP4rev1 ") || !strings.HasSuffix(c.greeting, "] Roost ready.") {
-		ts.t.Fatalf("greeting %q", c.greeting)
+		t.Fatalf("greeting %q", c.greeting)
 	}
 	return c
 }
@@ -569,15 +584,23 @@ func (c countingConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
-// syncBuffer is a log sink safe for concurrent writes.
+// syncBuffer is a log sink safe for concurrent writes. It counts logged
+// session panics.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu     sync.Mutex
+	b      bytes.Buffer
+	panics atomic.Int64
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
+	if bytes.Contains(p, []byte("panic in imap session")) {
+		s.panics.Add(1)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.b.Len() > 8<<20 {
+		s.b.Reset() // a long fuzz run: keep the recent part only
+	}
 	return s.b.Write(p)
 }
 
