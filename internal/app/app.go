@@ -15,6 +15,7 @@ import (
 
 	"github.com/roost-mail/roost/internal/auth"
 	"github.com/roost-mail/roost/internal/config"
+	"github.com/roost-mail/roost/internal/imapserver"
 	"github.com/roost-mail/roost/internal/mailstore"
 	"github.com/roost-mail/roost/internal/mailstore/sqlstore/sqlite"
 	"github.com/roost-mail/roost/internal/netserver"
@@ -111,6 +112,18 @@ func Start(cfg *config.Config, log *slog.Logger) (*App, error) {
 				UIDL:                 uidl,
 				MaxUserIPConnections: cfg.MailMaxUserIPConnections,
 				Logger:               log.With("proto", "pop3"),
+			})
+		case "imap":
+			maxUserIP := cfg.MailMaxUserIPConnections
+			if maxUserIP == 0 {
+				maxUserIP = -1 // mail_max_userip_connections = 0: no limit, as in Dovecot
+			}
+			handlers[proto] = imapserver.New(imapserver.Options{
+				Store:                a.store,
+				Auth:                 a.auth,
+				Greeting:             cfg.LoginGreeting,
+				MaxUserIPConnections: maxUserIP,
+				Logger:               log.With("proto", "imap"),
 			})
 		default:
 			log.Warn("protocol not available in this version of Roost, not listening", "protocol", proto)

@@ -84,6 +84,7 @@ func runServe(e *env) int {
 
 func printWelcome(e *env, emb *app.Embedded) {
 	fmt.Fprintf(e.stderr, "\nRoost is running on the embedded default (data in %s, loopback only).\n", emb.Dir)
+	fmt.Fprintf(e.stderr, "  IMAP  127.0.0.1:%d (STARTTLS)   IMAPS 127.0.0.1:%d\n", emb.Ports.IMAP, emb.Ports.IMAPS)
 	fmt.Fprintf(e.stderr, "  POP3  127.0.0.1:%d (STLS)   POP3S 127.0.0.1:%d\n", emb.Ports.POP3, emb.Ports.POP3S)
 	if emb.Created {
 		fmt.Fprintf(e.stderr, "  A demo account was created: user %q, password %q (also in %s/demo-password).\n",
@@ -93,5 +94,7 @@ func printWelcome(e *env, emb *app.Embedded) {
 	}
 	fmt.Fprintf(e.stderr, "  Try: curl --cacert %s/cert.pem pop3s://localhost:%d/1 -u %s:PASSWORD\n",
 		emb.Dir, emb.Ports.POP3S, app.DemoUser)
+	fmt.Fprintf(e.stderr, "   or: curl --cacert %s/cert.pem imaps://localhost:%d/ -u %s:PASSWORD\n",
+		emb.Dir, emb.Ports.IMAPS, app.DemoUser)
 	fmt.Fprintf(e.stderr, "  Edit %s to change settings; Ctrl-C stops the server.\n\n", emb.ConfigPath)
 }
