@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"strconv"
 
 	"strings"
 	"testing"
@@ -268,4 +269,20 @@ func benchView(n int) *selected {
 	ch.HighestModSeq = mailstore.ModSeq(n + 1)
 	ch.UIDNext = mailstore.UID(n + 1)
 	return newSelected(mailstore.Mailbox{ID: 1, Name: "INBOX", UIDValidity: 1}, false, ch, false, 0)
+}
+
+// TestFetchLargeBody streams a multi-megabyte message from the store.
+func TestFetchLargeBody(t *testing.T) {
+	ts := newTestServer(t)
+	line := strings.Repeat("0123456789", 7) + "\r\n"
+	msg := "Subject: big\r\n\r\n" + strings.Repeat(line, 3<<20/len(line)) + "the end\r\n"
+	ts.deliver("alice", "INBOX", msg)
+	c := ts.login("alice")
+	c.do("s SELECT INBOX").status("OK")
+	r := c.do("a FETCH 1 (BODY.PEEK[])").status("OK")
+	if want := "* 1 FETCH (BODY[] {" + strconv.Itoa(len(msg)) + "}\r\n" + msg + ")"; r.lines()[0] != want {
+		t.Fatalf("BODY[] of %d bytes differs (got %d bytes)", len(msg), len(r.lines()[0]))
+	}
+	c.do("b FETCH 1 (BODY.PEEK[TEXT]<" + strconv.Itoa(len(msg)-16-9) + ".100>)").
+		untagged("* 1 FETCH (BODY[TEXT]<" + strconv.Itoa(len(msg)-16-9) + "> {9}\r\nthe end\r\n)")
 }

@@ -202,3 +202,34 @@ func TestESearch(t *testing.T) {
 	c.do("o SEARCH RETURN (SAVE) CHARSET X-UNKNOWN ALL").status("NO", "BADCHARSET (UTF-8 US-ASCII)")
 	c.do("p SEARCH $").untagged("* SEARCH")
 }
+
+func TestSearchRev2(t *testing.T) {
+	ts := newTestServer(t)
+	deliverCorpus(t, ts)
+	c := ts.login("alice")
+	c.do("e ENABLE IMAP4rev2").status("OK")
+	c.do("s SELECT INBOX").status("OK")
+	// RFC 9051 6.4.4: IMAP4rev2 always answers ESEARCH; no RETURN means ALL.
+	c.do("a SEARCH SEEN").untagged(`* ESEARCH (TAG "a") ALL 1,6`).status("OK")
+	c.do("b UID SEARCH DELETED").untagged(`* ESEARCH (TAG "b") UID ALL 3`)
+	c.do("c SEARCH UID 99").untagged(`* ESEARCH (TAG "c")`)
+	// 8-bit strings are fine as quoted strings after ENABLE IMAP4rev2.
+	c.do(`d SEARCH BODY "Köln"`).untagged(`* ESEARCH (TAG "d") ALL 2`)
+	// No \Recent in IMAP4rev2: FLAGS without it.
+	c.do("f FETCH 5 (FLAGS)").untagged(`* 5 FETCH (FLAGS ())`)
+}
+
+// TestSearchTwoSessions: a flag change by another session is searched by
+// what this session's view knows until its next sync point, then by the
+// new state (the view is the source for flag keys).
+func TestSearchTwoSessions(t *testing.T) {
+	ts := newTestServer(t)
+	deliverCorpus(t, ts)
+	a := ts.login("alice")
+	b := ts.login("alice")
+	a.do("s SELECT INBOX").status("OK")
+	b.do("s SELECT INBOX").status("OK")
+	b.do("x STORE 5 +FLAGS (\\Seen)").status("OK")
+	a.do("n NOOP").contains(`* 5 FETCH (UID 5 FLAGS (\Seen \Recent))`)
+	a.do("a SEARCH UNSEEN").untagged("* SEARCH 2 3 4")
+}
