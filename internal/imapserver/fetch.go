@@ -395,6 +395,12 @@ func (f *fetcher) prepare(m *fetchMsg, body *mailstore.Body) error {
 		switch {
 		case err == nil:
 			*body = b
+			// A literal announces its size before the bytes; a stored
+			// message shorter than its metadata says would break the
+			// stream, so refuse it before writing anything.
+			if b.Size() != m.size {
+				return fmt.Errorf("message %d: stored size %d, expected %d", m.uid, b.Size(), m.size)
+			}
 		case isExpungedErr(err):
 			gone = true
 		default:
