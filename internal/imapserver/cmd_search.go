@@ -123,13 +123,14 @@ func (s *session) search(ctx context.Context, cmd *imap.Command, args *imap.Sear
 			b = strconv.AppendUint(b, uint64(num(uids[len(uids)-1])), 10)
 		}
 	}
-	if opts["COUNT"] {
-		b = append(b, " COUNT "...)
-		b = strconv.AppendInt(b, int64(len(uids)), 10)
-	}
+	// The order of result items is free (RFC 4731 3.1); this is Dovecot's.
 	if opts["ALL"] && len(uids) > 0 {
 		b = append(b, " ALL "...)
 		b = appendNumSet(b, uids, num)
+	}
+	if opts["COUNT"] {
+		b = append(b, " COUNT "...)
+		b = strconv.AppendInt(b, int64(len(uids)), 10)
 	}
 	if modSeq > 0 {
 		b = append(b, " MODSEQ "...)

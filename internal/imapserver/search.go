@@ -23,7 +23,7 @@ import (
 //     the time, as RFC 9051 says ("disregarding time and timezone").
 //   - SENTSINCE/SENTBEFORE/SENTON compare the date written in the Date:
 //     field, in the field's own zone. A message without a parseable Date:
-//     matches none of them.
+//     is taken as sent on its internal date, as Dovecot does.
 //   - OLDER n: the internal date is more than n seconds ago; YOUNGER n: at
 //     most n seconds ago (RFC 5032).
 //   - RECENT/NEW/OLD use the view's \Recent (IMAP4rev1); without it (rev2)
@@ -271,7 +271,8 @@ func (env *searchEnv) search(ctx context.Context, acct mailstore.Account, mbox m
 			if ci >= len(caches) || caches[ci].UID != uid {
 				continue // expunged meanwhile: cannot match content keys
 			}
-			c := &msgContent{ctx: ctx, acct: acct, mbox: mbox, cache: &caches[ci]}
+			e := &v.msgs[i]
+			c := &msgContent{ctx: ctx, acct: acct, mbox: mbox, cache: &caches[ci], date: time.Unix(e.date, 0).In(v.zone(e.tz))}
 			t, err := env.eval(k, i, c)
 			c.close()
 			if err != nil {

@@ -28,6 +28,9 @@ type msgContent struct {
 	acct  mailstore.Account
 	mbox  mailstore.MailboxID
 	cache *mailstore.MessageCache
+	// date is the internal date, the sent date of a message without a
+	// usable Date: field (as Dovecot does).
+	date time.Time
 
 	body   mailstore.Body
 	fields []message.Field // top-level header, parsed
@@ -130,7 +133,7 @@ func (c *msgContent) match(k *imap.SearchKey) (bool, error) {
 		}
 		d, ok := sentDate(fields)
 		if !ok {
-			return false, nil
+			d = dayOf(c.date)
 		}
 		switch k.Op {
 		case "SENTBEFORE":
