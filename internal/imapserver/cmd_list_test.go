@@ -91,9 +91,9 @@ func TestListRev2UsesExtendedAttributes(t *testing.T) {
 	if !caps["IMAP4rev2"] {
 		t.Skip("IMAP4rev2 not advertised yet (needs every extension it folds in)")
 	}
-	c.do(`a1 CREATE "Ä/b"`).ok()
-	c.do(`a2 DELETE "Ä"`).ok()
-	c.do("a3 ENABLE IMAP4rev2").untagged("* ENABLED IMAP4rev2").ok()
+	c.do("a1 ENABLE IMAP4rev2").untagged("* ENABLED IMAP4rev2").ok()
+	c.do(`a2 CREATE "Ä/b"`).ok()
+	c.do(`a3 DELETE "Ä"`).ok()
 	// RFC 9051: UTF-8 names, \NonExistent for missing parents.
 	c.do(`a4 LIST "" "Ä*"`).untagged(`* LIST (\NonExistent \HasChildren) "/" "Ä"`, `* LIST (\HasNoChildren) "/" "Ä/b"`).ok()
 }

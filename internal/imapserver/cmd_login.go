@@ -38,6 +38,12 @@ func (s *session) cmdAuthenticate(ctx context.Context, cmd *imap.Command) error 
 	args := cmd.Args.(*imap.AuthenticateCmd)
 	method := "AUTHENTICATE " + args.Mechanism
 	x, err := s.srv.opts.Auth.NewSASL(s.connInfo(), args.Mechanism)
+	if errors.Is(err, auth.ErrPlaintextDisabled) {
+		// Dovecot's wording for a plaintext mechanism on an insecure
+		// connection; the password has not been sent yet.
+		s.log.Info("imap login failed: plaintext authentication disabled", "method", method)
+		return statusNO("PRIVACYREQUIRED", "Plaintext authentication disabled.")
+	}
 	if err != nil {
 		return s.loginFailed(err, "", method)
 	}

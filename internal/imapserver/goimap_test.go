@@ -22,6 +22,15 @@ func TestGoIMAPClient(t *testing.T) {
 		t.Fatalf("login: %v", err)
 	}
 	caps := c.Caps()
+	if caps.Has(imap.CapIMAP4rev2) {
+		// go-imap sends UTF-8 mailbox names as soon as the server
+		// advertises IMAP4rev2; the server reads them as UTF-8 only after
+		// ENABLE IMAP4rev2 (RFC 9051 6.3.1), so a well-behaved client
+		// enables it.
+		if _, err := c.Enable(imap.CapIMAP4rev2).Wait(); err != nil {
+			t.Fatalf("enable: %v", err)
+		}
+	}
 	for _, cp := range []imap.Cap{imap.CapIMAP4rev1, imap.CapNamespace, imap.CapSpecialUse, imap.CapListStatus} {
 		if !caps.Has(cp) {
 			t.Errorf("capability %s missing after login: %v", cp, caps)

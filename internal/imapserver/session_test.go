@@ -1,9 +1,12 @@
 package imapserver
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/roost-mail/roost/internal/imap"
 )
 
 func TestGreetingAndLogout(t *testing.T) {
@@ -123,7 +126,7 @@ func TestLoginDisabledOnInsecureConnection(t *testing.T) {
 	c.do("a1 LOGIN alice " + quote(alicePass)).
 		untagged("* BAD [ALERT] " + replyPlaintextAlert).
 		tagged("NO [PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.")
-	c.do("a2 AUTHENTICATE PLAIN").no("PRIVACYREQUIRED")
+	c.do("a2 AUTHENTICATE PLAIN").tagged("NO [PRIVACYREQUIRED] Plaintext authentication disabled.")
 
 	// After STARTTLS the same connection may log in.
 	c.do("a3 STARTTLS").untagged().tagged("OK Begin TLS negotiation now.")
@@ -311,4 +314,24 @@ func TestDefaultTimeouts(t *testing.T) {
 	if srv.opts.LoginTimeout != 60*time.Second || srv.opts.PreAuthMaxLiteral != 4096 {
 		t.Errorf("pre-auth defaults: %v, %d", srv.opts.LoginTimeout, srv.opts.PreAuthMaxLiteral)
 	}
+}
+
+func TestPanicInHandlerClosesOnlyThatConnection(t *testing.T) {
+	saved := commands["NAMESPACE"]
+	t.Cleanup(func() { commands["NAMESPACE"] = saved })
+	spec := saved
+	spec.run = func(s *session, ctx context.Context, cmd *imap.Command) error { panic("boom") }
+	commands["NAMESPACE"] = spec
+
+	ts := newTestServer(t)
+	c := ts.login("alice")
+	other := ts.login("alice")
+	c.send("a1 NAMESPACE\r\n")
+	c.expect("* BYE Internal error")
+	c.expectClosed()
+	ts.waitEnded(1)
+	if ts.logs.panics.Load() != 1 || !strings.Contains(ts.logs.String(), "stack=") {
+		t.Errorf("panic not logged with its stack")
+	}
+	other.do("b1 NOOP").ok() // the process and other sessions live on
 }
