@@ -83,11 +83,22 @@ func (s *session) cmdFetch(ctx context.Context, cmd *imap.Command) error {
 	f := &fetcher{plan: plan, enc: s.enc, open: func(uid mailstore.UID) (mailstore.Body, error) {
 		return s.acct.Open(ctx, v.mailbox.ID, uid)
 	}}
-	return runFetch(ctx, f, s.acct, v.mailbox.ID, uids, func(uid mailstore.UID, m *fetchMsg) bool {
-		i, ok := v.index(uid)
-		if !ok {
-			return false
+	return runFetch(ctx, f, s.acct, v.mailbox.ID, uids, v.fetchMsgOf(seen))
+}
+
+// fetchMsgOf returns the function runFetch uses to learn what the view
+// knows of a message; seen holds the messages whose \Seen this FETCH set.
+func (v *selected) fetchMsgOf(seen map[mailstore.UID]bool) func(uid mailstore.UID, m *fetchMsg) bool {
+	next := 0 // uids come ascending: try the entry after the last one first
+	return func(uid mailstore.UID, m *fetchMsg) bool {
+		i := next
+		if i >= len(v.msgs) || v.msgs[i].uid != uid {
+			var ok bool
+			if i, ok = v.index(uid); !ok {
+				return false
+			}
 		}
+		next = i + 1
 		e := &v.msgs[i]
 		*m = fetchMsg{
 			seq:       mailstore.SeqNum(i + 1),
@@ -99,7 +110,7 @@ func (s *session) cmdFetch(ctx context.Context, cmd *imap.Command) error {
 			showFlags: seen[uid],
 		}
 		return true
-	})
+	}
 }
 
 func hasFetchItem(items []imap.FetchItem, k imap.FetchItemKind) bool {
