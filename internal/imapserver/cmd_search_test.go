@@ -234,3 +234,29 @@ func TestSearchTwoSessions(t *testing.T) {
 	a.do("n NOOP").contains(`* 5 FETCH (UID 5 FLAGS (\Seen \Recent))`)
 	a.do("a SEARCH UNSEEN").untagged("* SEARCH 2 3 4")
 }
+
+// BenchmarkSearchBody1000 runs SEARCH BODY (a word in the last of 1000
+// messages of about 3 KB, so every text part is read and decoded) through
+// a real session and store.
+func BenchmarkSearchBody1000(b *testing.B) {
+	ts := newTestServer(b)
+	acct := ts.account("alice")
+	para := strings.Repeat("Lorem ipsum dolor sit amet, consectetur adipiscing elit. ", 50)
+	for i := range 1000 {
+		body := para
+		if i == 999 {
+			body += "needleword"
+		}
+		msg := "From: a@example.org\r\nSubject: m" + strconv.Itoa(i) + "\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body + "\r\n"
+		if _, _, err := acct.Append(context.Background(), "INBOX", mailstore.NewMessage{}, strings.NewReader(msg)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	c := ts.login("alice")
+	c.do("s SELECT INBOX").status("OK")
+	b.ResetTimer()
+	for range b.N {
+		c.do("a SEARCH BODY needleword").untagged("* SEARCH 1000")
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1e6, "ms/search")
+}
