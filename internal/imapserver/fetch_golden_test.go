@@ -3,7 +3,6 @@ package imapserver
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -446,8 +445,6 @@ func TestFetchGolden(t *testing.T) {
 	}
 	t.Logf("%d FETCH commands compared", cases)
 }
-
-var _ = context.Background
 
 // knownFetchDifference says why Roost deliberately (or knowingly) answers
 // a golden command differently from Dovecot, or "". The list is also in
