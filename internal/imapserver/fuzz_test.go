@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/roost-mail/roost/internal/auth"
 )
 
 // FuzzSession feeds arbitrary bytes to a fresh session and to a logged-in
@@ -33,13 +35,13 @@ func FuzzSession(f *testing.F) {
 		f.Add(seed, false)
 		f.Add(seed, true)
 	}
-	ts := newTestServer(f)
+	ts := newTestServer(f, withAuth(func(o *auth.Options) { o.DisablePlaintextAuth = false }))
 	f.Fuzz(func(t *testing.T, input string, loggedIn bool) {
-		c := ts.dialT(t)
+		c := ts.socketPair(t)
 		if loggedIn {
 			c.login("alice", alicePass)
 		}
-		tc := c.conn.(*net.TCPConn)
+		tc := c.conn.(*net.UnixConn)
 		// Write while reading: a large input answered line by line would
 		// otherwise fill both sockets' buffers.
 		done := make(chan struct{})

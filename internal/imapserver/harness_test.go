@@ -90,7 +90,9 @@ type testServer struct {
 	srv    *Server
 	addr   string
 	tls    *tls.Config // server side; nil: no STARTTLS
+	ctx    context.Context // cancelled by shutdown
 	cancel context.CancelFunc
+	logger *slog.Logger
 	logs   *syncBuffer
 	writes atomic.Int64 // Write calls on server-side connections
 	wg     sync.WaitGroup
@@ -164,7 +166,7 @@ func newTestServer(t testing.TB, cfgs ...func(*testConfig)) *testServer {
 	}
 	ts.addr = ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
-	ts.cancel = cancel
+	ts.ctx, ts.cancel, ts.logger = ctx, cancel, logger
 	ts.wg.Add(1)
 	go func() {
 		defer ts.wg.Done()
@@ -229,7 +231,12 @@ func (ts *testServer) dialFrom(ip string) *testClient {
 // dialAs is dialFrom reporting failures to t (a subtest or fuzz target).
 func (ts *testServer) dialAs(t testing.TB, ip string) *testClient {
 	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: ioTimeout}
+	d := net.Dialer{Timeout: ioTimeout}
+	if ip != "127.0.0.1" {
+		// Binding the source address costs ephemeral ports (no reuse of
+		// TIME_WAIT ones): only when it matters.
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(ip)}
+	}
 	conn, err := d.Dial("tcp", ts.addr)
 	if err != nil {
 		t.Fatalf("dial from %s: %v", ip, err)
@@ -238,6 +245,41 @@ func (ts *testServer) dialAs(t testing.TB, ip string) *testClient {
 	ts.mu.Lock()
 	ts.clients = append(ts.clients, c)
 	ts.mu.Unlock()
+	return c
+}
+
+// socketPair serves one session over a Unix socket pair and returns its
+// client after reading the greeting. It uses no TCP port (fuzzing makes
+// tens of thousands of sessions; TCP would exhaust the ephemeral ports).
+// The connection has no IP addresses, so it is not secure: the server
+// must allow plaintext authentication for LOGIN to work.
+func (ts *testServer) socketPair(t testing.TB) *testClient {
+	t.Helper()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatalf("socketpair: %v", err)
+	}
+	conns := make([]net.Conn, 2)
+	for i, fd := range fds {
+		f := os.NewFile(uintptr(fd), "socketpair")
+		conns[i], err = net.FileConn(f)
+		f.Close()
+		if err != nil {
+			t.Fatalf("socketpair: %v", err)
+		}
+	}
+	sc := netserver.NewConn(conns[1], nil, false, ts.logger)
+	ts.wg.Add(1)
+	go func() {
+		defer ts.wg.Done()
+		defer sc.Close()
+		ts.srv.ServeConn(ts.ctx, sc)
+	}()
+	c := &testClient{t: t, conn: conns[0], r: bufio.NewReader(conns[0])}
+	ts.mu.Lock()
+	ts.clients = append(ts.clients, c)
+	ts.mu.Unlock()
+	c.greeting = c.readLine()
 	return c
 }
 
