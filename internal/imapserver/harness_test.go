@@ -89,7 +89,7 @@ type testServer struct {
 	auth   *auth.Service
 	srv    *Server
 	addr   string
-	tls    *tls.Config // server side; nil: no STARTTLS
+	tls    *tls.Config     // server side; nil: no STARTTLS
 	ctx    context.Context // cancelled by shutdown
 	cancel context.CancelFunc
 	logger *slog.Logger
