@@ -198,7 +198,24 @@ func TestStatus(t *testing.T) {
 	}
 	c2.do("b1 STATUS Drafts (MESSAGES UIDNEXT UIDVALIDITY UNSEEN DELETED SIZE RECENT APPENDLIMIT)").untagged(
 		`* STATUS "Drafts" (MESSAGES 2 UIDNEXT 3 UIDVALIDITY ` + itoa(int(st.UIDValidity)) + ` UNSEEN 1 DELETED 1 SIZE ` +
-			itoa(len(m1)+len(m2)) + ` RECENT 0 APPENDLIMIT 50000)`).ok()
+			itoa(len(m1)+len(m2)) + ` RECENT 2 APPENDLIMIT 50000)`).ok()
 	c2.do("b2 STATUS Nope (MESSAGES)").tagged("NO [NONEXISTENT] Mailbox does not exist.")
 	c2.do("b3 STATUS INBOX (HIGHESTMODSEQ)").bad() // CONDSTORE is not offered
+}
+
+func TestStatusRecent(t *testing.T) {
+	ts := newTestServer(t)
+	c := ts.login("alice")
+	c.do("a1 STATUS INBOX (MESSAGES RECENT)").untagged("* STATUS INBOX (MESSAGES 0 RECENT 0)").ok()
+	ts.deliver("alice", "INBOX", testMsg("one"))
+	ts.deliver("alice", "INBOX", testMsg("two"))
+	c.do("a2 STATUS INBOX (MESSAGES RECENT)").untagged("* STATUS INBOX (MESSAGES 2 RECENT 2)").ok()
+	// EXAMINE does not take \Recent (RFC 3501 6.3.2); SELECT does.
+	c2 := ts.login("alice")
+	c2.do("b1 EXAMINE INBOX").ok()
+	c.do("a3 STATUS INBOX (RECENT)").untagged("* STATUS INBOX (RECENT 2)").ok()
+	c2.do("b2 SELECT INBOX").ok()
+	c.do("a4 STATUS INBOX (RECENT)").untagged("* STATUS INBOX (RECENT 0)").ok()
+	ts.deliver("alice", "INBOX", testMsg("three"))
+	c.do(`a5 LIST "" INBOX RETURN (STATUS (RECENT))`).contains("* STATUS INBOX (RECENT 1)").ok()
 }

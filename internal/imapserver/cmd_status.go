@@ -2,6 +2,7 @@ package imapserver
 
 import (
 	"context"
+	"slices"
 
 	"github.com/roost-mail/roost/internal/imap"
 	"github.com/roost-mail/roost/internal/mailstore"
@@ -37,13 +38,40 @@ func (s *session) cmdStatus(ctx context.Context, cmd *imap.Command) error {
 	if err != nil {
 		return wrapf(err, "status %q", args.Mailbox)
 	}
-	s.writeStatus(st, args.Items)
+	s.writeStatus(st, args.Items, s.recentCount(ctx, st, args.Items))
 	return nil
+}
+
+// recentCount returns the RECENT value for a STATUS that asks for it: the
+// messages no session of this server has taken as \Recent yet (they would
+// be \Recent to the next SELECT, RFC 3501 2.3.2 and selected.go's
+// recentTracker). It costs a read of the mailbox's message list, so only
+// when asked. Errors are logged and count as 0: RECENT is advisory.
+func (s *session) recentCount(ctx context.Context, st mailstore.Status, items []string) uint32 {
+	if !slices.Contains(items, "RECENT") || st.Messages == 0 {
+		return 0
+	}
+	claimed := s.srv.recent.claim(s.user, st.ID, 0, false)
+	if st.UIDNext-1 <= claimed {
+		return 0
+	}
+	msgs, err := s.acct.Messages(ctx, st.ID)
+	if err != nil {
+		s.log.Warn("imap STATUS RECENT: reading messages failed", "user", s.user, "mailbox", st.Name, "err", err)
+		return 0
+	}
+	var n uint32
+	for _, m := range msgs {
+		if m.UID > claimed {
+			n++
+		}
+	}
+	return n
 }
 
 // writeStatus writes "* STATUS name (item value ...)" with the items in
 // the order asked. Also used by LIST-STATUS (RFC 5819).
-func (s *session) writeStatus(st mailstore.Status, items []string) {
+func (s *session) writeStatus(st mailstore.Status, items []string, recent uint32) {
 	s.enc.Untagged().Atom("STATUS").SP().Mailbox(st.Name).SP().BeginList()
 	for i, it := range items {
 		if i > 0 {
@@ -64,11 +92,8 @@ func (s *session) writeStatus(st mailstore.Status, items []string) {
 		case "SIZE":
 			s.enc.Number64(uint64(st.Size))
 		case "RECENT":
-			// \Recent is tracked per session of the selected mailbox
-			// only (selected.go); other mailboxes report none. RFC 9051
-			// removed RECENT; IMAP4rev1 clients treat 0 as "nothing new
-			// since last look", which is harmless.
-			s.enc.Number(0)
+			// RFC 9051 removed RECENT; IMAP4rev1 clients still ask.
+			s.enc.Number(recent)
 		case "APPENDLIMIT":
 			// RFC 7889 3: NIL when there is no limit.
 			if l := s.srv.opts.AppendLimit; l > 0 {
