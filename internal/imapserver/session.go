@@ -221,9 +221,11 @@ func (s *session) step(ctx context.Context) error {
 	}
 	spec, ok := commands[cmd.Name]
 	if !ok {
+		releaseArgs(cmd)
 		return s.bad(cmd.Tag, "", "Unknown command.")
 	}
 	if !spec.states.has(s.state) {
+		releaseArgs(cmd)
 		return s.bad(cmd.Tag, "", s.stateError(spec))
 	}
 	err = spec.run(s, ctx, cmd)
@@ -253,6 +255,16 @@ func (s *session) step(ctx context.Context) error {
 		return bye(s.byeAfter)
 	}
 	return s.enc.Err()
+}
+
+// releaseArgs frees what a parsed command holds when it is not run: the
+// spooled message bodies of APPEND (possibly temporary files).
+func releaseArgs(cmd *imap.Command) {
+	if a, ok := cmd.Args.(*imap.AppendCmd); ok {
+		for _, m := range a.Messages {
+			m.Body.Close()
+		}
+	}
 }
 
 // fatalErr reports whether err ends the session.
