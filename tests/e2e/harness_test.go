@@ -171,6 +171,8 @@ const bobHash = "{SHA512-CRYPT}$6$F.GpTes.ypWW/9zu$.LoPxxEIR5pMu1GQDyjzMGnVJhz86
 type serverOpts struct {
 	// plaintextAuth sets disable_plaintext_auth = no (default: yes).
 	plaintextAuth bool
+	// imap adds IMAP (imap and imaps listeners) to POP3; see imapPort.
+	imap bool
 }
 
 // server is one roost (or Dovecot) process with its own directory.
@@ -181,6 +183,8 @@ type server struct {
 	users     string
 	pop3Port  int
 	pop3sPort int
+	imapPort  int // 0 unless serverOpts.imap
+	imapsPort int
 
 	mu      sync.Mutex
 	stderr  bytes.Buffer // all runs, separated by markers
@@ -205,6 +209,9 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 func startServer(t *testing.T, o serverOpts) *server {
 	t.Helper()
 	s := &server{t: t, dir: t.TempDir(), pop3Port: freePort(t), pop3sPort: freePort(t)}
+	if o.imap {
+		s.imapPort, s.imapsPort = freePort(t), freePort(t)
+	}
 	if refServer {
 		// Dovecot's mail processes run as the dovecot user (it refuses
 		// uid 0 for delivery) and need to reach the directory.
@@ -250,6 +257,9 @@ func startServer(t *testing.T, o serverOpts) *server {
 			t.Fatal(err)
 		}
 		s.pop3Port, s.pop3sPort = freePort(t), freePort(t)
+		if o.imap {
+			s.imapPort, s.imapsPort = freePort(t), freePort(t)
+		}
 		if err := os.WriteFile(s.cfg, []byte(s.config(o)), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -262,7 +272,11 @@ func (s *server) config(o serverOpts) string {
 		plain = "no"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "protocols = pop3\nlisten = 127.0.0.1\n")
+	if o.imap {
+		fmt.Fprintf(&b, "protocols = pop3 imap\nlisten = 127.0.0.1\n")
+	} else {
+		fmt.Fprintf(&b, "protocols = pop3\nlisten = 127.0.0.1\n")
+	}
 	if refServer {
 		// Only what Dovecot needs to run unprivileged-ish from a temp
 		// directory; the POP3-visible settings are the same as roost's.
@@ -272,6 +286,12 @@ func (s *server) config(o serverOpts) string {
 
 		fmt.Fprintf(&b, "service auth {\n  user = root\n}\nservice auth-worker {\n  user = root\n}\n")
 		fmt.Fprintf(&b, "userdb {\n  driver = static\n  args = uid=dovecot gid=dovecot home=%s/home/%%u\n}\n", s.dir)
+		if o.imap {
+			// Roost's hierarchy separator is "/"; deliveries to a
+			// folder create it, as roost deliver -m does.
+			fmt.Fprintf(&b, "namespace inbox {\n  inbox = yes\n  separator = /\n}\n")
+			fmt.Fprintf(&b, "lda_mailbox_autocreate = yes\nmail_max_userip_connections = 1000\n")
+		}
 	} else {
 		fmt.Fprintf(&b, "mail_location = sqlite:%s/mail\n", s.dir)
 	}
@@ -294,6 +314,18 @@ service pop3-login {
   }
 }
 `, certFile, keyFile, plain, s.users, s.pop3Port, s.pop3sPort)
+	if o.imap {
+		fmt.Fprintf(&b, `service imap-login {
+  inet_listener imap {
+    port = %d
+  }
+  inet_listener imaps {
+    port = %d
+    ssl = yes
+  }
+}
+`, s.imapPort, s.imapsPort)
+	}
 	return b.String()
 }
 
@@ -338,7 +370,11 @@ func (s *server) tryStart() error {
 	}()
 
 	deadline := time.Now().Add(20 * time.Second)
-	for _, port := range []int{s.pop3Port, s.pop3sPort} {
+	ports := []int{s.pop3Port, s.pop3sPort}
+	if s.imapPort != 0 {
+		ports = append(ports, s.imapPort, s.imapsPort)
+	}
+	for _, port := range ports {
 		for {
 			c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
 			if err == nil {
@@ -466,19 +502,35 @@ func runCmdEnv(t testing.TB, env []string, stdin []byte, name string, args ...st
 
 // deliverCmd returns the command that delivers stdin to user's INBOX.
 func (s *server) deliverCmd(ctx context.Context, user string) *exec.Cmd {
-	if refServer {
-		return exec.CommandContext(ctx, dovecotLDA, "-c", s.cfg, "-d", user)
+	return s.deliverToCmd(ctx, user, "")
+}
+
+// deliverToCmd returns the command that delivers stdin to user's mailbox
+// ("" for INBOX; created if missing).
+func (s *server) deliverToCmd(ctx context.Context, user, mailbox string) *exec.Cmd {
+	args := []string{"-c", s.cfg, "-d", user}
+	if mailbox != "" {
+		args = append(args, "-m", mailbox)
 	}
-	return exec.CommandContext(ctx, roostBin, "deliver", "-c", s.cfg, "-d", user)
+	if refServer {
+		return exec.CommandContext(ctx, dovecotLDA, args...)
+	}
+	return exec.CommandContext(ctx, roostBin, append([]string{"deliver"}, args...)...)
 }
 
 // deliverCode delivers msg to user and returns the exit code and stderr.
 func (s *server) deliverCode(user string, msg []byte) (int, string) {
+	s.t.Helper()
+	return s.deliverToCode(user, "", msg)
+}
+
+// deliverToCode is deliverCode into mailbox ("" for INBOX).
+func (s *server) deliverToCode(user, mailbox string, msg []byte) (int, string) {
 	t := s.t
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := s.deliverCmd(ctx, user)
+	cmd := s.deliverToCmd(ctx, user, mailbox)
 	var e bytes.Buffer
 	cmd.Stdin = bytes.NewReader(msg)
 	cmd.Stderr = &e
@@ -517,4 +569,13 @@ func requireTool(t testing.TB, name, debianPkg string) string {
 	}
 	t.Skipf("%s not installed; install Debian package %s to run this test", name, debianPkg)
 	return ""
+}
+
+// deliverTo delivers msg to user's mailbox ("" for INBOX) and requires
+// exit status 0.
+func (s *server) deliverTo(user, mailbox string, msg []byte) {
+	s.t.Helper()
+	if code, out := s.deliverToCode(user, mailbox, msg); code != 0 {
+		s.t.Fatalf("deliver to %s/%s (%d bytes): exit %d\n%s", user, mailbox, len(msg), code, out)
+	}
 }
