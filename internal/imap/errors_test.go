@@ -49,7 +49,7 @@ var errorTable = []struct {
 	{"a SELECT \"&AAA-\"\r\n", "NUL", "a"},
 	{"a SELECT &AOQ-&AOQ-\r\n", "adjacent", "a"},
 	{"a SELECT &AOR-\r\n", "padding", "a"},
-	{"a SELECT \"f\xc3\xa4\"\r\n", "8-bit", "a"},
+	{"a SELECT \"f\xff\"\r\n", "UTF-8", "a"}, // raw UTF-8 names are accepted before ENABLE; invalid UTF-8 is not
 	{"a SELECT INBOX ()\r\n", "empty select parameter list", "a"},
 	{"a SELECT INBOX (FOO)\r\n", "unknown SELECT parameter FOO", "a"},
 	{"a SELECT INBOX (QRESYNC (0 1))\r\n", "non-zero", "a"},

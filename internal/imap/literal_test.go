@@ -349,3 +349,22 @@ func TestUTF8Mode(t *testing.T) {
 		t.Fatal("c: invalid UTF-8 accepted")
 	}
 }
+
+// Before ENABLE, a name with 8-bit bytes can only be UTF-8 (modified UTF-7
+// is ASCII): accept it, as go-imap v2 sends such names to IMAP4rev2
+// servers; ASCII names are still modified UTF-7 and invalid UTF-8 is still
+// refused.
+func TestRawUTF8NameBeforeEnable(t *testing.T) {
+	h := newHarness("a SELECT \"Entw\xc3\xbcrfe\"\r\nb SELECT Entw&APw-rfe\r\nc SELECT \"\xff\"\r\nd SELECT &Jjo\r\n", imapwire.DecoderOptions{})
+	for _, tag := range []string{"a", "b"} {
+		c, err := h.read()
+		if err != nil || c.Args.(*SelectCmd).Mailbox != "Entwürfe" {
+			t.Fatalf("%s: %v %v", tag, c, err)
+		}
+	}
+	for _, tag := range []string{"c", "d"} {
+		if _, err := h.read(); err == nil {
+			t.Fatalf("%s: invalid name accepted", tag)
+		}
+	}
+}

@@ -7,11 +7,11 @@ import (
 
 var defaultList = []string{
 	`* LIST (\HasNoChildren) "/" INBOX`,
-	`* LIST (\HasNoChildren \Archive) "/" "Archive"`,
-	`* LIST (\HasNoChildren \Drafts) "/" "Drafts"`,
-	`* LIST (\HasNoChildren \Junk) "/" "Junk"`,
-	`* LIST (\HasNoChildren \Sent) "/" "Sent"`,
-	`* LIST (\HasNoChildren \Trash) "/" "Trash"`,
+	`* LIST (\HasNoChildren \Archive) "/" Archive`,
+	`* LIST (\HasNoChildren \Drafts) "/" Drafts`,
+	`* LIST (\HasNoChildren \Junk) "/" Junk`,
+	`* LIST (\HasNoChildren \Sent) "/" Sent`,
+	`* LIST (\HasNoChildren \Trash) "/" Trash`,
 }
 
 func TestListBasic(t *testing.T) {
@@ -29,21 +29,21 @@ func TestListBasic(t *testing.T) {
 	c.do(`a7 CREATE Work/Notes`).ok()
 	// % does not cross the hierarchy separator; * does.
 	c.do(`a8 LIST "" Work/%`).untagged(
-		`* LIST (\HasChildren) "/" "Work/Clients"`,
-		`* LIST (\HasNoChildren) "/" "Work/Notes"`,
+		`* LIST (\HasChildren) "/" Work/Clients`,
+		`* LIST (\HasNoChildren) "/" Work/Notes`,
 	).ok()
 	c.do(`a9 LIST "" Work/*`).untagged(
-		`* LIST (\HasChildren) "/" "Work/Clients"`,
-		`* LIST (\HasNoChildren) "/" "Work/Clients/Acme"`,
-		`* LIST (\HasNoChildren) "/" "Work/Notes"`,
+		`* LIST (\HasChildren) "/" Work/Clients`,
+		`* LIST (\HasNoChildren) "/" Work/Clients/Acme`,
+		`* LIST (\HasNoChildren) "/" Work/Notes`,
 	).ok()
 	// The reference is prepended to the pattern.
 	c.do(`b1 LIST "Work/" %`).untagged(
-		`* LIST (\HasChildren) "/" "Work/Clients"`,
-		`* LIST (\HasNoChildren) "/" "Work/Notes"`,
+		`* LIST (\HasChildren) "/" Work/Clients`,
+		`* LIST (\HasNoChildren) "/" Work/Notes`,
 	).ok()
-	c.do(`b2 LIST "" %`).contains(`* LIST (\HasChildren) "/" "Work"`).lacks(`* LIST (\HasNoChildren) "/" "Work/Notes"`).ok()
-	c.do(`b3 LIST "" W%k/%/A*`).untagged(`* LIST (\HasNoChildren) "/" "Work/Clients/Acme"`).ok()
+	c.do(`b2 LIST "" %`).contains(`* LIST (\HasChildren) "/" Work`).lacks(`* LIST (\HasNoChildren) "/" Work/Notes`).ok()
+	c.do(`b3 LIST "" W%k/%/A*`).untagged(`* LIST (\HasNoChildren) "/" Work/Clients/Acme`).ok()
 }
 
 func TestListExtended(t *testing.T) {
@@ -53,12 +53,12 @@ func TestListExtended(t *testing.T) {
 	c.do(`a2 DELETE Lists`).ok()
 	// Basic LIST (IMAP4rev1 style) shows a missing parent as \Noselect;
 	// the extended syntax as \NonExistent (RFC 5258).
-	c.do(`a3 LIST "" Lists`).untagged(`* LIST (\Noselect \HasChildren) "/" "Lists"`).ok()
-	c.do(`a4 LIST () "" Lists`).untagged(`* LIST (\NonExistent \HasChildren) "/" "Lists"`).ok()
+	c.do(`a3 LIST "" Lists`).untagged(`* LIST (\Noselect \HasChildren) "/" Lists`).ok()
+	c.do(`a4 LIST () "" Lists`).untagged(`* LIST (\NonExistent \HasChildren) "/" Lists`).ok()
 	// Several patterns (RFC 5258 3): each mailbox once, in order.
 	c.do(`a5 LIST "" (Sent Drafts Sent*)`).untagged(
-		`* LIST (\HasNoChildren \Drafts) "/" "Drafts"`,
-		`* LIST (\HasNoChildren \Sent) "/" "Sent"`,
+		`* LIST (\HasNoChildren \Drafts) "/" Drafts`,
+		`* LIST (\HasNoChildren \Sent) "/" Sent`,
 	).ok()
 	// SPECIAL-USE selection (RFC 6154 3).
 	c.do(`a6 LIST (SPECIAL-USE) "" *`).untagged(defaultList[1:]...).ok()
@@ -74,11 +74,11 @@ func TestListStatus(t *testing.T) {
 	c.do(`a2 CREATE Gone/Child`).ok()
 	c.do(`a3 DELETE Gone`).ok()
 	r := c.do(`a4 LIST "" (Sent Gone Gone/Child) RETURN (STATUS (MESSAGES UNSEEN))`).untagged(
-		`* LIST (\NonExistent \HasChildren) "/" "Gone"`,
-		`* LIST (\HasNoChildren) "/" "Gone/Child"`,
-		`* STATUS "Gone/Child" (MESSAGES 0 UNSEEN 0)`,
-		`* LIST (\HasNoChildren \Sent) "/" "Sent"`,
-		`* STATUS "Sent" (MESSAGES 1 UNSEEN 1)`,
+		`* LIST (\NonExistent \HasChildren) "/" Gone`,
+		`* LIST (\HasNoChildren) "/" Gone/Child`,
+		`* STATUS Gone/Child (MESSAGES 0 UNSEEN 0)`,
+		`* LIST (\HasNoChildren \Sent) "/" Sent`,
+		`* STATUS Sent (MESSAGES 1 UNSEEN 1)`,
 	).ok()
 	_ = r
 	c.do(`a5 LIST "" Sent RETURN (STATUS (HIGHESTMODSEQ))`).bad()

@@ -189,7 +189,7 @@ func TestPipelinedCommandsAnsweredInOrder(t *testing.T) {
 	c.send("p1 NOOP\r\np2 CREATE Box1\r\np3 STATUS Box1 (MESSAGES)\r\np4 DELETE Box1\r\np5 STATUS Box1 (MESSAGES)\r\n")
 	c.expect("p1 OK Noop completed.")
 	c.expect("p2 OK Create completed.")
-	c.expect("* STATUS \"Box1\" (MESSAGES 0)")
+	c.expect("* STATUS Box1 (MESSAGES 0)")
 	c.expect("p3 OK Status completed.")
 	c.expect("p4 OK Delete completed.")
 	c.expect("p5 NO [NONEXISTENT] Mailbox does not exist.")

@@ -724,7 +724,10 @@ func (d *Decoder) mailboxName(ptr *string, raw string) bool {
 }
 
 func (d *Decoder) decodeName(raw string) (string, bool) {
-	if d.utf8 {
+	// Modified UTF-7 is pure ASCII, so a name with 8-bit bytes can only be
+	// meant as UTF-8. Accept it before ENABLE too: clients that see
+	// IMAP4rev2 advertised (go-imap v2) send UTF-8 names without enabling.
+	if d.utf8 || hasHighBit(raw) {
 		if !utf8.ValidString(raw) {
 			d.Errorf("invalid UTF-8 in mailbox name")
 			return "", false
@@ -1313,4 +1316,13 @@ func lower(b byte) byte {
 		return b + 'a' - 'A'
 	}
 	return b
+}
+
+func hasHighBit(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return true
+		}
+	}
+	return false
 }

@@ -210,8 +210,10 @@ func (e *Encoder) literalBody(size int64, r io.Reader) *Encoder {
 }
 
 // Mailbox writes a mailbox name: "INBOX" for any case of INBOX, otherwise
-// modified UTF-7 encoded unless in UTF-8 mode, as a quoted string (or a
-// literal when it cannot be quoted).
+// modified UTF-7 encoded unless in UTF-8 mode, as an atom when every byte is
+// an ATOM-CHAR (as Dovecot writes `* LIST (\Sent) "/" Sent`), else as a
+// quoted string (or a literal when it cannot be quoted). "NIL" in any case
+// is quoted so that no client can read it as nil.
 func (e *Encoder) Mailbox(name string) *Encoder {
 	if strings.EqualFold(name, "INBOX") {
 		return e.str("INBOX")
@@ -219,7 +221,22 @@ func (e *Encoder) Mailbox(name string) *Encoder {
 	if !e.utf8 {
 		name = EncodeUTF7(name)
 	}
+	if isAtom(name) && !strings.EqualFold(name, "NIL") {
+		return e.str(name)
+	}
 	return e.String(name)
+}
+
+func isAtom(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !IsAtomChar(s[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // BeginList writes "(".

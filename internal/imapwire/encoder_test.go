@@ -53,10 +53,17 @@ func TestEncoderMailbox(t *testing.T) {
 	}{
 		{"inbox", false, "INBOX"},
 		{"INBOX", true, "INBOX"},
-		{"Entwürfe", false, `"Entw&APw-rfe"`},
-		{"Entwürfe", true, `"Entwürfe"`},
-		{"a&b", false, `"a&-b"`},
-		{"a&b", true, `"a&b"`},
+		// Atoms where possible, as Dovecot: * LIST (\Sent) "." Sent
+		{"Sent", false, `Sent`},
+		{"Archive/2026", false, `Archive/2026`},
+		{"Entwürfe", false, `Entw&APw-rfe`},
+		{"Entwürfe", true, `"Entwürfe"`}, // 8-bit is never an atom
+		{"a&b", false, `a&-b`},
+		{"a&b", true, `a&b`},
+		{"My Folder", false, `"My Folder"`},
+		{"NIL", false, `"NIL"`},
+		{"nil", false, `"nil"`},
+		{"a]b", false, `"a]b"`},
 		{`x"y`, false, `"x\"y"`},
 	} {
 		if got := encode(tt.utf8, func(e *Encoder) { e.Mailbox(tt.in) }); got != tt.want {
