@@ -480,6 +480,24 @@ func (c *rawIMAP) cmd(command string) (untagged []string, done string) {
 	}
 }
 
+// tryCmd is cmd that returns a read error instead of failing.
+func (c *rawIMAP) tryCmd(command string) (untagged []string, done string, err error) {
+	c.t.Helper()
+	c.tagN++
+	tag := fmt.Sprintf("t%d", c.tagN)
+	c.send(tag + " " + command + "\r\n")
+	for {
+		line, err := c.tryReadLine(60 * time.Second)
+		if err != nil {
+			return untagged, "", err
+		}
+		if rest, ok := strings.CutPrefix(line, tag+" "); ok {
+			return untagged, rest, nil
+		}
+		untagged = append(untagged, line)
+	}
+}
+
 // ok is cmd that requires a tagged OK.
 func (c *rawIMAP) ok(command string) []string {
 	c.t.Helper()
