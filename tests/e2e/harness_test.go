@@ -287,10 +287,9 @@ func (s *server) config(o serverOpts) string {
 		fmt.Fprintf(&b, "service auth {\n  user = root\n}\nservice auth-worker {\n  user = root\n}\n")
 		fmt.Fprintf(&b, "userdb {\n  driver = static\n  args = uid=dovecot gid=dovecot home=%s/home/%%u\n}\n", s.dir)
 		if o.imap {
-			// Roost's hierarchy separator is "/"; deliveries to a
-			// folder create it, as roost deliver -m does.
+			// Roost's hierarchy separator is "/".
 			fmt.Fprintf(&b, "namespace inbox {\n  inbox = yes\n  separator = /\n}\n")
-			fmt.Fprintf(&b, "lda_mailbox_autocreate = yes\nmail_max_userip_connections = 1000\n")
+			fmt.Fprintf(&b, "mail_max_userip_connections = 1000\n")
 		}
 	} else {
 		fmt.Fprintf(&b, "mail_location = sqlite:%s/mail\n", s.dir)
@@ -506,7 +505,8 @@ func (s *server) deliverCmd(ctx context.Context, user string) *exec.Cmd {
 }
 
 // deliverToCmd returns the command that delivers stdin to user's mailbox
-// ("" for INBOX; created if missing).
+// ("" for INBOX). Both servers deliver to INBOX if the mailbox does not
+// exist (dovecot-lda without lda_mailbox_autocreate).
 func (s *server) deliverToCmd(ctx context.Context, user, mailbox string) *exec.Cmd {
 	args := []string{"-c", s.cfg, "-d", user}
 	if mailbox != "" {
