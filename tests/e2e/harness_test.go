@@ -173,6 +173,9 @@ type serverOpts struct {
 	plaintextAuth bool
 	// imap adds IMAP (imap and imaps listeners) to POP3; see imapPort.
 	imap bool
+	// dovecot starts the reference server whatever ROOST_E2E_SERVER says
+	// (for differential tests).
+	dovecot bool
 }
 
 // server is one roost (or Dovecot) process with its own directory.
@@ -185,6 +188,7 @@ type server struct {
 	pop3sPort int
 	imapPort  int // 0 unless serverOpts.imap
 	imapsPort int
+	ref       bool // Dovecot, not roost
 
 	mu      sync.Mutex
 	stderr  bytes.Buffer // all runs, separated by markers
@@ -208,11 +212,11 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 // the server's stderr is logged.
 func startServer(t *testing.T, o serverOpts) *server {
 	t.Helper()
-	s := &server{t: t, dir: t.TempDir(), pop3Port: freePort(t), pop3sPort: freePort(t)}
+	s := &server{t: t, dir: t.TempDir(), pop3Port: freePort(t), pop3sPort: freePort(t), ref: refServer || o.dovecot}
 	if o.imap {
 		s.imapPort, s.imapsPort = freePort(t), freePort(t)
 	}
-	if refServer {
+	if s.ref {
 		// Dovecot's mail processes run as the dovecot user (it refuses
 		// uid 0 for delivery) and need to reach the directory.
 		for _, d := range []string{filepath.Dir(s.dir), s.dir} {
@@ -277,7 +281,7 @@ func (s *server) config(o serverOpts) string {
 	} else {
 		fmt.Fprintf(&b, "protocols = pop3\nlisten = 127.0.0.1\n")
 	}
-	if refServer {
+	if s.ref {
 		// Only what Dovecot needs to run unprivileged-ish from a temp
 		// directory; the POP3-visible settings are the same as roost's.
 		fmt.Fprintf(&b, "base_dir = %s/run\nstate_dir = %s/state\nlog_path = /dev/stderr\n", s.dir, s.dir)
@@ -342,7 +346,7 @@ var errEarlyExit = errors.New("server exited before listening")
 
 func (s *server) tryStart() error {
 	var cmd *exec.Cmd
-	if refServer {
+	if s.ref {
 		cmd = exec.Command(dovecotBin, "-F", "-c", s.cfg)
 	} else {
 		cmd = exec.Command(roostBin, "serve", "-c", s.cfg)
@@ -460,7 +464,7 @@ func (s *server) restart() {
 // stdin as input, and returns stdout, stderr and the exit code.
 func (s *server) cli(stdin []byte, args ...string) (stdout, stderr []byte, code int) {
 	s.t.Helper()
-	if refServer {
+	if s.ref {
 		s.t.Fatalf("cli %v: roost CLI not available against the reference server", args)
 	}
 	return runCmd(s.t, stdin, roostBin, args...)
@@ -512,7 +516,7 @@ func (s *server) deliverToCmd(ctx context.Context, user, mailbox string) *exec.C
 	if mailbox != "" {
 		args = append(args, "-m", mailbox)
 	}
-	if refServer {
+	if s.ref {
 		return exec.CommandContext(ctx, dovecotLDA, args...)
 	}
 	return exec.CommandContext(ctx, roostBin, append([]string{"deliver"}, args...)...)
