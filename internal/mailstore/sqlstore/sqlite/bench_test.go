@@ -182,3 +182,29 @@ func BenchmarkStatus(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCache100k reads the cache rows of a 100,000-message mailbox in
+// batches of 256 consecutive UIDs, as FETCH 1:* (ENVELOPE BODYSTRUCTURE)
+// does.
+func BenchmarkCache100k(b *testing.B) {
+	_, a, inbox := benchAccount(b)
+	fill(b, a, inbox.ID, 100_000)
+	ctx := context.Background()
+	uids := make([]mailstore.UID, 100_000)
+	for i := range uids {
+		uids[i] = mailstore.UID(i + 1)
+	}
+	for b.Loop() {
+		n := 0
+		for start := 0; start < len(uids); start += 256 {
+			c, err := a.Cache(ctx, inbox.ID, uids[start:min(start+256, len(uids))])
+			if err != nil {
+				b.Fatal(err)
+			}
+			n += len(c)
+		}
+		if n != len(uids) {
+			b.Fatal(n)
+		}
+	}
+}
