@@ -208,3 +208,17 @@ func BenchmarkCache100k(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkChangesAll100k is Changes since 0 of a 100,000-message mailbox:
+// what SELECT loads.
+func BenchmarkChangesAll100k(b *testing.B) {
+	_, a, inbox := benchAccount(b)
+	fill(b, a, inbox.ID, 100_000)
+	ctx := context.Background()
+	for b.Loop() {
+		c, err := a.Changes(ctx, inbox.ID, 0)
+		if err != nil || len(c.Updated) != 100_000 {
+			b.Fatal(len(c.Updated), err)
+		}
+	}
+}

@@ -188,7 +188,11 @@ func (a *account) Changes(ctx context.Context, mbox mailstore.MailboxID, since m
 			return nil
 		}
 		var rows *sql.Rows
+		sizeHint := 0
 		if since == 0 {
+			// Every message (SELECT): size the slice once instead of
+			// growing it through 100k appends.
+			sizeHint = int(m.messages)
 			rows, err = tx.QueryContext(ctx, `SELECT `+metaColumns+` FROM message WHERE mailbox_id = ? ORDER BY uid`, mbox)
 		} else {
 			rows, err = tx.QueryContext(ctx, changedSinceQuery, mbox, since)
@@ -196,7 +200,7 @@ func (a *account) Changes(ctx context.Context, mbox mailstore.MailboxID, since m
 		if err != nil {
 			return err
 		}
-		if c.Updated, err = scanMetas(rows, 0); err != nil {
+		if c.Updated, err = scanMetas(rows, sizeHint); err != nil {
 			return err
 		}
 		if len(c.Updated) == 0 {
