@@ -39,7 +39,7 @@ type App struct {
 func OpenStore(cfg *config.Config, log *slog.Logger) (mailstore.Store, error) {
 	switch cfg.MailLocation.Driver {
 	case "sqlite":
-		return sqlite.Open(sqlite.Options{Dir: cfg.MailLocation.Path, Logger: log})
+		return sqlite.Open(sqlite.Options{Dir: cfg.MailLocation.Path, MaxMessageSize: cfg.MaxMailSize, Logger: log})
 	}
 	return nil, fmt.Errorf("mail_location: unsupported driver %q", cfg.MailLocation.Driver)
 }
@@ -123,6 +123,7 @@ func Start(cfg *config.Config, log *slog.Logger) (*App, error) {
 				Auth:                 a.auth,
 				Greeting:             cfg.LoginGreeting,
 				MaxUserIPConnections: maxUserIP,
+				AppendLimit:          cfg.MaxMailSize,
 				Logger:               log.With("proto", "imap"),
 			})
 		default:

@@ -187,3 +187,16 @@ func TestDeliver(t *testing.T) {
 		t.Errorf("stored %q (size %d), want %q with CRLF line endings", got, b.Size(), want)
 	}
 }
+
+// quota_max_mail_size caps roost deliver: a larger message is a permanent
+// refusal (EX_NOPERM), so the MTA bounces it instead of retrying forever.
+func TestDeliverTooBig(t *testing.T) {
+	path, _ := testConfig(t, "quota_max_mail_size = 1k\n")
+	big := "Subject: big\n\n" + strings.Repeat("x", 2000) + "\n"
+	if code, _, stderr := run(t, big, "deliver", "-c", path, "-d", "alice"); code != exitNoPerm {
+		t.Errorf("oversize message: exit %d (%s), want %d", code, stderr, exitNoPerm)
+	}
+	if code, _, stderr := run(t, "Subject: small\n\nok\n", "deliver", "-c", path, "-d", "alice"); code != 0 {
+		t.Errorf("small message: exit %d (%s)", code, stderr)
+	}
+}

@@ -56,6 +56,7 @@ type Config struct {
 	LoginGreeting            string // login_greeting
 	POP3UIDLFormat           string // pop3_uidl_format; checked by CheckUIDLFormat when decoded
 	MailMaxUserIPConnections int    // mail_max_userip_connections; 0 means no limit
+	MaxMailSize              int64  // quota_max_mail_size in octets; 0 means no limit
 
 	// Services holds imap-login, pop3-login and lmtp (always, in that
 	// order) with their inet listeners after merging the configuration into

@@ -75,6 +75,8 @@ func (d *decoder) decode(c *Config, tree []*Entry) {
 			}
 		case e.Key == "service":
 			d.service(c, e)
+		case e.Key == "plugin":
+			d.plugin(c, e)
 		case ignoredSections[e.Key] != "":
 			d.ignoreSection(c, nil, e, ignoredSections[e.Key], nil)
 		case slices.Contains(filterSections, e.Key):
@@ -223,6 +225,21 @@ func (d *decoder) ignoreSection(c *Config, path []SectionRef, e *Entry, reason s
 			d.ignore(c, path, ch, reason)
 		}
 	}
+}
+
+// plugin applies the plugin { } settings Roost implements (pluginSettings)
+// and ignores the rest with a warning, as ignoreSection does.
+func (d *decoder) plugin(c *Config, e *Entry) {
+	rest := *e
+	rest.Children = nil
+	for _, ch := range e.Children {
+		if !ch.Section && slices.Contains(pluginSettings, ch.Key) {
+			d.setting(c, ch)
+			continue
+		}
+		rest.Children = append(rest.Children, ch)
+	}
+	d.ignoreSection(c, nil, &rest, ignoredSections["plugin"], nil)
 }
 
 // service decodes a service section. Roost's own services get their

@@ -26,6 +26,7 @@ func TestDefault(t *testing.T) {
 		{"login_greeting", c.LoginGreeting, "Roost ready."},
 		{"pop3_uidl_format", c.POP3UIDLFormat, "%08Xu%08Xv"},
 		{"mail_max_userip_connections", c.MailMaxUserIPConnections, 10},
+		{"quota_max_mail_size", c.MaxMailSize, int64(100 << 20)},
 		{"passdbs", len(c.Passdbs), 0},
 	}
 	for _, ch := range checks {
@@ -210,5 +211,47 @@ func TestDuration(t *testing.T) {
 		if _, err := parseDuration(in); err == nil {
 			t.Errorf("%q accepted", in)
 		}
+	}
+}
+
+func TestMaxMailSize(t *testing.T) {
+	for in, want := range map[string]int64{
+		"quota_max_mail_size = 0\n":                                   0,
+		"quota_max_mail_size = 512\n":                                 512,
+		"quota_max_mail_size = 10 k\n":                                10 << 10,
+		"quota_max_mail_size = 25M\n":                                 25 << 20,
+		"quota_max_mail_size = 1G\n":                                  1 << 30,
+		"plugin {\n  quota_max_mail_size = 50M\n  quota = count\n}\n": 50 << 20, // Dovecot 2.3's place for it
+	} {
+		c, err := Parse("roost.conf", []byte(in), nil)
+		if err != nil {
+			t.Errorf("%q: %v", in, err)
+			continue
+		}
+		if c.MaxMailSize != want {
+			t.Errorf("%q: MaxMailSize = %d, want %d", in, c.MaxMailSize, want)
+		}
+		// Dump writes it back so that it parses to the same value.
+		var b strings.Builder
+		if err := c.Dump(&b, true); err != nil {
+			t.Fatal(err)
+		}
+		again, err := Parse("dump.conf", []byte(b.String()), nil)
+		if err != nil || again.MaxMailSize != want {
+			t.Errorf("%q: dump %q parses to %v, %v", in, b.String(), again, err)
+		}
+	}
+	for _, bad := range []string{"quota_max_mail_size = lots\n", "quota_max_mail_size = 5 parsecs\n", "quota_max_mail_size = 99999999999T\n"} {
+		if _, err := Parse("roost.conf", []byte(bad), nil); err == nil || !strings.Contains(err.Error(), "roost.conf:1") {
+			t.Errorf("%q: err = %v, want an error at roost.conf:1", bad, err)
+		}
+	}
+	// Other plugin settings are accepted with a warning, not applied.
+	c, err := Parse("roost.conf", []byte("plugin {\n  quota_rule = *:storage=1G\n}\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := c.Warnings(); len(w) != 1 || !strings.Contains(w[0].String(), "plugin") {
+		t.Errorf("warnings = %v, want one about the plugin section", w)
 	}
 }

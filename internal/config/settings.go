@@ -170,7 +170,22 @@ var settings = []setting{
 			return err
 		},
 		get: func(c *Config) string { return fmt.Sprint(c.MailMaxUserIPConnections) }},
+	// Dovecot 2.3 keeps this in plugin { } for its quota plugin, with 0
+	// (unlimited) as default; Roost reads it at the top level or in
+	// plugin { }, and defaults to 100M so that no client can make the
+	// server spool an endless message. It caps APPEND (APPENDLIMIT,
+	// RFC 7889), roost deliver and later LMTP.
+	{name: "quota_max_mail_size", def: "100M",
+		set: func(_ *decoder, c *Config, e *Entry) (err error) {
+			c.MaxMailSize, err = parseSize(e.Value)
+			return err
+		},
+		get: func(c *Config) string { return formatSize(c.MaxMailSize) }},
 }
+
+// pluginSettings are the settings Roost implements that Dovecot 2.3 writes
+// inside plugin { }; there they mean the same as at the top level.
+var pluginSettings = []string{"quota_max_mail_size"}
 
 func lookupSetting(name string) *setting {
 	for i := range settings {
@@ -223,7 +238,7 @@ var ignoredSettings = map[string]string{
 // Dovecot section types that Roost accepts without effect. Their contents
 // are kept in Config.Ignored.
 var ignoredSections = map[string]string{
-	"plugin":    "Roost has no Dovecot plugins",
+	"plugin":    "Roost implements no Dovecot plugins (of their settings only quota_max_mail_size)",
 	"namespace": "Roost has one fixed namespace (INBOX and the special-use folders)",
 	"dict":      "Roost has no dict service",
 }

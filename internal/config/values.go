@@ -35,6 +35,53 @@ func parseUint(s string, max int) (int, error) {
 	return int(n), nil
 }
 
+// sizeUnits maps Dovecot's size suffixes to multipliers (settings-parser.c
+// settings_get_size): b, k/kb, m/mb, g/gb, t/tb, case-insensitive, with or
+// without a space.
+var sizeUnits = map[string]int64{
+	"": 1, "b": 1,
+	"k": 1 << 10, "kb": 1 << 10,
+	"m": 1 << 20, "mb": 1 << 20,
+	"g": 1 << 30, "gb": 1 << 30,
+	"t": 1 << 40, "tb": 1 << 40,
+}
+
+// parseSize parses Dovecot's size syntax ("100M", "10 k", "1G", "512").
+func parseSize(s string) (int64, error) {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	if i == 0 {
+		return 0, fmt.Errorf("invalid size %q (e.g. \"100M\", \"10 k\")", s)
+	}
+	n, err := strconv.ParseInt(s[:i], 10, 63)
+	if err != nil {
+		return 0, fmt.Errorf("invalid size %q: %w", s, err)
+	}
+	unit, ok := sizeUnits[strings.ToLower(strings.TrimSpace(s[i:]))]
+	if !ok {
+		return 0, fmt.Errorf("invalid size %q: unknown unit %q", s, strings.TrimSpace(s[i:]))
+	}
+	if n > (1<<62)/unit {
+		return 0, fmt.Errorf("invalid size %q: too large", s)
+	}
+	return n * unit, nil
+}
+
+// formatSize writes n in the largest unit that divides it.
+func formatSize(n int64) string {
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"T", 1 << 40}, {"G", 1 << 30}, {"M", 1 << 20}, {"k", 1 << 10}} {
+		if n != 0 && n%u.mult == 0 {
+			return strconv.FormatInt(n/u.mult, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
+
 // timeUnits maps Dovecot's time unit names to durations (settings-parser.c
 // settings_get_time): ms/msec(s)/millisecond(s), s/sec(s)/second(s),
 // m/min(s)/minute(s), h/hour(s), d/day(s), w/week(s).

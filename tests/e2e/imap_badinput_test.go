@@ -152,11 +152,15 @@ func TestIMAPBadInput(t *testing.T) {
 	pre.conn.Close()
 
 	// APPEND {999999999}: refused at once if the server has a size limit
-	// (neither Dovecot nor roost has one by default: both answer "+").
-	// Then the client gives up in the middle of the literal.
+	// (roost: quota_max_mail_size, 100M by default, so NO [TOOBIG] without
+	// reading a byte; Dovecot has none by default and answers "+"). Then
+	// the client gives up in the middle of the literal.
 	c.send("big2 APPEND INBOX {999999999}\r\n")
 	l := c.readLine(10 * time.Second)
 	t.Logf("APPEND {999999999}: %q", l)
+	if !refServer && !strings.HasPrefix(l, "big2 NO [TOOBIG]") {
+		t.Errorf("APPEND {999999999} to roost: %q, want NO [TOOBIG] before the literal is read", l)
+	}
 	switch {
 	case strings.HasPrefix(l, "+"):
 		c.send(strings.Repeat("y", 64<<10))
