@@ -36,6 +36,8 @@ var errorTable = []struct {
 	{"a AUTHENTICATE PLAIN !!!\r\n", "expected base64 initial response", "a"},
 	{"a AUTHENTICATE PLAIN AGJvYgBwdw=\r\n", "invalid base64", "a"},
 	{"a ENABLE\r\n", "expected SP", "a"},
+	{"a COMPRESS\r\n", "expected SP", "a"},
+	{"a COMPRESS DEFLATE X\r\n", "expected end of line", "a"},
 	{"a ID (\"a\")\r\n", "expected SP", "a"},
 	{"a ID NOPE\r\n", "expected NIL", "a"},
 	{"a SELECT\r\n", "expected SP", "a"},

@@ -339,6 +339,7 @@ func init() {
 		"AUTHENTICATE": (*parser).authenticate,
 		"LOGIN":        (*parser).login,
 		"ENABLE":       (*parser).enable,
+		"COMPRESS":     (*parser).compress,
 		"ID":           (*parser).id,
 		"SELECT":       (*parser).selectCmd,
 		"EXAMINE":      (*parser).selectCmd,
@@ -415,6 +416,13 @@ func (p *parser) enable(cmd *Command) any {
 	}
 	p.check()
 	return e
+}
+
+// compress: "COMPRESS" SP algorithm (RFC 4978 5). The algorithm is an
+// atom; whether it is supported is the server's business (BAD there).
+func (p *parser) compress(cmd *Command) any {
+	p.sp()
+	return &CompressCmd{Mechanism: p.keyword()}
 }
 
 // id: "ID" SP id_params_list (RFC 2971): NIL or "(" #(string SP nstring) ")".

@@ -81,6 +81,7 @@ var grammarTable = []struct {
 	{"a LOGIN \"\" \"\"\r\n", cmd("a", "LOGIN", &LoginCmd{})},
 	{"a LOGIN b]ob pa]ss\r\n", cmd("a", "LOGIN", &LoginCmd{User: "b]ob", Password: "pa]ss"})},
 	// Authenticated.
+	{"a COMPRESS deflate\r\n", cmd("a", "COMPRESS", &CompressCmd{Mechanism: "DEFLATE"})},
 	{"a ENABLE IMAP4rev2\r\n", cmd("a", "ENABLE", &EnableCmd{Caps: []string{"IMAP4REV2"}})},
 	{"a ENABLE CONDSTORE QRESYNC utf8=accept\r\n", cmd("a", "ENABLE", &EnableCmd{Caps: []string{"CONDSTORE", "QRESYNC", "UTF8=ACCEPT"}})},
 	{"a ID NIL\r\n", cmd("a", "ID", &IDCmd{})},

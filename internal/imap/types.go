@@ -51,6 +51,9 @@ type AuthenticateCmd struct {
 // EnableCmd is ENABLE (RFC 5161).
 type EnableCmd struct{ Caps []string } // upper case
 
+// CompressCmd is COMPRESS (RFC 4978).
+type CompressCmd struct{ Mechanism string } // upper case: "DEFLATE"
+
 // IDCmd is ID (RFC 2971). Params is nil for "ID NIL".
 type IDCmd struct{ Params map[string]string }
 
