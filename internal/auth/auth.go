@@ -10,7 +10,17 @@
 //     both return ErrFailed after Options.FailureDelay, and an unknown user
 //     still costs one password verification (against the stored hash of
 //     the passdb's first user, so with the same scheme and cost). The log
-//     tells them apart; it never contains passwords or SASL payloads.
+//     tells them apart when asked to (Options.Verbose).
+//   - Logging follows Dovecot's auth_verbose, auth_verbose_passwords,
+//     auth_debug and auth_debug_passwords (see Options). With all of them
+//     off (the default) this package logs only operational errors (a
+//     passdb that cannot be read, an invalid stored hash), never a
+//     password, a password hash or a SASL payload, at any level. Only
+//     VerbosePasswords and DebugPasswords put passwords in the log.
+//   - ANONYMOUS (RFC 4505) logs in as Options.AnonymousUsername without a
+//     password. That user must exist in a passdb (Roost's passdbs are also
+//     its userdb; Dovecot requires it in the userdb); its password is not
+//     checked. Every anonymous login is logged with its trace string.
 //   - The login name goes through auth_username_format (Options.UsernameFormat,
 //     default %Lu: lowercase), which gives the Principal's name; each passdb
 //     then applies its own username_format (default %u) to get the key it
@@ -35,6 +45,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -93,6 +104,32 @@ type Options struct {
 	// passwd-file entry "Alice" cannot log in (as in Dovecot). Set "%u"
 	// to keep names as typed.
 	UsernameFormat string
+
+	// Verbose is auth_verbose: log each unsuccessful attempt and its
+	// reason (unknown user, password mismatch, user denied, mechanism not
+	// offered, cleartext refused, malformed SASL input) at Info, with the
+	// user name, mechanism and remote IP. Without it the protocol servers'
+	// own one-line login failure is all the log shows.
+	Verbose bool
+	// VerbosePasswords is auth_verbose_passwords: "" or "no" (default),
+	// "plain" ("yes" is an alias) or "sha1", optionally followed by ":N".
+	// On a password mismatch or an unknown user the submitted password is
+	// logged at Info in that form: as typed, or as the hex SHA-1 of it;
+	// ":N" keeps its first N characters (plain without ":N" is cut at 1024
+	// bytes, as in Dovecot). As in Dovecot this works without Verbose.
+	VerbosePasswords string
+	// Debug is auth_debug: log every step of every attempt (passdb
+	// lookups and their results, the stored password's scheme, SASL
+	// steps with payload sizes, successes) at Info, with the prefix
+	// "auth debug:". It implies Verbose. Passwords are never logged.
+	Debug bool
+	// DebugPasswords is auth_debug_passwords: Debug, and also the
+	// submitted password of every attempt, successful ones included.
+	DebugPasswords bool
+	// AnonymousUsername is auth_anonymous_username, the user ANONYMOUS
+	// logs in as; "" means "anonymous". It goes through UsernameFormat
+	// like any login name.
+	AnonymousUsername string
 }
 
 // Service authenticates users. It is safe for concurrent use.
@@ -104,6 +141,8 @@ type Service struct {
 	requireTLS       bool
 	delay            time.Duration
 	log              *slog.Logger
+	logp             logPolicy
+	anonymousUser    string // auth_anonymous_username, after auth_username_format
 	fallbackDummy    string // stored password used when no passdb has a user to borrow from
 	// sleep waits d or until ctx is done; replaced in tests.
 	sleep func(ctx context.Context, d time.Duration) error
@@ -116,7 +155,7 @@ type passdb struct {
 }
 
 // Mechanism names this package implements.
-var implemented = map[string]bool{"PLAIN": true, "LOGIN": true}
+var implemented = map[string]bool{"PLAIN": true, "LOGIN": true, "ANONYMOUS": true}
 
 // plaintext mechanisms send the password in the clear.
 var plaintext = map[string]bool{"PLAIN": true, "LOGIN": true}
@@ -137,6 +176,10 @@ func New(opts Options) (*Service, error) {
 	if s.delay < 0 {
 		return nil, fmt.Errorf("auth: negative failure delay %v", s.delay)
 	}
+	var err error
+	if s.logp, err = newLogPolicy(opts); err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
 	mechs := opts.Mechanisms
 	if len(mechs) == 0 {
 		mechs = []string{"plain"}
@@ -154,9 +197,16 @@ func New(opts Options) (*Service, error) {
 	if uf == "" {
 		uf = "%Lu"
 	}
-	var err error
 	if s.format, err = parseUsernameFormat(uf); err != nil {
 		return nil, fmt.Errorf("auth: auth_username_format: %w", err)
+	}
+	anon := opts.AnonymousUsername
+	if anon == "" {
+		anon = "anonymous"
+	}
+	s.anonymousUser = s.format.apply(anon)
+	if s.anonymousUser == "" && slices.Contains(s.mechs, "ANONYMOUS") {
+		return nil, fmt.Errorf("auth: auth_anonymous_username %q is empty after auth_username_format", anon)
 	}
 	if len(opts.Passdbs) == 0 {
 		return nil, errors.New("auth: no passdb configured")
@@ -253,6 +303,7 @@ func (s *Service) Mechanisms(ci ConnInfo) []string {
 // ctx ends during the delay.
 func (s *Service) Login(ctx context.Context, ci ConnInfo, user, pass string) (Principal, error) {
 	if !s.PlaintextAllowed(ci) {
+		s.logp.failure(s.attemptLog(ci, "LOGIN-COMMAND").With("user", user), "cleartext authentication refused on an insecure connection")
 		return Principal{}, ErrPlaintextDisabled
 	}
 	p, err := s.verify(ci, "LOGIN-COMMAND", user, pass)
@@ -273,18 +324,24 @@ func (s *Service) failed(ctx context.Context, err error) error {
 	return ErrFailed
 }
 
+// attemptLog returns the logger for one authentication attempt.
+func (s *Service) attemptLog(ci ConnInfo, mech string) *slog.Logger {
+	return s.log.With("proto", ci.Protocol, "mech", mech,
+		"remote", ci.Remote.Addr().String(), "session", ci.SessionID)
+}
+
 // verify looks the user up and checks the password. It returns nil,
 // ErrFailed or ErrTempFail, without any delay.
 func (s *Service) verify(ci ConnInfo, mech, login, pass string) (Principal, error) {
 	user := s.format.apply(login)
-	log := s.log.With("proto", ci.Protocol, "mech", mech, "user", user,
-		"remote", ci.Remote.Addr().String(), "session", ci.SessionID)
+	log := s.attemptLog(ci, mech).With("user", user)
 	if login != user {
 		log = log.With("original_user", login)
 	}
+	s.logp.debug(log, "verifying password", s.logp.debugPassword(pass)...)
 	if user == "" {
 		s.dummyVerify(pass)
-		log.Info("auth failed", "reason", "empty user name")
+		s.logp.failure(log, "empty user name")
 		return Principal{}, ErrFailed
 	}
 	found, tempfail := false, false
@@ -297,12 +354,14 @@ func (s *Service) verify(ci ConnInfo, mech, login, pass string) (Principal, erro
 			continue
 		}
 		if !ok {
+			s.logp.debug(log, "passdb lookup: no such user", "passdb", i+1, "key", key)
 			continue
 		}
 		found = true
+		s.logp.debug(log, "passdb lookup: found", "passdb", i+1, "key", key, "line", e.Line, "scheme", db.schemeOf(e))
 		match := db.check(e, pass, log)
 		if isYes(e.Extra, "deny") {
-			log.Info("auth failed", "reason", "user denied", "passdb", i+1)
+			s.logp.failure(log, "user denied", "passdb", i+1)
 			return Principal{}, ErrFailed
 		}
 		if match {
@@ -310,10 +369,10 @@ func (s *Service) verify(ci ConnInfo, mech, login, pass string) (Principal, erro
 			if u := e.Extra["user"]; u != "" {
 				name = u
 			}
-			log.Info("auth ok", "passdb", i+1, "principal", name)
+			s.logp.debug(log, "auth ok", "passdb", i+1, "principal", name)
 			return Principal{User: name}, nil
 		}
-		log.Info("auth failed", "reason", "password mismatch", "passdb", i+1)
+		s.logp.passwordFailure(log, "password mismatch", pass, "passdb", i+1)
 	}
 	if !found {
 		s.dummyVerify(pass)
@@ -323,8 +382,45 @@ func (s *Service) verify(ci ConnInfo, mech, login, pass string) (Principal, erro
 		return Principal{}, ErrTempFail
 	}
 	if !found {
-		log.Info("auth failed", "reason", "unknown user")
+		s.logp.passwordFailure(log, "unknown user", pass)
 	}
+	return Principal{}, ErrFailed
+}
+
+// anonymous logs in as the anonymous user (SASL ANONYMOUS, RFC 4505),
+// which must exist in some passdb and not be denied. Its password is not
+// checked. Every attempt is logged at Info with the client's trace
+// string, which RFC 4505 asks servers to record.
+func (s *Service) anonymous(ci ConnInfo, trace string) (Principal, error) {
+	user := s.anonymousUser
+	log := s.attemptLog(ci, "ANONYMOUS").With("user", user, "trace", trace)
+	tempfail := false
+	for i, db := range s.passdbs {
+		e, ok, err := db.file.Lookup(db.format.apply(user))
+		if err != nil {
+			log.Error("passdb lookup failed", "passdb", i+1, "err", err)
+			tempfail = true
+			continue
+		}
+		if !ok {
+			continue
+		}
+		if isYes(e.Extra, "deny") {
+			log.Info("anonymous login refused", "reason", "user denied", "passdb", i+1)
+			return Principal{}, ErrFailed
+		}
+		name := user
+		if u := e.Extra["user"]; u != "" {
+			name = u
+		}
+		log.Info("anonymous login", "passdb", i+1, "principal", name)
+		return Principal{User: name}, nil
+	}
+	if tempfail {
+		log.Warn("auth temporary failure")
+		return Principal{}, ErrTempFail
+	}
+	log.Warn("anonymous login refused: the auth_anonymous_username user does not exist; add it to a passdb (passwd-file)")
 	return Principal{}, ErrFailed
 }
 
@@ -340,6 +436,22 @@ func (db *passdb) check(e passwdfile.Entry, pass string, log *slog.Logger) bool 
 		return false
 	}
 	return ok
+}
+
+// schemeOf names the scheme e's stored password is verified with (for
+// debug logs; the scheme is not a secret).
+func (db *passdb) schemeOf(e passwdfile.Entry) string {
+	if e.Password == "" {
+		if isYes(e.Extra, "nopassword") {
+			return "(nopassword)"
+		}
+		return "(none)"
+	}
+	name, _ := password.SplitScheme(e.Password)
+	if name == "" {
+		return db.defaultScheme + " (passdb default)"
+	}
+	return strings.ToUpper(name)
 }
 
 // dummyVerify spends about the time a real verification would, so that an
@@ -380,6 +492,7 @@ type SASL struct {
 	principal Principal
 	result    error // from the last check: nil, ErrFailed or ErrTempFail
 	finished  bool
+	step      int // calls of Next, for debug logs
 }
 
 // NewSASL starts an exchange with mechanism mech (any case). It returns
@@ -388,9 +501,11 @@ type SASL struct {
 func (s *Service) NewSASL(ci ConnInfo, mech string) (*SASL, error) {
 	mech = strings.ToUpper(mech)
 	if !slices.Contains(s.mechs, mech) {
+		s.logp.failure(s.attemptLog(ci, sanitizeMech(mech)), "mechanism not offered")
 		return nil, ErrMechanism
 	}
 	if s.requireTLS && !ci.TLS || plaintext[mech] && !s.PlaintextAllowed(ci) {
+		s.logp.failure(s.attemptLog(ci, mech), "cleartext authentication refused on an insecure connection")
 		return nil, ErrPlaintextDisabled
 	}
 	x := &SASL{s: s, ci: ci, mech: mech}
@@ -399,10 +514,35 @@ func (s *Service) NewSASL(ci ConnInfo, mech string) (*SASL, error) {
 		x.srv = sasl.NewPlain(func(_, user, pass string) error { return x.check(user, pass) })
 	case "LOGIN":
 		x.srv = sasl.NewLogin(x.check)
+	case "ANONYMOUS":
+		x.srv = sasl.NewAnonymous(func(trace string) error {
+			p, err := s.anonymous(ci, trace)
+			x.principal, x.result = p, err
+			return err
+		})
 	default:
 		return nil, ErrMechanism
 	}
 	return x, nil
+}
+
+// sanitizeMech keeps a client-chosen mechanism name fit for a log line:
+// a SASL name (RFC 4422: A-Z, 0-9, "-", "_", at most 20 characters) as
+// it is, anything else quoted and cut.
+func sanitizeMech(m string) string {
+	ok := len(m) > 0 && len(m) <= 20
+	for _, c := range []byte(m) {
+		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			ok = false
+		}
+	}
+	if ok {
+		return m
+	}
+	if len(m) > 32 {
+		m = m[:32]
+	}
+	return strconv.QuoteToASCII(m)
 }
 
 func (x *SASL) check(user, pass string) error {
@@ -420,7 +560,11 @@ func (x *SASL) Next(ctx context.Context, response []byte) (challenge []byte, don
 	if x.finished {
 		return nil, true, ErrFailed
 	}
+	x.step++
 	challenge, done, err = x.srv.Next(response)
+	x.s.logp.debug(x.s.attemptLog(x.ci, x.mech), "sasl step", "step", x.step,
+		"response_bytes", len(response), "initial_response", x.step == 1 && response != nil,
+		"challenge_bytes", len(challenge), "done", done)
 	if err == nil && !done {
 		return challenge, false, nil
 	}
@@ -433,8 +577,7 @@ func (x *SASL) Next(ctx context.Context, response []byte) (challenge []byte, don
 		return nil, true, ErrTempFail
 	}
 	if !errors.Is(err, ErrFailed) {
-		x.s.log.Info("auth failed", "proto", x.ci.Protocol, "mech", x.mech,
-			"remote", x.ci.Remote.Addr().String(), "session", x.ci.SessionID, "reason", err.Error())
+		x.s.logp.failure(x.s.attemptLog(x.ci, x.mech), err.Error())
 	}
 	return nil, true, x.s.failed(ctx, ErrFailed)
 }

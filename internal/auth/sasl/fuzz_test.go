@@ -56,3 +56,25 @@ func FuzzLogin(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAnonymous: check sees exactly the client's bytes, and only when they
+// are a valid trace (UTF-8, at most 255 characters, no control characters).
+func FuzzAnonymous(f *testing.F) {
+	for _, s := range []string{"", "a@b.example", "x\ny", "\xff"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		called := false
+		s := NewAnonymous(func(trace string) error {
+			called = true
+			if trace != string(in) || bytes.ContainsAny(in, "\r\n\x00") {
+				t.Fatalf("check(%q) from %q", trace, in)
+			}
+			return nil
+		})
+		_, done, err := s.Next(in)
+		if !done || (err == nil) != called {
+			t.Fatalf("done %v, err %v, check called %v", done, err, called)
+		}
+	})
+}

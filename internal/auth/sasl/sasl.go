@@ -20,6 +20,8 @@ package sasl
 import (
 	"bytes"
 	"errors"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Server is one server-side SASL exchange.
@@ -122,4 +124,63 @@ func (l *loginServer) Next(response []byte) ([]byte, bool, error) {
 		return nil, true, nil
 	}
 	return nil, true, ErrDone
+}
+
+// ErrTraceInvalid is returned by ANONYMOUS for trace information that RFC
+// 4505 does not allow: not UTF-8, longer than 255 characters, or holding
+// control characters.
+var ErrTraceInvalid = errors.New("sasl: invalid ANONYMOUS trace information")
+
+// maxTrace is RFC 4505 section 2's limit: "message = [ email / token ]",
+// both at most 255 characters.
+const maxTrace = 255
+
+// NewAnonymous returns an ANONYMOUS server (RFC 4505): one message from
+// the client, optional trace information (an email address or an opaque
+// string) that has no semantic value. check is called with the trace
+// string ("" when the client sent none) and its error ends the exchange.
+// Without an initial response the server sends an empty challenge.
+func NewAnonymous(check func(trace string) error) Server {
+	return &anonymousServer{check: check}
+}
+
+type anonymousServer struct {
+	check func(trace string) error
+	step  int
+}
+
+func (a *anonymousServer) Next(response []byte) ([]byte, bool, error) {
+	switch a.step {
+	case 0:
+		a.step = 1
+		if response == nil {
+			return []byte{}, false, nil
+		}
+	case 1:
+	default:
+		return nil, true, ErrDone
+	}
+	a.step = 2
+	if !validTrace(response) {
+		return nil, true, ErrTraceInvalid
+	}
+	if err := a.check(string(response)); err != nil {
+		return nil, true, err
+	}
+	return nil, true, nil
+}
+
+// validTrace checks the parts of RFC 4505's trace profile (section 3)
+// that matter to a log: UTF-8, at most 255 characters, and none of the
+// prohibited control characters (so a trace cannot forge log lines).
+func validTrace(b []byte) bool {
+	if !utf8.Valid(b) || utf8.RuneCount(b) > maxTrace {
+		return false
+	}
+	for _, r := range string(b) {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }

@@ -3,6 +3,7 @@ package sasl
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -129,6 +130,47 @@ func TestLogin(t *testing.T) {
 			run(t, s, tt.steps)
 			if !reflect.DeepEqual(calls, tt.calls) {
 				t.Errorf("check calls = %q, want %q", calls, tt.calls)
+			}
+		})
+	}
+}
+
+func TestAnonymous(t *testing.T) {
+	long := strings.Repeat("é", 255)
+	tests := []struct {
+		name   string
+		steps  []step
+		traces []string
+	}{
+		{"initial response with email", []step{
+			{response: []byte("sirhc@example.org"), done: true},
+			{response: []byte("x"), done: true, err: ErrDone},
+		}, []string{"sirhc@example.org"}},
+		{"no initial response", []step{
+			{response: nil, challenge: []byte{}},
+			{response: []byte("opaque token"), done: true},
+		}, []string{"opaque token"}},
+		{"empty trace", []step{{response: []byte{}, done: true}}, []string{""}},
+		{"255 characters", []step{{response: []byte(long), done: true}}, []string{long}},
+		{"256 characters", []step{{response: []byte(long + "x"), done: true, err: ErrTraceInvalid}}, nil},
+		{"not UTF-8", []step{{response: []byte("a\xffb"), done: true, err: ErrTraceInvalid}}, nil},
+		{"forged log line", []step{{response: []byte("x\nlevel=ERROR msg=boom"), done: true, err: ErrTraceInvalid}}, nil},
+		{"NUL", []step{{response: []byte("a\x00b"), done: true, err: ErrTraceInvalid}}, nil},
+		{"check refuses", []step{{response: []byte("t"), done: true, err: errBad}}, []string{"t"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			s := NewAnonymous(func(trace string) error {
+				got = append(got, trace)
+				if tc.name == "check refuses" {
+					return errBad
+				}
+				return nil
+			})
+			run(t, s, tc.steps)
+			if !reflect.DeepEqual(got, tc.traces) {
+				t.Errorf("check calls %q, want %q", got, tc.traces)
 			}
 		})
 	}
