@@ -10,12 +10,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 
 	"github.com/roost-mail/roost/internal/auth"
 	"github.com/roost-mail/roost/internal/config"
+	"github.com/roost-mail/roost/internal/delivery"
 	"github.com/roost-mail/roost/internal/imapserver"
+	"github.com/roost-mail/roost/internal/lmtpserver"
 	"github.com/roost-mail/roost/internal/mailstore"
 	"github.com/roost-mail/roost/internal/mailstore/sqlstore/sqlite"
 	"github.com/roost-mail/roost/internal/netserver"
@@ -125,6 +128,24 @@ func Start(cfg *config.Config, log *slog.Logger) (*App, error) {
 				MaxUserIPConnections: maxUserIP,
 				AppendLimit:          cfg.MaxMailSize,
 				Logger:               log.With("proto", "imap"),
+			})
+		case "lmtp":
+			// LMTP is never authenticated: whoever can connect can deliver
+			// to every account. Dovecot has no default inet listener for it.
+			for _, il := range cfg.Listeners("lmtp") {
+				for _, host := range il.Addresses {
+					if ip, err := netip.ParseAddr(host); host != "localhost" && (err != nil || !ip.IsLoopback()) {
+						log.Warn("lmtp listener is not on loopback: LMTP has no authentication, anyone who can connect can deliver mail; restrict it with a firewall",
+							"listener", il.Name, "address", host)
+					}
+				}
+			}
+			users := a.auth
+			handlers[proto] = lmtpserver.New(lmtpserver.Options{
+				Deliverer:      delivery.New(delivery.Options{Store: a.store, Users: users, Logger: log.With("proto", "lmtp")}),
+				Users:          users,
+				MaxMessageSize: cfg.MaxMailSize,
+				Logger:         log.With("proto", "lmtp"),
 			})
 		default:
 			log.Warn("protocol not available in this version of Roost, not listening", "protocol", proto)

@@ -6,6 +6,7 @@ package delivery
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -62,6 +63,15 @@ type Result struct {
 // Errors: ErrUnknownUser; a *mailstore.Error of KindTooBig or
 // KindOverQuota (permanent); anything else is temporary.
 func (d *Deliverer) Deliver(ctx context.Context, user, mailbox string, r io.Reader) (Result, error) {
+	return d.DeliverWithHeader(ctx, user, mailbox, nil, r)
+}
+
+// DeliverWithHeader is Deliver with header prepended to the message: trace
+// fields such as LMTP's Return-Path, Delivered-To and Received. header must
+// be empty or complete CRLF-terminated header lines; it goes in front of
+// the message after a leading mbox "From " line is dropped, and counts
+// toward the size limit like the rest of the message.
+func (d *Deliverer) DeliverWithHeader(ctx context.Context, user, mailbox string, header []byte, r io.Reader) (Result, error) {
 	ok, err := d.opts.Users.UserExists(ctx, user)
 	if err != nil {
 		return Result{}, fmt.Errorf("look up user %q: %w", user, err)
@@ -90,6 +100,9 @@ func (d *Deliverer) Deliver(ctx context.Context, user, mailbox string, r io.Read
 	body, err := skipMboxFrom(r)
 	if err != nil {
 		return Result{}, fmt.Errorf("read message: %w", err)
+	}
+	if len(header) > 0 {
+		body = io.MultiReader(bytes.NewReader(header), body)
 	}
 	mb, uid, err := acct.Append(ctx, mailbox, mailstore.NewMessage{}, message.NewCRLFReader(body))
 	if err != nil {

@@ -117,3 +117,32 @@ func BenchmarkDeliver(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
+
+func TestDeliverWithHeader(t *testing.T) {
+	st, err := sqlite.Open(sqlite.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	d := New(Options{Store: st, Users: users{"alice"}})
+	ctx := context.Background()
+	hdr := []byte("Return-Path: <a@b>\r\nDelivered-To: alice@x\r\n")
+	in := "From a@b  Thu Nov 26 08:00:00 2026\nSubject: x\n\n.dot\r\nbody\n"
+	res, err := d.DeliverWithHeader(ctx, "alice", "", hdr, strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct, _ := st.Account(ctx, "alice")
+	defer acct.Close()
+	mb, _ := acct.Mailbox(ctx, res.Mailbox)
+	b, err := acct.Open(ctx, mb.ID, res.UID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	got, _ := io.ReadAll(b)
+	want := "Return-Path: <a@b>\r\nDelivered-To: alice@x\r\nSubject: x\r\n\r\n.dot\r\nbody\r\n"
+	if string(got) != want {
+		t.Errorf("stored %q, want %q", got, want)
+	}
+}

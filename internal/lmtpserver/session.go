@@ -1,0 +1,238 @@
+package lmtpserver
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/roost-mail/roost/internal/netserver"
+)
+
+// rcpt is an accepted recipient.
+type rcpt struct {
+	addr string // as given in RCPT TO (go-smtp's key for its status)
+	user string // the account
+}
+
+// session is one go-smtp session: one LMTP connection. go-smtp calls its
+// methods from one goroutine at a time.
+type session struct {
+	srv  *Server
+	conn *netserver.Conn
+	lc   *conn
+	helo string
+	log  *slog.Logger
+
+	from  string
+	rcpts []rcpt
+}
+
+func (s *session) Reset() {
+	s.from = ""
+	s.rcpts = nil
+}
+
+func (s *session) Logout() error { return nil }
+
+func (s *session) Mail(from string, _ *smtp.MailOptions) error {
+	s.from = from
+	return nil
+}
+
+func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	user, err := s.srv.resolve(context.Background(), to)
+	if err != nil {
+		if errors.Is(err, errUnknownUser) {
+			s.log.Info("lmtp recipient rejected", "rcpt", to, "reason", "unknown user")
+			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1},
+				Message: fmt.Sprintf("<%s> User doesn't exist", to)}
+		}
+		s.log.Error("lmtp recipient lookup failed", "rcpt", to, "err", err)
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0},
+			Message: fmt.Sprintf("<%s> Temporary internal error", to)}
+	}
+	s.rcpts = append(s.rcpts, rcpt{addr: to, user: user})
+	return nil
+}
+
+// Data is not used in LMTP mode (LMTPData is), but go-smtp's Session needs it.
+func (s *session) Data(r io.Reader) error {
+	return errors.New("lmtpserver: Data called without LMTP")
+}
+
+// LMTPData spools the message, then saves it for each recipient in RCPT
+// order, reporting each result as soon as it is known (durable for 250).
+func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
+	s.lc.startData()
+	sp, err := spoolMessage(r, s.srv.opts.TempDir)
+	if err != nil {
+		var se *smtp.SMTPError
+		if errors.As(err, &se) {
+			s.log.Info("lmtp message refused", "from", s.from, "err", se.Message)
+			return se // e.g. 552 5.3.4 too big, for every recipient
+		}
+		s.log.Warn("lmtp message transfer failed", "from", s.from, "err", err)
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary internal error"}
+	}
+	defer sp.Close()
+
+	id := newID()
+	// Not the connection's context: a save that has started is finished
+	// and answered even when the server is shutting down.
+	ctx := context.Background()
+	done := map[string]error{} // a repeated RCPT address gets the first result
+	for _, rc := range s.rcpts {
+		if err, ok := done[rc.addr]; ok {
+			status.SetStatus(rc.addr, err)
+			continue
+		}
+		start := time.Now()
+		hdr := s.traceHeader(rc, id, time.Now())
+		res, derr := s.srv.opts.Deliverer.DeliverWithHeader(ctx, rc.user, "", hdr, sp.Reader())
+		reply := dataReply(id, derr)
+		log := s.log.With("from", s.from, "rcpt", rc.addr, "user", rc.user, "id", id,
+			"size", sp.Size(), "duration", time.Since(start).Round(time.Microsecond))
+		if derr != nil {
+			log.Warn("lmtp delivery failed", "err", derr, "reply", reply.Code)
+		} else {
+			log.Info("lmtp saved", "mailbox", res.Mailbox, "uid", res.UID)
+		}
+		// A *smtp.SMTPError is written as is, a 250 too (a nil error would
+		// be go-smtp's "250 2.0.0 OK: queued").
+		done[rc.addr] = reply
+		status.SetStatus(rc.addr, reply)
+	}
+	return nil
+}
+
+// traceHeader returns the header fields Dovecot's LMTP adds to a saved
+// message (lmtp_add_received_header = yes and lmtp_hdr_delivery_address =
+// final, its defaults): Return-Path from MAIL FROM; Delivered-To with the
+// RCPT address only when the transaction has exactly one recipient, as
+// Dovecot does; and a Received field naming the client, this host, the
+// transaction id, the envelope sender and (one recipient) the recipient.
+func (s *session) traceHeader(rc rcpt, id string, now time.Time) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "Return-Path: <%s>\r\n", s.from)
+	one := len(s.rcpts) == 1
+	if one {
+		fmt.Fprintf(&b, "Delivered-To: %s\r\n", rc.addr)
+	}
+	fmt.Fprintf(&b, "Received: from %s", s.helo)
+	if ip := s.conn.Remote().Addr(); ip.IsValid() {
+		fmt.Fprintf(&b, " ([%s])", ip)
+	}
+	fmt.Fprintf(&b, "\r\n\tby %s with LMTP\r\n\tid %s\r\n\t(envelope-from <%s>)", s.srv.opts.Hostname, id, s.from)
+	if one {
+		fmt.Fprintf(&b, "\r\n\tfor <%s>", rc.addr)
+	}
+	fmt.Fprintf(&b, "; %s\r\n", now.Format("Mon, 02 Jan 2006 15:04:05 -0700"))
+	return b.Bytes()
+}
+
+var errUnknownUser = errors.New("unknown user")
+
+// resolve maps an RCPT address to an account name. The address is
+// lowercased (Dovecot's default auth_username_format %Lu) and its detail
+// removed ("user+detail@domain" -> "user@domain", per RecipientDelimiter);
+// then the full address is tried, and then its local part alone, so that a
+// passwd-file user "alice" receives mail for alice@any.domain. A lookup
+// failure is returned as is (temporary); a miss is errUnknownUser.
+func (s *Server) resolve(ctx context.Context, addr string) (string, error) {
+	addr = strings.ToLower(addr)
+	local, domain, hasDomain := addr, "", false
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+		local, domain, hasDomain = addr[:i], addr[i+1:], true
+	}
+	if d := s.opts.RecipientDelimiter; d != "" {
+		if i := strings.IndexAny(local, d); i > 0 {
+			local = local[:i]
+		}
+	}
+	cands := []string{local}
+	if hasDomain {
+		cands = []string{local + "@" + domain, local}
+	}
+	for _, u := range cands {
+		if u == "" {
+			continue
+		}
+		ok, err := s.opts.Users.UserExists(ctx, u)
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			return u, nil
+		}
+	}
+	return "", errUnknownUser
+}
+
+var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// newID returns a transaction id, shown in replies and Received.
+func newID() string {
+	var b [10]byte
+	rand.Read(b[:])
+	return idEncoding.EncodeToString(b[:])
+}
+
+// spool holds a received message: in memory, or in an unlinked temporary
+// file when larger than memSpoolSize.
+type spool struct {
+	mem  []byte
+	f    *os.File
+	size int64
+}
+
+// spoolMessage reads r to the end.
+func spoolMessage(r io.Reader, dir string) (*spool, error) {
+	var buf bytes.Buffer
+	n, err := io.CopyN(&buf, r, memSpoolSize+1)
+	if err == io.EOF {
+		return &spool{mem: buf.Bytes(), size: n}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(dir, "roost-lmtp-*")
+	if err != nil {
+		return nil, fmt.Errorf("spool message: %w", err)
+	}
+	os.Remove(f.Name()) // unlinked: gone when closed, even after a crash
+	sp := &spool{f: f}
+	m, err := io.Copy(f, io.MultiReader(&buf, r))
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	sp.size = m
+	return sp, nil
+}
+
+// Reader returns a new reader of the whole message.
+func (sp *spool) Reader() io.Reader {
+	if sp.f == nil {
+		return bytes.NewReader(sp.mem)
+	}
+	return io.NewSectionReader(sp.f, 0, sp.size)
+}
+
+func (sp *spool) Size() int64 { return sp.size }
+
+func (sp *spool) Close() error {
+	if sp.f != nil {
+		return sp.f.Close()
+	}
+	return nil
+}
