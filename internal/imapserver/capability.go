@@ -33,6 +33,7 @@ var capOrder = []string{
 	"SEARCHRES",          // RFC 5182
 	"STATUS=SIZE",        // RFC 8438
 	"UTF8=ACCEPT",        // RFC 6855
+	"COMPRESS=DEFLATE",   // RFC 4978
 }
 
 // rev2Requires lists what RFC 9051 (appendix E and section 7.2.2) folds

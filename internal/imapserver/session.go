@@ -45,6 +45,10 @@ type session struct {
 	rev2 bool
 	// sel is the selected mailbox's view; non-nil exactly in stateSelected.
 	sel *selected
+	// deflate is set once COMPRESS DEFLATE is active: br then reads
+	// inflated input and bw writes through a deflateWriter
+	// (cmd_compress.go).
+	deflate bool
 
 	authFails  int    // failed LOGIN/AUTHENTICATE attempts
 	badCount   int    // BAD replies: in total before login, in a row after
