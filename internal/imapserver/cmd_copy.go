@@ -2,6 +2,7 @@ package imapserver
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -71,6 +72,20 @@ func (s *session) cmdCopy(ctx context.Context, cmd *imap.Command) error {
 	}
 	if code != "" {
 		s.enc.Untagged().Atom("OK").SP().Raw("[" + code + "]").SP().Text("Moved UIDs.").CRLF()
+	}
+	if s.qresync() {
+		// RFC 6851 4.4, RFC 7162 3.2.10: a QRESYNC client gets
+		// "* VANISHED uid-set" instead of the EXPUNGEs.
+		var gone []mailstore.UID
+		for _, u := range res.Source {
+			if _, ok := v.index(u); ok {
+				gone = append(gone, u)
+			}
+		}
+		slices.Sort(gone)
+		v.removeNow(gone)
+		s.writeVanished(false, gone)
+		return okText("", "Move completed.")
 	}
 	for _, seq := range v.removeNow(res.Source) {
 		s.enc.Untagged().Number(uint32(seq)).SP().Atom("EXPUNGE").CRLF()

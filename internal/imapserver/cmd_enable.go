@@ -11,6 +11,8 @@ import (
 var enableable = map[string]string{
 	"IMAP4REV2":   "IMAP4rev2",   // RFC 9051 6.3.1
 	"UTF8=ACCEPT": "UTF8=ACCEPT", // RFC 6855 3
+	"CONDSTORE":   "CONDSTORE",   // RFC 7162 3.1
+	"QRESYNC":     "QRESYNC",     // RFC 7162 3.2.3
 }
 
 // cmdEnable enables extensions (RFC 5161). Capabilities we do not know or
@@ -28,10 +30,15 @@ func (s *session) cmdEnable(ctx context.Context, cmd *imap.Command) error {
 		if c == "IMAP4REV2" && !s.implemented("IMAP4rev2") {
 			continue
 		}
-		if c == "UTF8=ACCEPT" && !s.implemented("UTF8=ACCEPT") {
+		if (c == "UTF8=ACCEPT" || c == "CONDSTORE" || c == "QRESYNC") && !s.implemented(name) {
 			continue
 		}
 		s.enabled[c] = true
+		if c == "QRESYNC" {
+			// RFC 7162 3.2.3: "ENABLE QRESYNC" also enables CONDSTORE;
+			// the ENABLED response names only QRESYNC (as Dovecot).
+			s.enabled["CONDSTORE"] = true
+		}
 		s.enc.SP().Atom(name)
 	}
 	s.enc.CRLF()

@@ -41,5 +41,15 @@ func (s *session) cmdExpunge(ctx context.Context, cmd *imap.Command) error {
 		return err
 	}
 	v.markExpunged(removed)
+	if s.qresync() {
+		// Report now (as VANISHED, with any expunges by others) so that
+		// the tagged OK can carry the HIGHESTMODSEQ after them: VANISHED
+		// has no modseq of its own (RFC 7162 3.2.10; Dovecot answers
+		// "OK [HIGHESTMODSEQ n] Expunge completed.").
+		if err := s.syncPending(ctx, true); err != nil {
+			return err
+		}
+		return okText(s.highestModSeqCode(), "Expunge completed.")
+	}
 	return nil
 }

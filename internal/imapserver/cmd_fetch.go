@@ -23,14 +23,18 @@ func init() {
 // "OK [EXPUNGEISSUED] Some messages were already expunged.".
 func (s *session) cmdFetch(ctx context.Context, cmd *imap.Command) error {
 	args := cmd.Args.(*imap.FetchCmd)
-	if args.Vanished {
-		// TODO(rfc7162): VANISHED (EARLIER) needs QRESYNC.
+	if args.Vanished && !s.qresync() {
+		// RFC 7162 3.2.6: VANISHED is valid only after ENABLE QRESYNC.
 		return statusBAD("", "VANISHED needs QRESYNC, which is not enabled.")
 	}
 	if !cmd.UID && !s.sel.seqSetValid(args.Set) {
 		return statusBAD("", "Invalid messageset.")
 	}
 	items := args.Items
+	if args.ChangedSince > 0 || hasFetchItem(items, imap.FetchModSeq) {
+		// RFC 7162 3.1: FETCH MODSEQ and CHANGEDSINCE enable CONDSTORE.
+		s.enableCondStore()
+	}
 	if args.ChangedSince > 0 && !hasFetchItem(items, imap.FetchModSeq) {
 		// RFC 7162 3.1.4.1: CHANGEDSINCE implies MODSEQ.
 		items = append(items[:len(items):len(items)], imap.FetchItem{Kind: imap.FetchModSeq})
@@ -40,6 +44,15 @@ func (s *session) cmdFetch(ctx context.Context, cmd *imap.Command) error {
 		return err
 	}
 	v := s.sel
+	if args.Vanished {
+		// RFC 7162 3.2.6: first "* VANISHED (EARLIER)" with the UIDs of
+		// the set expunged after CHANGEDSINCE, then the FETCH responses.
+		gone, err := s.vanishedSince(ctx, args.ChangedSince, &args.Set)
+		if err != nil {
+			return err
+		}
+		s.writeVanished(true, gone)
+	}
 	uids := v.resolve(args.Set, cmd.UID)
 	if args.ChangedSince > 0 {
 		kept := uids[:0]
@@ -76,6 +89,19 @@ func (s *session) cmdFetch(ctx context.Context, cmd *imap.Command) error {
 			for i := range updated {
 				v.noteFlags(&updated[i])
 				seen[updated[i].UID] = true
+			}
+			if s.condStore() {
+				// RFC 7162 3.1: a FETCH "that implicitly set the \Seen
+				// flag" answers with UID and MODSEQ too.
+				if !hasFetchItem(items, imap.FetchModSeq) {
+					items = append(items[:len(items):len(items)], imap.FetchItem{Kind: imap.FetchModSeq})
+				}
+				if !cmd.UID && !hasFetchItem(items, imap.FetchUID) {
+					items = append(items[:len(items):len(items)], imap.FetchItem{Kind: imap.FetchUID})
+				}
+				if plan, err = newFetchPlan(items, cmd.UID); err != nil {
+					return err
+				}
 			}
 		}
 	}

@@ -154,7 +154,7 @@ func TestEnable(t *testing.T) {
 	ts := newTestServer(t)
 	c := ts.login("alice")
 	// Unknown capabilities are ignored (RFC 5161 3.1).
-	c.do("a1 ENABLE X-UNKNOWN CONDSTORE").untagged("* ENABLED").ok()
+	c.do("a1 ENABLE X-UNKNOWN CONDSTORE").untagged("* ENABLED CONDSTORE").ok()
 	c.do("a2 ENABLE UTF8=ACCEPT").untagged("* ENABLED UTF8=ACCEPT").ok()
 	// Only newly enabled ones are listed.
 	c.do("a3 ENABLE UTF8=ACCEPT").untagged("* ENABLED").ok()
@@ -200,7 +200,8 @@ func TestStatus(t *testing.T) {
 		`* STATUS Drafts (MESSAGES 2 UIDNEXT 3 UIDVALIDITY ` + itoa(int(st.UIDValidity)) + ` UNSEEN 1 DELETED 1 SIZE ` +
 			itoa(len(m1)+len(m2)) + ` RECENT 2 APPENDLIMIT 50000)`).ok()
 	c2.do("b2 STATUS Nope (MESSAGES)").tagged("NO [NONEXISTENT] Mailbox does not exist.")
-	c2.do("b3 STATUS INBOX (HIGHESTMODSEQ)").bad() // CONDSTORE is not offered
+	c2.do("b3 STATUS Drafts (HIGHESTMODSEQ)").untagged(`* STATUS Drafts (HIGHESTMODSEQ 3)`).ok()
+	c2.do("b4 STATUS Drafts (HIGHESTMODSEQ FOO)").bad()
 }
 
 func TestStatusRecent(t *testing.T) {

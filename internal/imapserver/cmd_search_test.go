@@ -85,6 +85,7 @@ func TestSearchKeys(t *testing.T) {
 	ts := newTestServer(t)
 	deliverCorpus(t, ts)
 	c := ts.login("alice")
+	c.do("n ENABLE CONDSTORE").untagged("* ENABLED CONDSTORE").ok() // MODSEQ keys below would enable it
 	c.do("s SELECT INBOX").status("OK")
 	tests := []struct{ key, want string }{
 		{"ALL", "1 2 3 4 5 6"},
@@ -181,6 +182,7 @@ func TestESearch(t *testing.T) {
 	ts := newTestServer(t)
 	deliverCorpus(t, ts)
 	c := ts.login("alice")
+	c.do("n ENABLE CONDSTORE").untagged("* ENABLED CONDSTORE").ok() // MODSEQ keys below would enable it
 	c.do("s SELECT INBOX").status("OK")
 	c.do("a SEARCH RETURN (MIN MAX COUNT ALL) UNSEEN").untagged(`* ESEARCH (TAG "a") MIN 2 MAX 5 ALL 2:5 COUNT 4`).status("OK")
 	c.do("b UID SEARCH RETURN (ALL) OR SEEN DRAFT").untagged(`* ESEARCH (TAG "b") UID ALL 1,4,6`)

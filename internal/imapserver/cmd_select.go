@@ -8,7 +8,8 @@ import (
 )
 
 func init() {
-	commands["SELECT"] = commandSpec{states: authenticated, run: (*session).cmdSelect}
+	commands["SELECT"] = commandSpec{states: authenticated, run: (*session).cmdSelect,
+		caps: []string{"CONDSTORE", "QRESYNC"}} // RFC 7162; condstore.go
 	commands["EXAMINE"] = commandSpec{states: authenticated, run: (*session).cmdSelect}
 	commands["UNSELECT"] = commandSpec{states: selectedOnly, run: (*session).cmdUnselect, caps: []string{"UNSELECT"}}
 	commands["CLOSE"] = commandSpec{states: selectedOnly, run: (*session).cmdClose}
@@ -18,6 +19,20 @@ func init() {
 // 6.3.2 for IMAP4rev1 clients).
 func (s *session) cmdSelect(ctx context.Context, cmd *imap.Command) error {
 	args := cmd.Args.(*imap.SelectCmd)
+	if args.QResync != nil && !s.qresync() {
+		// RFC 7162 3.2.5: "A server MUST respond with a tagged BAD
+		// response if the Quick Resynchronization parameter to
+		// SELECT/EXAMINE command is specified and the client hasn't
+		// issued "ENABLE QRESYNC" in the current connection." Nothing
+		// else happens: the selected mailbox stays selected.
+		return statusBAD("", "QRESYNC is not enabled.")
+	}
+	if args.CondStore {
+		// RFC 7162 3.1.8: SELECT/EXAMINE (CONDSTORE) enables CONDSTORE.
+		// (Not enableCondStore: the untagged HIGHESTMODSEQ below is the
+		// new mailbox's.)
+		s.enabled["CONDSTORE"] = true
+	}
 	if s.sel != nil {
 		// RFC 9051 6.3.2: "If the client is already in the selected state
 		// ... the currently selected mailbox is closed ... without
@@ -69,6 +84,12 @@ func (s *session) cmdSelect(ctx context.Context, cmd *imap.Command) error {
 		Text("UIDs valid.").CRLF()
 	s.enc.Untagged().Atom("OK").SP().Raw("[UIDNEXT ").Number(uint32(v.mailbox.UIDNext)).Raw("]").SP().
 		Text("Predicted next UID.").CRLF()
+	if s.condStore() {
+		// RFC 7162 3.1.2.1: HIGHESTMODSEQ on every SELECT/EXAMINE once
+		// CONDSTORE is enabled (never NOMODSEQ: every mailbox has
+		// modseqs).
+		s.writeHighestModSeq()
+	}
 	if s.rev2 {
 		// RFC 9051 6.3.2: "The server MUST return a LIST response with the
 		// mailbox name" (its canonical form and attributes).
@@ -77,6 +98,14 @@ func (s *session) cmdSelect(ctx context.Context, cmd *imap.Command) error {
 			s.enc.Atom(mbox.SpecialUse)
 		}
 		s.enc.EndList().SP().Quoted(string(mailstore.HierarchySeparator)).SP().Mailbox(mbox.Name).CRLF()
+	}
+	if args.QResync != nil {
+		if err := s.qresyncSelect(ctx, args.QResync); err != nil {
+			// The client could not learn what changed: leave it
+			// unselected rather than out of sync.
+			s.closeSelected()
+			return err
+		}
 	}
 	if args.ReadOnly {
 		return okText("READ-ONLY", "Examine completed.")

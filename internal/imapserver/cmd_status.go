@@ -9,11 +9,11 @@ import (
 )
 
 // statusItems are the STATUS data items we answer (RFC 9051 6.3.11, RFC
-// 8438 SIZE, RFC 7889 APPENDLIMIT). HIGHESTMODSEQ needs CONDSTORE, which is
-// not offered.
+// 8438 SIZE, RFC 7889 APPENDLIMIT, RFC 7162 3.1.7 HIGHESTMODSEQ).
 var statusItems = map[string]bool{
 	"MESSAGES": true, "UIDNEXT": true, "UIDVALIDITY": true, "UNSEEN": true,
 	"DELETED": true, "SIZE": true, "RECENT": true, "APPENDLIMIT": true,
+	"HIGHESTMODSEQ": true,
 }
 
 // checkStatusItems returns a BAD reply for an item we do not answer.
@@ -33,6 +33,10 @@ func (s *session) cmdStatus(ctx context.Context, cmd *imap.Command) error {
 	args := cmd.Args.(*imap.StatusCmd)
 	if err := checkStatusItems(args.Items); err != nil {
 		return err
+	}
+	if slices.Contains(args.Items, "HIGHESTMODSEQ") {
+		// RFC 7162 3.1: STATUS HIGHESTMODSEQ enables CONDSTORE.
+		s.enableCondStore()
 	}
 	st, err := s.acct.Status(ctx, args.Mailbox)
 	if err != nil {
@@ -94,6 +98,8 @@ func (s *session) writeStatus(st mailstore.Status, items []string, recent uint32
 		case "RECENT":
 			// RFC 9051 removed RECENT; IMAP4rev1 clients still ask.
 			s.enc.Number(recent)
+		case "HIGHESTMODSEQ":
+			s.enc.Number64(uint64(st.HighestModSeq))
 		case "APPENDLIMIT":
 			// RFC 7889 3: NIL when there is no limit.
 			if l := s.srv.opts.AppendLimit; l > 0 {

@@ -43,6 +43,10 @@ func (s *session) cmdStore(ctx context.Context, cmd *imap.Command) error {
 			return statusBAD("", `Cannot store the \Recent flag.`)
 		}
 	}
+	if args.HasUnchangedSince {
+		// RFC 7162 3.1: STORE UNCHANGEDSINCE enables CONDSTORE.
+		s.enableCondStore()
+	}
 	var uids []mailstore.UID
 	for _, u := range v.resolve(args.Set, cmd.UID) {
 		if !v.isExpunged(u) {
@@ -51,6 +55,14 @@ func (s *session) cmdStore(ctx context.Context, cmd *imap.Command) error {
 	}
 	if len(uids) == 0 {
 		return nil
+	}
+	if args.HasUnchangedSince && args.UnchangedSince == 0 {
+		// RFC 7162 3.1.3: "Use of UNCHANGEDSINCE with a modification
+		// sequence of 0 always fails if the metadata item exists. A
+		// system flag MUST always be considered existent": every
+		// message fails, nothing is stored (the store reads 0 as "no
+		// condition").
+		return modifiedReply(v, uids, cmd.UID)
 	}
 	// What the client will believe after a .SILENT store, per message.
 	var expect map[mailstore.UID][]string
@@ -79,25 +91,37 @@ func (s *session) cmdStore(ctx context.Context, cmd *imap.Command) error {
 	if v.keywordsNew {
 		s.writeFlags()
 	}
-	if !args.Silent {
-		for i := range updated {
+	for i := range updated {
+		switch {
+		case !args.Silent:
 			s.writeFetchFlags(updated[i].UID, cmd.UID)
+		case s.condStore() && v.modSeqOf(updated[i].UID) == updated[i].ModSeq:
+			// RFC 7162 3.1.3: with .SILENT a CONDSTORE client still
+			// gets the new MODSEQ (example 3: "* 1 FETCH (UID 4 MODSEQ
+			// (12121231000))"). A message another session changed too
+			// was not noted above; the sync point reports its flags.
+			s.writeFetchModSeq(updated[i].UID)
 		}
 	}
 	if len(failed) > 0 {
-		// RFC 7162 3.1.3: "OK [MODIFIED set]" lists the messages that
-		// failed the UNCHANGEDSINCE test, as UIDs for UID STORE.
-		nums := make([]uint32, 0, len(failed))
-		for _, u := range failed {
-			if cmd.UID {
-				nums = append(nums, uint32(u))
-			} else if seq, ok := v.seqOf(u); ok {
-				nums = append(nums, uint32(seq))
-			}
-		}
-		return okText("MODIFIED "+compactSet(nums), "Conditional STORE failed.")
+		return modifiedReply(v, failed, cmd.UID)
 	}
 	return nil
+}
+
+// modifiedReply is the tagged "OK [MODIFIED set]" of RFC 7162 3.1.3: the
+// messages that failed the UNCHANGEDSINCE test, as UIDs for UID STORE and
+// sequence numbers for STORE.
+func modifiedReply(v *selected, failed []mailstore.UID, uid bool) error {
+	nums := make([]uint32, 0, len(failed))
+	for _, u := range failed {
+		if uid {
+			nums = append(nums, uint32(u))
+		} else if seq, ok := v.seqOf(u); ok {
+			nums = append(nums, uint32(seq))
+		}
+	}
+	return okText("MODIFIED "+compactSet(nums), "Conditional STORE failed.")
 }
 
 // applyFlagOp returns the flags after op with args applied to cur, sorted,

@@ -673,7 +673,13 @@ func (s *session) syncPending(ctx context.Context, allowExpunge bool) error {
 // the expunges; EXISTS comes last.
 func (s *session) writeUpdates(allowExpunge bool) {
 	v := s.sel
-	if allowExpunge {
+	if allowExpunge && s.qresync() {
+		// RFC 7162 3.2.10: once QRESYNC is enabled, "* VANISHED uid-set"
+		// replaces EXPUNGE (same timing rules).
+		gone := v.expungedUIDs()
+		v.takeExpunges()
+		s.writeVanished(false, gone)
+	} else if allowExpunge {
 		for _, seq := range v.takeExpunges() {
 			s.enc.Untagged().Number(uint32(seq)).SP().Atom("EXPUNGE").CRLF()
 		}
@@ -696,18 +702,55 @@ func (s *session) writeUpdates(allowExpunge bool) {
 }
 
 // writeFetchFlags writes "* seq FETCH (FLAGS (...))", with the UID first
-// when withUID.
+// when withUID. Once CONDSTORE is enabled it is always
+// "* seq FETCH (UID u FLAGS (...) MODSEQ (m))": RFC 7162 3.1 wants UID and
+// MODSEQ in every untagged FETCH caused by a flag change, ours (STORE,
+// implicit \Seen) or another session's.
 func (s *session) writeFetchFlags(uid mailstore.UID, withUID bool) {
 	v := s.sel
 	i, ok := v.index(uid)
 	if !ok {
 		return
 	}
+	cs := s.condStore()
 	s.enc.Untagged().Number(uint32(i + 1)).SP().Atom("FETCH").SP().BeginList()
-	if withUID {
+	if withUID || cs {
 		s.enc.Atom("UID").SP().Number(uint32(uid)).SP()
 	}
-	s.enc.Atom("FLAGS").SP().Flags(v.entryFlags(&v.msgs[i])).EndList().CRLF()
+	s.enc.Atom("FLAGS").SP().Flags(v.entryFlags(&v.msgs[i]))
+	if cs {
+		s.enc.SP().Atom("MODSEQ").SP().Special('(').Number64(uint64(v.msgs[i].modSeq)).Special(')')
+	}
+	s.enc.EndList().CRLF()
+}
+
+// writeFetchModSeq writes "* seq FETCH (UID u MODSEQ (m))": the answer to
+// a STORE .SILENT for a CONDSTORE client, which still needs the new
+// modseq (RFC 7162 3.1.3 example 3; Dovecot does the same).
+func (s *session) writeFetchModSeq(uid mailstore.UID) {
+	v := s.sel
+	i, ok := v.index(uid)
+	if !ok {
+		return
+	}
+	s.enc.Untagged().Number(uint32(i + 1)).SP().Atom("FETCH").SP().BeginList().
+		Atom("UID").SP().Number(uint32(uid)).SP().
+		Atom("MODSEQ").SP().Special('(').Number64(uint64(v.msgs[i].modSeq)).Special(')').EndList().CRLF()
+}
+
+// expungedUIDs returns the UIDs of the messages marked expunged, ascending
+// (for VANISHED; takeExpunges then removes them).
+func (v *selected) expungedUIDs() []mailstore.UID {
+	if v.nExpunge == 0 {
+		return nil
+	}
+	var out []mailstore.UID
+	for i := range v.msgs {
+		if v.msgs[i].state&entryExpunged != 0 {
+			out = append(out, v.msgs[i].uid)
+		}
+	}
+	return out
 }
 
 // writeFlags writes the FLAGS response and the PERMANENTFLAGS response
