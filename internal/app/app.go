@@ -47,7 +47,9 @@ func OpenStore(cfg *config.Config, log *slog.Logger) (mailstore.Store, error) {
 	return nil, fmt.Errorf("mail_location: unsupported driver %q", cfg.MailLocation.Driver)
 }
 
-// NewAuth builds the authentication service from the passdb settings.
+// NewAuth builds the authentication service from the passdb and auth_*
+// settings. One service serves IMAP, POP3 and LMTP, so the auth logging
+// settings apply to all of them alike.
 func NewAuth(cfg *config.Config, log *slog.Logger) (*auth.Service, error) {
 	var dbs []auth.PassdbConfig
 	for _, p := range cfg.Passdbs {
@@ -60,6 +62,11 @@ func NewAuth(cfg *config.Config, log *slog.Logger) (*auth.Service, error) {
 		RequireTLS:           cfg.SSL == "required",
 		FailureDelay:         cfg.AuthFailureDelay,
 		Logger:               log,
+		Verbose:              cfg.AuthVerbose,
+		VerbosePasswords:     cfg.AuthVerbosePasswords,
+		Debug:                cfg.AuthDebug,
+		DebugPasswords:       cfg.AuthDebugPasswords,
+		AnonymousUsername:    cfg.AuthAnonymousUsername,
 	})
 }
 

@@ -50,6 +50,12 @@ type Config struct {
 	AuthMechanisms       []string      // auth_mechanisms, lower case ("plain", "login")
 	AuthFailureDelay     time.Duration // auth_failure_delay
 
+	AuthVerbose           bool   // auth_verbose
+	AuthVerbosePasswords  string // auth_verbose_passwords: "no", "plain" or "sha1", optionally ":N" ("yes" is read as "plain")
+	AuthDebug             bool   // auth_debug
+	AuthDebugPasswords    bool   // auth_debug_passwords
+	AuthAnonymousUsername string // auth_anonymous_username
+
 	Passdbs []DB // passdb sections, in file order (tried in this order)
 	Userdbs []DB // userdb sections, in file order
 
@@ -183,6 +189,10 @@ func (s Severity) String() string {
 // or a missing setting.
 type Problem struct {
 	Severity Severity
+	// Dangerous marks a warning about a setting that weakens security
+	// (exposes passwords or mail, or lets strangers in); `roost config
+	// check` lists these under their own heading.
+	Dangerous bool
 	File     string
 	Line     int
 	Setting  string

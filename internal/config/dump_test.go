@@ -33,8 +33,13 @@ ssl_cert = <cert.pem
 ssl_key = <key.pem
 ssl_min_protocol = TLSv1.3
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login anonymous
 auth_failure_delay = 1500 ms
+auth_verbose = yes
+auth_verbose_passwords = SHA1:8
+auth_debug = yes
+auth_debug_passwords = yes
+auth_anonymous_username = guest
 login_greeting = "Hello \"world\" # $5 \\ ok"
 pop3_uidl_format = %08Xv%08Xu
 mail_max_userip_connections = 50
@@ -110,6 +115,9 @@ func TestDumpRoundTrip(t *testing.T) {
 		"ssl_cert = </etc/roost/cert.pem\n",
 		`login_greeting = "Hello \"world\" # $5 \\ ok"` + "\n",
 		"auth_failure_delay = 1500 ms\n",
+		"auth_verbose_passwords = sha1:8\n",
+		"auth_anonymous_username = guest\n",
+		"auth_mechanisms = plain login anonymous\n",
 		"  args = scheme=BLF-CRYPT username_format=%n /etc/roost/users\n",
 		"  inet_listener \"odd name\" {\n",
 		"ssl_dh = </usr/share/dovecot/dh.pem\n",

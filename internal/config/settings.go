@@ -148,6 +148,40 @@ var settings = []setting{
 			return err
 		},
 		get: func(c *Config) string { return formatDuration(c.AuthFailureDelay) }},
+	{name: "auth_verbose", def: "no",
+		set: func(_ *decoder, c *Config, e *Entry) (err error) {
+			c.AuthVerbose, err = parseBool(e.Value)
+			return err
+		},
+		get: func(c *Config) string { return formatBool(c.AuthVerbose) }},
+	{name: "auth_verbose_passwords", def: "no",
+		set: func(_ *decoder, c *Config, e *Entry) error {
+			v, err := parseVerbosePasswords(e.Value)
+			c.AuthVerbosePasswords = v
+			return err
+		},
+		get: func(c *Config) string { return c.AuthVerbosePasswords }},
+	{name: "auth_debug", def: "no",
+		set: func(_ *decoder, c *Config, e *Entry) (err error) {
+			c.AuthDebug, err = parseBool(e.Value)
+			return err
+		},
+		get: func(c *Config) string { return formatBool(c.AuthDebug) }},
+	{name: "auth_debug_passwords", def: "no",
+		set: func(_ *decoder, c *Config, e *Entry) (err error) {
+			c.AuthDebugPasswords, err = parseBool(e.Value)
+			return err
+		},
+		get: func(c *Config) string { return formatBool(c.AuthDebugPasswords) }},
+	{name: "auth_anonymous_username", def: "anonymous",
+		set: func(_ *decoder, c *Config, e *Entry) error {
+			if e.Value == "" {
+				return fmt.Errorf("must not be empty (default anonymous)")
+			}
+			c.AuthAnonymousUsername = e.Value
+			return nil
+		},
+		get: func(c *Config) string { return c.AuthAnonymousUsername }},
 	// Roost default; Dovecot's is "Dovecot ready.".
 	{name: "login_greeting", def: "Roost ready.",
 		set: func(_ *decoder, c *Config, e *Entry) error {
@@ -215,7 +249,33 @@ var dovecotMechanisms = []string{
 }
 
 // implementedMechanisms are the mechanisms Roost's auth package serves.
-var implementedMechanisms = []string{"plain", "login"}
+var implementedMechanisms = []string{"plain", "login", "anonymous"}
+
+// parseVerbosePasswords checks an auth_verbose_passwords value as Dovecot
+// does and normalizes it: lower case, "yes" as "plain".
+func parseVerbosePasswords(v string) (string, error) {
+	form, num, hasNum := strings.Cut(strings.ToLower(v), ":")
+	switch form {
+	case "no":
+		if hasNum {
+			return "", fmt.Errorf("invalid value %q (no takes no :N)", v)
+		}
+		return form, nil
+	case "yes":
+		form = "plain"
+	case "plain", "sha1":
+	default:
+		return "", fmt.Errorf("invalid value %q (use no, plain or sha1, optionally with :N as in sha1:8)", v)
+	}
+	if hasNum {
+		n, err := parseUint(num, 1<<20)
+		if err != nil || n == 0 {
+			return "", fmt.Errorf("invalid value %q (the length after : must be a number above 0)", v)
+		}
+		return fmt.Sprintf("%s:%d", form, n), nil
+	}
+	return form, nil
+}
 
 // ignoredSettings are Dovecot top-level settings that real configurations
 // (Debian's among them) set and that have no effect in Roost, with the

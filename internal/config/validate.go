@@ -3,7 +3,9 @@ package config
 import (
 	"crypto/tls"
 	"fmt"
+	"io/fs"
 	"net"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -12,14 +14,19 @@ import (
 // Validate checks that the configuration is usable as a whole and audits
 // dangerous settings. It returns errors (Roost must not start) and
 // warnings (including those of Warnings), errors first, each naming the
-// file and line of the setting concerned when it was set in a file. A nil
-// result means no findings. Validate does not touch the network or disk.
+// file and line of the setting concerned when it was set in a file.
+// Warnings about settings that weaken security have Dangerous set. A nil
+// result means no findings. Validate does not touch the network; of the
+// disk it only stats the passwd-files and ssl_key to audit their
+// permissions (a file it cannot stat is not reported here: Roost reports
+// it when it starts).
 func (c *Config) Validate() []Problem {
-	v := &validator{c: c}
+	v := &validator{c: c, stat: os.Stat}
 	v.mailLocation()
 	v.tls()
 	v.auth()
 	v.listeners()
+	v.dangerous()
 	if _, err := CheckUIDLFormat(c.POP3UIDLFormat); err != nil {
 		v.add(Error, "pop3_uidl_format", "%v", err)
 	}
@@ -64,6 +71,7 @@ type validator struct {
 	c     *Config
 	errs  []Problem
 	warns []Problem
+	stat  func(string) (fs.FileInfo, error)
 }
 
 // add records a problem about a top-level setting, at the place it was set
@@ -77,8 +85,27 @@ func (v *validator) add(sev Severity, setting, format string, args ...any) {
 }
 
 func (v *validator) addAt(sev Severity, file string, line int, setting, format string, args ...any) {
-	pr := Problem{Severity: sev, File: file, Line: line, Setting: setting, Msg: fmt.Sprintf(format, args...)}
-	if sev == Error {
+	v.addProblem(Problem{Severity: sev, File: file, Line: line, Setting: setting, Msg: fmt.Sprintf(format, args...)})
+}
+
+// danger records a dangerous-setting warning about a top-level setting.
+func (v *validator) danger(setting, format string, args ...any) {
+	p, ok := v.c.origin[setting]
+	if !ok {
+		p = pos{file: v.c.File}
+	}
+	v.dangerAt(p.file, p.line, setting, format, args...)
+}
+
+func (v *validator) dangerAt(file string, line int, setting, format string, args ...any) {
+	if file == "" {
+		file = v.c.File
+	}
+	v.addProblem(Problem{Severity: Warning, Dangerous: true, File: file, Line: line, Setting: setting, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) addProblem(pr Problem) {
+	if pr.Severity == Error {
 		v.errs = append(v.errs, pr)
 	} else {
 		v.warns = append(v.warns, pr)
@@ -116,7 +143,9 @@ func (v *validator) tls() {
 		}
 		for _, l := range ls {
 			if !allLoopback(l.Addresses) {
-				v.add(Warning, "ssl", "ssl = no: passwords and mail cross the network unencrypted (listener %s on %s)", l.Name, strings.Join(l.Addresses, ", "))
+				v.danger("ssl", "ssl = no: passwords and mail cross the network unencrypted (listener %s on %s); "+
+					"anyone on the path can read and change them. Use ssl = yes with ssl_cert and ssl_key (STARTTLS, imaps, pop3s), or ssl = required",
+					l.Name, strings.Join(l.Addresses, ", "))
 				break
 			}
 		}
@@ -148,7 +177,8 @@ func (v *validator) tls() {
 		}
 	}
 	if c.SSLMinProtocol < tls.VersionTLS12 {
-		v.add(Warning, "ssl_min_protocol", "TLS versions below 1.2 are deprecated (RFC 8996)")
+		v.danger("ssl_min_protocol", "TLS versions below 1.2 are deprecated (RFC 8996): they have known weaknesses, and clients that "+
+			"still speak them can be attacked on the path. Use ssl_min_protocol = TLSv1.2 (the default) or TLSv1.3")
 	}
 }
 
@@ -196,10 +226,11 @@ func (v *validator) auth() {
 		}
 	}
 	if !c.DisablePlaintextAuth {
-		v.add(Warning, "disable_plaintext_auth", "no: passwords are accepted on unencrypted connections")
+		v.danger("disable_plaintext_auth", "no: passwords are accepted on unencrypted connections, where anyone on the path "+
+			"can read them. Use disable_plaintext_auth = yes (the default): clients then log in after STARTTLS or on imaps/pop3s")
 	}
 	if c.AuthFailureDelay < 100*time.Millisecond {
-		v.add(Warning, "auth_failure_delay", "%s makes password guessing fast", formatDuration(c.AuthFailureDelay))
+		v.danger("auth_failure_delay", "%s makes password guessing fast. Use the default, 2 secs", formatDuration(c.AuthFailureDelay))
 	}
 	if len(c.Passdbs) == 0 {
 		v.add(Error, "passdb", "no passdb section; nobody can log in (passdb { driver = passwd-file  args = /etc/roost/users })")
