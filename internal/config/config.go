@@ -193,10 +193,10 @@ type Problem struct {
 	// (exposes passwords or mail, or lets strangers in); `roost config
 	// check` lists these under their own heading.
 	Dangerous bool
-	File     string
-	Line     int
-	Setting  string
-	Msg      string
+	File      string
+	Line      int
+	Setting   string
+	Msg       string
 }
 
 // String returns "file:line: setting: msg", leaving out the parts that are
