@@ -52,7 +52,7 @@ var commands []command
 func init() {
 	commands = []command{
 		{"serve", "serve [-c FILE] [-data DIR]", "run the server in the foreground (embedded default without -c)", runServe},
-		{"config check", "config check [-c FILE]", "load and validate the configuration", runConfigCheck},
+		{"config check", "config check [-c FILE] [--strict]", "validate; warn about dangerous settings (--strict: warnings fail)", runConfigCheck},
 		{"config dump", "config dump [-c FILE] [-n]", "print the effective (-n: non-default) settings", runConfigDump},
 		{"pw", "pw [-s SCHEME] [-p PASSWORD]", "hash a password (like doveadm pw)", runPW},
 		{"deliver", "deliver [-c FILE] -d USER [-m MAILBOX] < MESSAGE", "deliver one message from stdin (like dovecot-lda)", runDeliver},
