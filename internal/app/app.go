@@ -4,6 +4,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -153,6 +154,9 @@ func Start(cfg *config.Config, log *slog.Logger) (*App, error) {
 				Users:          users,
 				MaxMessageSize: cfg.MaxMailSize,
 				Logger:         log.With("proto", "lmtp"),
+
+				RecipientDelimiter:  cmp.Or(cfg.RecipientDelimiter, "none"),
+				SaveToDetailMailbox: cfg.LMTPSaveToDetailMailbox,
 			})
 		default:
 			log.Warn("protocol not available in this version of Roost, not listening", "protocol", proto)

@@ -64,6 +64,9 @@ type Config struct {
 	MailMaxUserIPConnections int    // mail_max_userip_connections; 0 means no limit
 	MaxMailSize              int64  // quota_max_mail_size in octets; 0 means no limit
 
+	RecipientDelimiter      string // recipient_delimiter: each character separates an address's detail; "" for none
+	LMTPSaveToDetailMailbox bool   // lmtp_save_to_detail_mailbox
+
 	// Services holds imap-login, pop3-login and lmtp (always, in that
 	// order) with their inet listeners after merging the configuration into
 	// Dovecot's defaults. Use Listeners for the effective listeners.

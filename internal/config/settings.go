@@ -215,6 +215,20 @@ var settings = []setting{
 			return err
 		},
 		get: func(c *Config) string { return formatSize(c.MaxMailSize) }},
+	// LMTP: "user+detail@domain" is delivered to user; each character of
+	// the value separates a detail ("" disables).
+	{name: "recipient_delimiter", def: "+",
+		set: func(_ *decoder, c *Config, e *Entry) error {
+			c.RecipientDelimiter = e.Value
+			return nil
+		},
+		get: func(c *Config) string { return c.RecipientDelimiter }},
+	{name: "lmtp_save_to_detail_mailbox", def: "no",
+		set: func(_ *decoder, c *Config, e *Entry) (err error) {
+			c.LMTPSaveToDetailMailbox, err = parseBool(e.Value)
+			return err
+		},
+		get: func(c *Config) string { return formatBool(c.LMTPSaveToDetailMailbox) }},
 }
 
 // pluginSettings are the settings Roost implements that Dovecot 2.3 writes

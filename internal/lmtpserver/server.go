@@ -9,7 +9,8 @@
 //     otherwise).
 //   - RCPT resolves the address to an account (see Options.RecipientDelimiter
 //     and resolve) and refuses unknown users at once (550 5.1.1); a failed
-//     lookup is temporary (451 4.3.0).
+//     lookup is temporary (451 4.3.0). With SaveToDetailMailbox the detail
+//     names the mailbox to save to.
 //   - DATA spools the message once (memory, or a temporary file when large),
 //     then saves it for each accepted recipient in RCPT order. A recipient's
 //     250 is sent only after its copy is durable (delivery.Deliverer returns
@@ -78,6 +79,10 @@ type Options struct {
 	// finding the account. Default DefaultRecipientDelimiter; "-" alone
 	// is not special. Set to "none" to disable.
 	RecipientDelimiter string
+	// SaveToDetailMailbox saves a message for "user+Folder@domain" in the
+	// user's mailbox "Folder" when it exists, else in INBOX (Dovecot's
+	// lmtp_save_to_detail_mailbox; mailboxes are not created).
+	SaveToDetailMailbox bool
 	// Timeout is the idle and write timeout. Default DefaultTimeout.
 	Timeout time.Duration
 	// TempDir holds spool files of large messages. Default os.TempDir().

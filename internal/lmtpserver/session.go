@@ -12,16 +12,19 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/roost-mail/roost/internal/mailstore"
 	"github.com/roost-mail/roost/internal/netserver"
 )
 
 // rcpt is an accepted recipient.
 type rcpt struct {
-	addr string // as given in RCPT TO (go-smtp's key for its status)
-	user string // the account
+	addr    string // as given in RCPT TO (go-smtp's key for its status)
+	user    string // the account
+	mailbox string // where to save: "" for INBOX, or the detail (SaveToDetailMailbox)
 }
 
 // session is one go-smtp session: one LMTP connection. go-smtp calls its
@@ -50,7 +53,7 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 }
 
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
-	user, err := s.srv.resolve(context.Background(), to)
+	user, detail, err := s.srv.resolve(context.Background(), to)
 	if err != nil {
 		if errors.Is(err, errUnknownUser) {
 			s.log.Info("lmtp recipient rejected", "rcpt", to, "reason", "unknown user")
@@ -61,7 +64,11 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0},
 			Message: fmt.Sprintf("<%s> Temporary internal error", to)}
 	}
-	s.rcpts = append(s.rcpts, rcpt{addr: to, user: user})
+	rc := rcpt{addr: to, user: user}
+	if s.srv.opts.SaveToDetailMailbox {
+		rc.mailbox = detailMailbox(detail)
+	}
+	s.rcpts = append(s.rcpts, rc)
 	return nil
 }
 
@@ -98,7 +105,7 @@ func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 		}
 		start := time.Now()
 		hdr := s.traceHeader(rc, id, time.Now())
-		res, derr := s.srv.opts.Deliverer.DeliverWithHeader(ctx, rc.user, "", hdr, sp.Reader())
+		res, derr := s.srv.opts.Deliverer.DeliverWithHeader(ctx, rc.user, rc.mailbox, hdr, sp.Reader())
 		reply := dataReply(id, derr)
 		log := s.log.With("from", s.from, "rcpt", rc.addr, "user", rc.user, "id", id,
 			"size", sp.Size(), "duration", time.Since(start).Round(time.Microsecond))
@@ -142,23 +149,26 @@ func (s *session) traceHeader(rc rcpt, id string, now time.Time) []byte {
 
 var errUnknownUser = errors.New("unknown user")
 
-// resolve maps an RCPT address to an account name. The address is
-// lowercased (Dovecot's default auth_username_format %Lu) and its detail
-// removed ("user+detail@domain" -> "user@domain", per RecipientDelimiter);
-// then the full address is tried, and then its local part alone, so that a
-// passwd-file user "alice" receives mail for alice@any.domain. A lookup
-// failure is returned as is (temporary); a miss is errUnknownUser.
-func (s *Server) resolve(ctx context.Context, addr string) (string, error) {
-	addr = strings.ToLower(addr)
+// resolve maps an RCPT address to an account name and returns the
+// address's detail too. The address is lowercased (Dovecot's default
+// auth_username_format %Lu) and its detail removed ("user+detail@domain" ->
+// "user@domain", per RecipientDelimiter); then the full address is tried,
+// and then its local part alone, so that a passwd-file user "alice"
+// receives mail for alice@any.domain. The detail keeps its case, as in
+// Dovecot, since it may name a mailbox. A lookup failure is returned as is
+// (temporary); a miss is errUnknownUser.
+func (s *Server) resolve(ctx context.Context, addr string) (user, detail string, err error) {
 	local, domain, hasDomain := addr, "", false
 	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
 		local, domain, hasDomain = addr[:i], addr[i+1:], true
 	}
 	if d := s.opts.RecipientDelimiter; d != "" {
 		if i := strings.IndexAny(local, d); i > 0 {
-			local = local[:i]
+			_, size := utf8.DecodeRuneInString(local[i:])
+			local, detail = local[:i], local[i+size:]
 		}
 	}
+	local, domain = strings.ToLower(local), strings.ToLower(domain)
 	cands := []string{local}
 	if hasDomain {
 		cands = []string{local + "@" + domain, local}
@@ -169,13 +179,26 @@ func (s *Server) resolve(ctx context.Context, addr string) (string, error) {
 		}
 		ok, err := s.opts.Users.UserExists(ctx, u)
 		if err != nil {
-			return "", err
+			return "", "", err
 		}
 		if ok {
-			return u, nil
+			return u, detail, nil
 		}
 	}
-	return "", errUnknownUser
+	return "", "", errUnknownUser
+}
+
+// detailMailbox returns the mailbox a detail names, or "" (INBOX) when it
+// is not a valid mailbox name (Dovecot also saves to INBOX when the detail
+// is not UTF-8). A valid name that does not exist is the deliverer's
+// business: it saves to INBOX, as Dovecot does without
+// lda_mailbox_autocreate.
+func detailMailbox(detail string) string {
+	name, err := mailstore.NormalizeMailboxName(detail)
+	if err != nil {
+		return ""
+	}
+	return name
 }
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)

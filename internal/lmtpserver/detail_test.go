@@ -1,0 +1,110 @@
+package lmtpserver
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+// count returns how many messages user's mailbox holds.
+func (e *env) count(user, mailbox string) int {
+	e.t.Helper()
+	ctx := context.Background()
+	acct, err := e.store.Account(ctx, user)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer acct.Close()
+	mb, err := acct.Mailbox(ctx, mailbox)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	msgs, err := acct.Messages(ctx, mb.ID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return len(msgs)
+}
+
+func (e *env) createMailbox(user, name string) {
+	e.t.Helper()
+	ctx := context.Background()
+	acct, err := e.store.Account(ctx, user)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer acct.Close()
+	if _, err := acct.CreateMailbox(ctx, name, ""); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// deliverOne runs one transaction with one recipient and requires 250.
+func (c *client) deliverOne(rcpt string) {
+	c.t.Helper()
+	c.expect("MAIL FROM:<s@example.org>", "250")
+	c.expect("RCPT TO:<"+rcpt+">", "250")
+	c.expect("DATA", "354")
+	c.send("Subject: d\r\n\r\nhi\r\n.\r\n")
+	c.expectLine("250 2.0.0 <" + rcpt + "> ")
+}
+
+// TestSaveToDetailMailbox: with lmtp_save_to_detail_mailbox the detail
+// names the mailbox, case kept; a mailbox that does not exist and a detail
+// that is no valid mailbox name go to INBOX, and nothing is created.
+func TestSaveToDetailMailbox(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.SaveToDetailMailbox = true })
+	e.createMailbox("alice", "Lists")
+	e.createMailbox("alice", "Lists/Go")
+	c := e.dial()
+	c.expect("LHLO client.test", "250")
+	for _, rcpt := range []string{"Alice+Lists@example.com", "alice+Lists/Go@example.com", "alice+lists@example.com",
+		"alice+Nope@example.com", "alice+Lists/@example.com", "alice+@example.com", "alice@example.com"} {
+		c.deliverOne(rcpt)
+	}
+	// "lists" is not "Lists": mailbox names are case-sensitive (INBOX aside).
+	if got := e.count("alice", "Lists"); got != 1 {
+		t.Errorf("Lists has %d messages, want 1", got)
+	}
+	if got := e.count("alice", "Lists/Go"); got != 1 {
+		t.Errorf("Lists/Go has %d messages, want 1", got)
+	}
+	if got := e.count("alice", "INBOX"); got != 5 {
+		t.Errorf("INBOX has %d messages, want 5", got)
+	}
+	if !strings.Contains(e.logs.String(), "mailbox does not exist, delivering to INBOX") {
+		t.Errorf("no fallback logged:\n%s", e.logs.String())
+	}
+}
+
+// TestDetailIgnoredByDefault: without the option every detail goes to INBOX.
+func TestDetailIgnoredByDefault(t *testing.T) {
+	e := newEnv(t, nil)
+	e.createMailbox("alice", "Lists")
+	c := e.dial()
+	c.expect("LHLO client.test", "250")
+	c.deliverOne("alice+Lists@example.com")
+	if e.count("alice", "Lists") != 0 || e.count("alice", "INBOX") != 1 {
+		t.Errorf("Lists %d, INBOX %d; want 0, 1", e.count("alice", "Lists"), e.count("alice", "INBOX"))
+	}
+}
+
+// TestRecipientDelimiter: several delimiter characters, each one splits;
+// "none" makes "+" part of the user name.
+func TestRecipientDelimiter(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.RecipientDelimiter = "-+"; o.SaveToDetailMailbox = true })
+	e.createMailbox("alice", "Lists")
+	c := e.dial()
+	c.expect("LHLO client.test", "250")
+	c.deliverOne("alice-Lists@example.com")
+	c.deliverOne("alice+Lists@example.com")
+	if got := e.count("alice", "Lists"); got != 2 {
+		t.Errorf("Lists has %d messages, want 2", got)
+	}
+
+	e2 := newEnv(t, func(o *Options) { o.RecipientDelimiter = "none" })
+	c2 := e2.dial()
+	c2.expect("LHLO client.test", "250")
+	c2.expect("MAIL FROM:<>", "250")
+	c2.expect("RCPT TO:<alice+x@example.com>", "550 5.1.1")
+}
