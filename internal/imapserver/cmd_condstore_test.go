@@ -167,7 +167,7 @@ func TestCondStoreFetchChangedSince(t *testing.T) {
 	c, c2 := ts.login("alice"), ts.login("alice")
 	c.do("a1 SELECT INBOX (CONDSTORE)").ok()
 	c2.do("b1 SELECT INBOX").ok()
-	c2.do(`b2 STORE 2 +FLAGS (\Seen)`).ok() // MODSEQ 6
+	c2.do(`b2 STORE 2 +FLAGS (\Seen)`).ok()      // MODSEQ 6
 	ts.deliver("alice", "INBOX", testMsg("new")) // UID 5, MODSEQ 7
 	c.do("a2 NOOP").untagged(
 		`* 2 FETCH (UID 2 FLAGS (\Seen \Recent) MODSEQ (6))`,

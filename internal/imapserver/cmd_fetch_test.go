@@ -27,8 +27,8 @@ func TestFetchItems(t *testing.T) {
 
 	// MODSEQ enables CONDSTORE (RFC 7162 3.1): HIGHESTMODSEQ comes first.
 	c.do("a FETCH 1 (FLAGS INTERNALDATE RFC822.SIZE UID MODSEQ)").
-		untagged(`* OK [HIGHESTMODSEQ 7] Highest`, `* 1 FETCH (FLAGS (\Seen \Recent) INTERNALDATE "10-Mar-2024 23:30:00 -0800" RFC822.SIZE ` +
-			itoa(len(m1)) + ` UID 1 MODSEQ (2))`).tagged("OK Fetch completed.")
+		untagged(`* OK [HIGHESTMODSEQ 7] Highest`, `* 1 FETCH (FLAGS (\Seen \Recent) INTERNALDATE "10-Mar-2024 23:30:00 -0800" RFC822.SIZE `+
+			itoa(len(m1))+` UID 1 MODSEQ (2))`).tagged("OK Fetch completed.")
 	// UID FETCH always sends UID, first.
 	c.do("b UID FETCH 6 (RFC822.SIZE)").untagged(`* 6 FETCH (UID 6 RFC822.SIZE ` + itoa(len(searchCorpus[5].msg)) + `)`)
 	c.do("c FETCH 1 (BODY.PEEK[HEADER] BODY.PEEK[TEXT] BODY.PEEK[]<0.4> BODY.PEEK[]<100000.4>)").untagged(

@@ -94,11 +94,11 @@ func TestQResyncReconnect(t *testing.T) {
 
 	b := ts.login("alice")
 	b.do("b1 SELECT INBOX").ok()
-	b.do(`b2 STORE 2 +FLAGS (\Flagged)`).ok()         // MODSEQ 8
+	b.do(`b2 STORE 2 +FLAGS (\Flagged)`).ok()          // MODSEQ 8
 	b.do(`b3 STORE 3,5 +FLAGS.SILENT (\Deleted)`).ok() // 9
-	b.do("b4 EXPUNGE").ok()                           // 10
+	b.do("b4 EXPUNGE").ok()                            // 10
 	b.do(`b5 STORE 1 +FLAGS (\Seen)`).ok()             // 11
-	ts.deliver("alice", "INBOX", testMsg("new"))      // UID 7, MODSEQ 12
+	ts.deliver("alice", "INBOX", testMsg("new"))       // UID 7, MODSEQ 12
 	// An expunge before A's modseq is not reported again.
 
 	a = ts.login("alice")
@@ -131,9 +131,9 @@ func TestQResyncReconnect(t *testing.T) {
 	// seq-match-data (RFC 7162 3.2.5.2): the client's sequence number 3
 	// for UID 4 is ours too, so nothing below UID 4 vanished unknown to
 	// it: UID 3 is left out, 5 is reported.
-	a.do("a6 EXAMINE INBOX (QRESYNC ("+v+" "+m+" 1:7 (3 4)))").contains("* VANISHED (EARLIER) 5").ok()
+	a.do("a6 EXAMINE INBOX (QRESYNC (" + v + " " + m + " 1:7 (3 4)))").contains("* VANISHED (EARLIER) 5").ok()
 	// A client that still numbers UID 4 as 4 learns about UID 3.
-	a.do("a7 EXAMINE INBOX (QRESYNC ("+v+" "+m+" 1:7 (2,4 2,4)))").contains("* VANISHED (EARLIER) 3,5").ok()
+	a.do("a7 EXAMINE INBOX (QRESYNC (" + v + " " + m + " 1:7 (2,4 2,4)))").contains("* VANISHED (EARLIER) 3,5").ok()
 }
 
 // TestQResyncFetchVanished: UID FETCH ... (CHANGEDSINCE n VANISHED) (RFC
@@ -146,7 +146,7 @@ func TestQResyncFetchVanished(t *testing.T) {
 	c.do("a2 SELECT INBOX").ok()
 	c2.do("b1 SELECT INBOX").ok()
 	c2.do(`b2 STORE 2,4 +FLAGS.SILENT (\Deleted)`).ok()
-	c2.do("b3 EXPUNGE").ok()                 // MODSEQ 8
+	c2.do("b3 EXPUNGE").ok()                    // MODSEQ 8
 	c2.do(`b4 UID STORE 3 +FLAGS (\Seen)`).ok() // MODSEQ 9
 	c.do("a3 NOOP").ok()
 	c.do("a4 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 6 VANISHED)").untagged(
