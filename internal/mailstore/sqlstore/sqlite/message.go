@@ -17,6 +17,12 @@ import (
 const maxUID = 1<<32 - 1
 
 func (a *account) Append(ctx context.Context, mailbox string, msg mailstore.NewMessage, body io.Reader) (mailstore.Mailbox, mailstore.UID, error) {
+	return a.appendAt(ctx, mailbox, 0, msg, body)
+}
+
+// appendAt appends with UID want, or with the mailbox's UIDNEXT if want is
+// 0. A want below UIDNEXT is KindExists (see mailstore.Importer).
+func (a *account) appendAt(ctx context.Context, mailbox string, want mailstore.UID, msg mailstore.NewMessage, body io.Reader) (mailstore.Mailbox, mailstore.UID, error) {
 	name, err := mailstore.NormalizeMailboxName(mailbox)
 	if err != nil {
 		return mailstore.Mailbox{}, 0, err
@@ -27,8 +33,10 @@ func (a *account) Append(ctx context.Context, mailbox string, msg mailstore.NewM
 	}
 	// Fail before reading the body when the mailbox does not exist. It is
 	// checked again in the transaction.
-	if _, err := mailboxByName(ctx, a.r, name); err != nil {
+	if m, err := mailboxByName(ctx, a.r, name); err != nil {
 		return mailstore.Mailbox{}, 0, dbErr("append", err)
+	} else if want != 0 && want < m.UIDNext {
+		return mailstore.Mailbox{}, 0, mailstore.Errorf(mailstore.KindExists, "UID %d was given out already", want)
 	}
 	date := msg.InternalDate
 	if date.IsZero() {
@@ -75,6 +83,15 @@ func (a *account) Append(ctx context.Context, mailbox string, msg mailstore.NewM
 			return err
 		}
 		uid = m.UIDNext
+		if want != 0 {
+			if want < m.UIDNext {
+				return mailstore.Errorf(mailstore.KindExists, "UID %d was given out already", want)
+			}
+			if want >= maxUID {
+				return mailstore.Errorf(mailstore.KindInvalid, "UID %d out of range", want)
+			}
+			uid = want
+		}
 		modseq := m.HighestModSeq + 1
 		if _, err := tx.ExecContext(ctx, `INSERT INTO message (mailbox_id, uid, modseq, flags, keywords, internal_date, internal_tz, size, content)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, m.ID, uid, modseq, bits, joinKeywords(kws), date.Unix(), tz, size, content); err != nil {
