@@ -25,6 +25,11 @@
 //     default %Lu: lowercase), which gives the Principal's name; each passdb
 //     then applies its own username_format (default %u) to get the key it
 //     looks up. passwd-file lookups themselves are case-sensitive.
+//   - A per-address penalty (Options.Penalty, penalty.go) delays every
+//     attempt from an address that failed recently, growing with each
+//     failure (2, 4, 8, 15 s), as Dovecot's anvil auth penalty does. It is
+//     waited before the attempt; FailureDelay comes on top after a
+//     failure. A success from the address resets it.
 //   - With DisablePlaintextAuth, plaintext mechanisms (LOGIN command, USER/
 //     PASS, SASL PLAIN and LOGIN) are refused on connections that are not
 //     secure (ConnInfo.Secure: TLS, or remote IP == local IP).
@@ -130,6 +135,9 @@ type Options struct {
 	// logs in as; "" means "anonymous". It goes through UsernameFormat
 	// like any login name.
 	AnonymousUsername string
+	// Penalty is the per-address penalty (penalty.go). The zero value
+	// disables it; Roost runs with DefaultPenalty.
+	Penalty Penalty
 }
 
 // Service authenticates users. It is safe for concurrent use.
@@ -144,8 +152,12 @@ type Service struct {
 	logp             logPolicy
 	anonymousUser    string // auth_anonymous_username, after auth_username_format
 	fallbackDummy    string // stored password used when no passdb has a user to borrow from
-	// sleep waits d or until ctx is done; replaced in tests.
+	// penalty is nil when Options.Penalty is disabled.
+	penalty *penaltyTable
+	// sleep waits d or until ctx is done; now is the clock of the
+	// penalty. Both are replaced in tests.
 	sleep func(ctx context.Context, d time.Duration) error
+	now   func() time.Time
 }
 
 type passdb struct {
@@ -169,12 +181,19 @@ func New(opts Options) (*Service, error) {
 		delay:            opts.FailureDelay,
 		log:              opts.Logger,
 		sleep:            sleepCtx,
+		now:              time.Now,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.delay < 0 {
 		return nil, fmt.Errorf("auth: negative failure delay %v", s.delay)
+	}
+	if opts.Penalty.Init < 0 || opts.Penalty.Max < 0 || opts.Penalty.Timeout < 0 {
+		return nil, fmt.Errorf("auth: negative penalty %+v", opts.Penalty)
+	}
+	if opts.Penalty.Init > 0 {
+		s.penalty = newPenaltyTable(opts.Penalty, func() time.Time { return s.now() })
 	}
 	var err error
 	if s.logp, err = newLogPolicy(opts); err != nil {
@@ -306,17 +325,62 @@ func (s *Service) Login(ctx context.Context, ci ConnInfo, user, pass string) (Pr
 		s.logp.failure(s.attemptLog(ci, "LOGIN-COMMAND").With("user", user), "cleartext authentication refused on an insecure connection")
 		return Principal{}, ErrPlaintextDisabled
 	}
+	if err := s.penaltyWait(ctx, ci, "LOGIN-COMMAND"); err != nil {
+		return Principal{}, err
+	}
 	p, err := s.verify(ci, "LOGIN-COMMAND", user, pass)
 	if err != nil {
-		return Principal{}, s.failed(ctx, err)
+		return Principal{}, s.failed(ctx, ci, s.checksum(user, pass), err)
 	}
+	s.succeeded(ci)
 	return p, nil
 }
 
-// failed applies the failure delay to ErrFailed.
-func (s *Service) failed(ctx context.Context, err error) error {
+// penaltyWait waits the penalty of ci's remote address, if any, before an
+// attempt is looked at.
+func (s *Service) penaltyWait(ctx context.Context, ci ConnInfo, mech string) error {
+	if s.penalty == nil {
+		return nil
+	}
+	d := s.penalty.Delay(ci.Remote.Addr())
+	if d <= 0 {
+		return nil
+	}
+	s.logp.debug(s.attemptLog(ci, mech), "auth penalty: delaying attempt", "delay", d)
+	return s.sleep(ctx, d)
+}
+
+// checksum identifies a user+password pair for the penalty; 0 without a
+// penalty.
+func (s *Service) checksum(user, pass string) uint64 {
+	if s.penalty == nil {
+		return 0
+	}
+	return s.penalty.checksum(user, pass)
+}
+
+// succeeded resets the penalty of ci's remote address.
+func (s *Service) succeeded(ci ConnInfo) {
+	if s.penalty != nil {
+		s.penalty.Succeeded(ci.Remote.Addr())
+	}
+}
+
+// failed raises the penalty of ci's remote address and applies the failure
+// delay to ErrFailed. sum is the attempt's user+password checksum (0: no
+// credentials, e.g. malformed SASL input).
+func (s *Service) failed(ctx context.Context, ci ConnInfo, sum uint64, err error) error {
 	if !errors.Is(err, ErrFailed) {
 		return err
+	}
+	if s.penalty != nil {
+		prev := s.penalty.Delay(ci.Remote.Addr())
+		lv := s.penalty.Failed(ci.Remote.Addr(), sum)
+		if lv == penaltyMaxLevel && prev < s.penalty.delayFor(penaltyMaxLevel) {
+			// Once per address reaching the top, not per failure.
+			s.log.Info("auth penalty at maximum: repeated failed logins", "proto", ci.Protocol,
+				"remote", ci.Remote.Addr().String(), "delay", s.penalty.delayFor(lv))
+		}
 	}
 	if serr := s.sleep(ctx, s.delay); serr != nil {
 		return serr
@@ -491,6 +555,7 @@ type SASL struct {
 	srv       sasl.Server
 	principal Principal
 	result    error // from the last check: nil, ErrFailed or ErrTempFail
+	sum       uint64 // user+password checksum of the last check, for the penalty
 	finished  bool
 	step      int // calls of Next, for debug logs
 }
@@ -547,7 +612,7 @@ func sanitizeMech(m string) string {
 
 func (x *SASL) check(user, pass string) error {
 	p, err := x.s.verify(x.ci, x.mech, user, pass)
-	x.principal, x.result = p, err
+	x.principal, x.result, x.sum = p, err, x.s.checksum(user, pass)
 	return err
 }
 
@@ -561,6 +626,13 @@ func (x *SASL) Next(ctx context.Context, response []byte) (challenge []byte, don
 		return nil, true, ErrFailed
 	}
 	x.step++
+	if x.step == 1 {
+		// Dovecot waits the penalty when the request starts.
+		if err := x.s.penaltyWait(ctx, x.ci, x.mech); err != nil {
+			x.finished = true
+			return nil, true, err
+		}
+	}
 	challenge, done, err = x.srv.Next(response)
 	x.s.logp.debug(x.s.attemptLog(x.ci, x.mech), "sasl step", "step", x.step,
 		"response_bytes", len(response), "initial_response", x.step == 1 && response != nil,
@@ -570,6 +642,7 @@ func (x *SASL) Next(ctx context.Context, response []byte) (challenge []byte, don
 	}
 	x.finished = true
 	if err == nil {
+		x.s.succeeded(x.ci)
 		return nil, true, nil
 	}
 	x.principal = Principal{}
@@ -579,7 +652,7 @@ func (x *SASL) Next(ctx context.Context, response []byte) (challenge []byte, don
 	if !errors.Is(err, ErrFailed) {
 		x.s.logp.failure(x.s.attemptLog(x.ci, x.mech), err.Error())
 	}
-	return nil, true, x.s.failed(ctx, ErrFailed)
+	return nil, true, x.s.failed(ctx, x.ci, x.sum, ErrFailed)
 }
 
 // Principal returns the authenticated user once Next reported done without
