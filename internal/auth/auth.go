@@ -554,7 +554,7 @@ type SASL struct {
 	mech      string
 	srv       sasl.Server
 	principal Principal
-	result    error // from the last check: nil, ErrFailed or ErrTempFail
+	result    error  // from the last check: nil, ErrFailed or ErrTempFail
 	sum       uint64 // user+password checksum of the last check, for the penalty
 	finished  bool
 	step      int // calls of Next, for debug logs
