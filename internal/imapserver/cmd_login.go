@@ -143,6 +143,7 @@ func (s *session) login(ctx context.Context, p auth.Principal, method string) er
 	s.state = stateAuthenticated
 	s.badCount = 0
 	s.newDecoder() // post-login limits
+	s.register()
 	s.log.Info("imap login", "user", p.User, "method", method, "tls", s.conn.TLS())
 	return okText(s.capabilityCode(), "Logged in")
 }

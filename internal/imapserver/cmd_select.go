@@ -68,6 +68,7 @@ func (s *session) cmdSelect(ctx context.Context, cmd *imap.Command) error {
 	v := newSelected(mbox, args.ReadOnly, all, trackRecent, recentAbove)
 	s.sel = v
 	s.state = stateSelected
+	s.noteMailbox(mbox.Name)
 
 	s.writeFlags()
 	s.enc.Untagged().Number(v.count()).SP().Atom("EXISTS").CRLF()

@@ -773,6 +773,7 @@ func (s *session) writeFlags() {
 // (UNSELECT, SELECT of another mailbox, logout).
 func (s *session) closeSelected() {
 	s.sel = nil
+	s.noteMailbox("")
 	if s.state == stateSelected {
 		s.state = stateAuthenticated
 	}

@@ -124,6 +124,9 @@ type Options struct {
 	AppendLimit int64
 	// TempDir is where APPEND literals are spooled. "" means os.TempDir().
 	TempDir string
+	// Sessions, if set, is told about logged-in sessions (roost who,
+	// roost kick).
+	Sessions SessionRegistry
 
 	// LoginTimeout is the idle timeout before login. Default
 	// DefaultLoginTimeout.
@@ -228,7 +231,11 @@ func New(opts Options) *Server {
 // client gets "* BYE Server shutting down."). It does not close c; the
 // caller does.
 func (s *Server) ServeConn(ctx context.Context, c *netserver.Conn) {
-	newSession(s, c).serve(ctx)
+	ctx, kick := context.WithCancelCause(ctx)
+	defer kick(nil)
+	sess := newSession(s, c)
+	sess.kick = kick
+	sess.serve(ctx)
 }
 
 var _ netserver.Handler = (*Server)(nil)

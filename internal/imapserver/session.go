@@ -56,6 +56,12 @@ type session struct {
 	byeAfter   string // set by a handler: after the tagged reply send "* BYE byeAfter" and close
 	abort      string // set while reading a command: stop reading, send "* BYE abort" and close
 	start      time.Time
+
+	// kick cancels the session's context (cause errKicked); regMailbox and
+	// regDone come from Options.Sessions (sessions.go).
+	kick       context.CancelCauseFunc
+	regMailbox func(string)
+	regDone    func()
 }
 
 func newSession(srv *Server, c *netserver.Conn) *session {
@@ -192,6 +198,9 @@ func (s *session) finish(ctx context.Context, err error) {
 	case errors.As(err, &be):
 		s.enc.Untagged().Atom("BYE").SP().Text(be.text).CRLF()
 		s.log.Info("imap disconnected", "user", s.user, "reason", be.text)
+	case kickedBy(ctx):
+		s.enc.Untagged().Atom("BYE").SP().Text("Kicked by administrator").CRLF()
+		s.log.Info("imap disconnected: kicked by administrator", "user", s.user)
 	case errors.Is(err, errShutdown) || ctx.Err() != nil:
 		s.enc.Untagged().Atom("BYE").SP().Text("Server shutting down.").CRLF()
 		s.log.Info("imap disconnected: server shutting down", "user", s.user)
@@ -455,6 +464,7 @@ func (s *session) cleanup() {
 	if s.userIPHeld {
 		s.srv.releaseUserIP(s.user, s.conn.Remote().Addr())
 	}
+	s.unregister()
 	s.log.Info("imap logout", "user", s.user, "duration", time.Since(s.start).Round(time.Millisecond))
 	s.acct = nil
 }

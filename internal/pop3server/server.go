@@ -121,6 +121,10 @@ type Options struct {
 	MaxBadCommands int
 
 	Logger *slog.Logger
+
+	// Sessions, if set, is told about logged-in sessions (roost who,
+	// roost kick).
+	Sessions SessionRegistry
 }
 
 // DefaultUIDL is Dovecot's default pop3_uidl_format "%08Xu%08Xv": the UID and
@@ -191,7 +195,10 @@ func New(opts Options) *Server {
 // client gets "-ERR [SYS/TEMP] Server shutting down." between commands).
 // It does not close c; the caller does.
 func (s *Server) ServeConn(ctx context.Context, c *netserver.Conn) {
+	ctx, kick := context.WithCancelCause(ctx)
+	defer kick(nil)
 	sess := newSession(s, c)
+	sess.kick = kick
 	sess.serve(ctx)
 }
 

@@ -64,6 +64,11 @@ type session struct {
 	quit       bool // QUIT ran the UPDATE state
 	stats      stats
 	start      time.Time
+
+	// kick cancels the session's context (cause errKicked); regDone comes
+	// from Options.Sessions (sessions.go).
+	kick    context.CancelCauseFunc
+	regDone func()
 }
 
 // message is one entry of the maildrop snapshot taken at login.
@@ -143,6 +148,10 @@ func (s *session) readFailed(err error) {
 		s.errf("Input line too long.")
 		s.w.Flush()
 		s.logger.Info("pop3 disconnected: input line too long")
+	case errors.Is(err, errKicked):
+		s.errf("Kicked by administrator")
+		s.w.Flush()
+		s.logger.Info("pop3 disconnected: kicked by administrator", "user", s.user)
 	case errors.Is(err, errShutdown):
 		s.errf("[SYS/TEMP] Server shutting down.")
 		s.w.Flush()
@@ -171,7 +180,7 @@ func (s *session) timeout() time.Duration {
 func (s *session) readLine(ctx context.Context) ([]byte, error) {
 	s.conn.SetReadDeadline(time.Now().Add(s.timeout()))
 	if ctx.Err() != nil {
-		return nil, errShutdown
+		return nil, endErr(ctx)
 	}
 	line, err := s.r.ReadSlice('\n')
 	if errors.Is(err, bufio.ErrBufferFull) {
@@ -179,7 +188,7 @@ func (s *session) readLine(ctx context.Context) ([]byte, error) {
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, errShutdown
+			return nil, endErr(ctx)
 		}
 		return nil, err
 	}
@@ -302,6 +311,7 @@ func (s *session) cleanup() {
 	if s.userIPHeld {
 		s.srv.releaseUserIP(s.user, s.conn.Remote().Addr())
 	}
+	s.unregister()
 	deleted := 0
 	if s.quit {
 		deleted = s.stats.deleted
