@@ -35,6 +35,11 @@ type Conn struct {
 	remote    netip.AddrPort
 	local     netip.AddrPort
 	logger    *slog.Logger
+	// preauthDeadline (under mu) caps every read deadline until
+	// Authenticated; zero: no cap.
+	preauthDeadline time.Time
+	// release (under mu) gives back the pre-login slot; nil once done.
+	release func()
 }
 
 // NewConn wraps nc. tlsConfig may be nil (no TLS possible). With implicitTLS
@@ -150,16 +155,64 @@ func (c *Conn) TLSState() (tls.ConnectionState, bool) {
 	return tls.ConnectionState{}, false
 }
 
+// Authenticated tells the server that the client has logged in: the
+// connection no longer counts against the pre-login caps
+// (login_max_preauth_per_ip, login_max_preauth) and the pre-login
+// deadline no longer applies. The protocol servers call it on a successful
+// login; calling it again does nothing.
+func (c *Conn) Authenticated() {
+	c.mu.Lock()
+	c.preauthDeadline = time.Time{}
+	c.mu.Unlock()
+	c.releasePreauth()
+}
+
+func (c *Conn) releasePreauth() {
+	c.mu.Lock()
+	release := c.release
+	c.release = nil
+	c.mu.Unlock()
+	if release != nil {
+		release()
+	}
+}
+
+// clamp limits a read deadline to the pre-login deadline.
+func (c *Conn) clamp(t time.Time) time.Time {
+	c.mu.Lock()
+	dl := c.preauthDeadline
+	c.mu.Unlock()
+	if !dl.IsZero() && (t.IsZero() || t.After(dl)) {
+		return dl
+	}
+	return t
+}
+
 // Logger returns a logger carrying the connection id and remote address.
 func (c *Conn) Logger() *slog.Logger { return c.logger }
 
-func (c *Conn) Read(p []byte) (int, error)         { return c.cur().Read(p) }
-func (c *Conn) Write(p []byte) (int, error)        { return c.cur().Write(p) }
-func (c *Conn) Close() error                       { return c.cur().Close() }
-func (c *Conn) LocalAddr() net.Addr                { return c.raw.LocalAddr() }
-func (c *Conn) RemoteAddr() net.Addr               { return c.raw.RemoteAddr() }
-func (c *Conn) SetDeadline(t time.Time) error      { return c.cur().SetDeadline(t) }
-func (c *Conn) SetReadDeadline(t time.Time) error  { return c.cur().SetReadDeadline(t) }
+func (c *Conn) Read(p []byte) (int, error)  { return c.cur().Read(p) }
+func (c *Conn) Write(p []byte) (int, error) { return c.cur().Write(p) }
+func (c *Conn) Close() error                { return c.cur().Close() }
+func (c *Conn) LocalAddr() net.Addr         { return c.raw.LocalAddr() }
+func (c *Conn) RemoteAddr() net.Addr        { return c.raw.RemoteAddr() }
+
+// SetDeadline sets the write deadline to t and the read deadline to t or
+// the pre-login deadline, whichever comes first.
+func (c *Conn) SetDeadline(t time.Time) error {
+	nc := c.cur()
+	if err := nc.SetWriteDeadline(t); err != nil {
+		return err
+	}
+	return nc.SetReadDeadline(c.clamp(t))
+}
+
+// SetReadDeadline sets the read deadline to t or, before Authenticated on
+// a connection of a LoginHandler, to the pre-login deadline if that comes
+// first (Options.PreauthTimeout): a client trickling bytes cannot keep a
+// connection without logging in, whatever deadlines the session sets.
+// Writes are not capped, so the session can still say why it ends.
+func (c *Conn) SetReadDeadline(t time.Time) error  { return c.cur().SetReadDeadline(c.clamp(t)) }
 func (c *Conn) SetWriteDeadline(t time.Time) error { return c.cur().SetWriteDeadline(t) }
 
 var _ net.Conn = (*Conn)(nil)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -24,6 +25,20 @@ type HandlerFunc func(ctx context.Context, c *Conn)
 
 // ServeConn calls f(ctx, c).
 func (f HandlerFunc) ServeConn(ctx context.Context, c *Conn) { f(ctx, c) }
+
+// LoginHandler is a Handler whose clients must log in (IMAP, POP3). Its
+// connections count against the pre-login caps (Options.MaxPreauthPerIP,
+// MaxPreauth) and the pre-login deadline (Options.PreauthTimeout) until the
+// session calls Conn.Authenticated. LMTP's handler does not implement it:
+// LMTP has no login.
+type LoginHandler interface {
+	Handler
+	// Refusal returns the line (with CRLF) that tells a client, before any
+	// greeting, that its connection is refused: text is the reason
+	// ("Too many connections from your IP address."). IMAP answers
+	// "* BYE text", POP3 "-ERR [SYS/TEMP] text".
+	Refusal(text string) []byte
+}
 
 // Listener describes one listening socket.
 type Listener struct {
@@ -44,7 +59,43 @@ type Options struct {
 	// MaxConnections caps concurrent connections over all listeners
 	// (0: 10000). Connections over the cap are closed at once.
 	MaxConnections int
+	// MaxPreauthPerIP caps connections of a LoginHandler that have not
+	// logged in yet, per remote IPv4 address or IPv6 /64 (0:
+	// DefaultMaxPreauthPerIP; negative: no cap). Roost's
+	// login_max_preauth_per_ip.
+	MaxPreauthPerIP int
+	// MaxPreauth caps such connections in total (0: DefaultMaxPreauth;
+	// negative: no cap). Roost's login_max_preauth.
+	MaxPreauth int
+	// PreauthTimeout is the longest a LoginHandler's connection may stay
+	// without logging in, however it trickles bytes (0:
+	// DefaultPreauthTimeout; negative: none). Roost's
+	// login_preauth_timeout; see Conn.SetReadDeadline.
+	PreauthTimeout time.Duration
 }
+
+// Defaults of the pre-login limits. Dovecot has no per-IP cap on
+// connections that have not logged in (its mail_max_userip_connections
+// counts logged-in sessions); these are Roost's.
+const (
+	// DefaultMaxPreauthPerIP: a real client opens a handful of
+	// connections at once (Thunderbird up to 5 per account by default,
+	// plus one per account for IDLE); 10 leaves room for a few accounts
+	// or devices behind one address while stopping one host from filling
+	// the server with half-open logins.
+	DefaultMaxPreauthPerIP = 10
+	// DefaultMaxPreauth bounds the goroutines, buffers and TLS handshakes
+	// unauthenticated clients can hold all together.
+	DefaultMaxPreauth = 1000
+	// DefaultPreauthTimeout: Dovecot's login processes disconnect a client
+	// that has not logged in within 3 minutes of connecting
+	// (CLIENT_LOGIN_TIMEOUT_MSECS = MASTER_LOGIN_TIMEOUT_SECS 3*60),
+	// however active it is. This also bounds a slowloris client that
+	// sends a byte now and then.
+	DefaultPreauthTimeout = 3 * time.Minute
+	// refusalLogEvery rate-limits the log line for refused connections.
+	refusalLogEvery = 10 * time.Second
+)
 
 // Server runs listeners. Create with New; the zero value is not usable.
 type Server struct {
@@ -59,6 +110,11 @@ type Server struct {
 	conns     map[*Conn]struct{}
 	wg        sync.WaitGroup
 	closed    bool
+
+	preauth      int                  // LoginHandler connections not logged in
+	preauthByKey map[netip.Prefix]int // the same, per IPv4 address / IPv6 /64
+	refusedLog   time.Time            // when a refusal was last logged
+	refusedQuiet int                  // refusals not logged since
 }
 
 // New returns a Server.
@@ -69,8 +125,18 @@ func New(opts Options) *Server {
 	if opts.MaxConnections == 0 {
 		opts.MaxConnections = 10000
 	}
+	if opts.MaxPreauthPerIP == 0 {
+		opts.MaxPreauthPerIP = DefaultMaxPreauthPerIP
+	}
+	if opts.MaxPreauth == 0 {
+		opts.MaxPreauth = DefaultMaxPreauth
+	}
+	if opts.PreauthTimeout == 0 {
+		opts.PreauthTimeout = DefaultPreauthTimeout
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{opts: opts, logger: opts.Logger, ctx: ctx, cancel: cancel, conns: map[*Conn]struct{}{}}
+	return &Server{opts: opts, logger: opts.Logger, ctx: ctx, cancel: cancel,
+		conns: map[*Conn]struct{}{}, preauthByKey: map[netip.Prefix]int{}}
 }
 
 // Listen opens the socket of l. It returns the net.Listener so callers can
@@ -128,9 +194,9 @@ func (s *Server) Serve(ln net.Listener, l Listener) error {
 		}
 		delay = 0
 		c := NewConn(nc, s.opts.TLSConfig, l.ImplicitTLS, s.logger)
-		if !s.track(c) {
-			c.logger.Warn("connection refused: too many connections", "limit", s.opts.MaxConnections)
-			nc.Close()
+		lh, login := l.Handler.(LoginHandler)
+		if reason := s.track(c, login); reason != "" {
+			s.refuse(c, l, lh, reason)
 			continue
 		}
 		go s.serveConn(c, l)
@@ -143,20 +209,96 @@ func (s *Server) isClosed() bool {
 	return s.closed
 }
 
-func (s *Server) track(c *Conn) bool {
+// Reasons for refusing a connection, sent to the client.
+const (
+	refusedClosed  = "Server shutting down."
+	refusedTotal   = "Too many connections, try again later."
+	refusedPreauth = "Too many connections from your IP address."
+)
+
+// track registers c, or returns why it is refused. login connections
+// count as not logged in until Conn.Authenticated or Close.
+func (s *Server) track(c *Conn, login bool) (refused string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || len(s.conns) >= s.opts.MaxConnections {
-		return false
+	switch {
+	case s.closed:
+		return refusedClosed
+	case len(s.conns) >= s.opts.MaxConnections:
+		return refusedTotal
+	}
+	if login {
+		key := preauthKey(c.remote.Addr())
+		if s.opts.MaxPreauth > 0 && s.preauth >= s.opts.MaxPreauth {
+			return refusedTotal
+		}
+		if s.opts.MaxPreauthPerIP > 0 && s.preauthByKey[key] >= s.opts.MaxPreauthPerIP {
+			return refusedPreauth
+		}
+		s.preauth++
+		s.preauthByKey[key]++
+		c.release = func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.preauth--
+			if s.preauthByKey[key]--; s.preauthByKey[key] <= 0 {
+				delete(s.preauthByKey, key)
+			}
+		}
+		if s.opts.PreauthTimeout > 0 {
+			c.preauthDeadline = time.Now().Add(s.opts.PreauthTimeout)
+		}
 	}
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
-	return true
+	return ""
+}
+
+// preauthKey groups remote addresses for MaxPreauthPerIP: an IPv4 address,
+// or an IPv6 /64 (one host usually has a whole /64).
+func preauthKey(ip netip.Addr) netip.Prefix {
+	bits := 32
+	if ip.Is6() {
+		bits = 64
+	}
+	p, _ := ip.Prefix(bits)
+	return p
+}
+
+// refuse closes a connection over a cap. A LoginHandler's plaintext client
+// is told why first (IMAP BYE, POP3 -ERR [SYS/TEMP]); an implicit-TLS
+// client is not, as that would cost a TLS handshake. The log gets one
+// line per refusalLogEvery at most, with the number of refusals it stands
+// for, so a flood cannot flood the log.
+func (s *Server) refuse(c *Conn, l Listener, lh LoginHandler, reason string) {
+	if lh != nil && !l.ImplicitTLS {
+		// A fresh socket's send buffer is empty: this does not block; the
+		// deadline is a guard only.
+		c.raw.SetWriteDeadline(time.Now().Add(time.Second))
+		c.raw.Write(lh.Refusal(reason))
+	}
+	c.raw.Close()
+	s.mu.Lock()
+	now := time.Now()
+	log := now.Sub(s.refusedLog) >= refusalLogEvery
+	n := s.refusedQuiet + 1
+	if log {
+		s.refusedLog, s.refusedQuiet = now, 0
+	} else {
+		s.refusedQuiet++
+	}
+	s.mu.Unlock()
+	if log {
+		c.logger.Warn("connection refused", "listener", l.Name, "reason", reason, "refused", n,
+			"max_connections", s.opts.MaxConnections, "login_max_preauth", s.opts.MaxPreauth,
+			"login_max_preauth_per_ip", s.opts.MaxPreauthPerIP)
+	}
 }
 
 func (s *Server) serveConn(c *Conn, l Listener) {
 	defer s.wg.Done()
 	defer func() {
+		c.releasePreauth()
 		s.mu.Lock()
 		delete(s.conns, c)
 		s.mu.Unlock()
@@ -167,6 +309,10 @@ func (s *Server) serveConn(c *Conn, l Listener) {
 			c.logger.Error("panic serving connection", "panic", r, "stack", string(debug.Stack()))
 		}
 	}()
+	if !c.preauthDeadline.IsZero() {
+		// Bounds the implicit TLS handshake too.
+		c.raw.SetReadDeadline(c.preauthDeadline)
+	}
 	if err := c.Handshake(s.ctx); err != nil {
 		c.logger.Info("tls handshake failed", "listener", l.Name, "err", err)
 		return
