@@ -141,6 +141,7 @@ func (s *session) login(ctx context.Context, p auth.Principal, method string) er
 	}
 	s.user, s.acct, s.userIPHeld = p.User, acct, true
 	s.state = stateAuthenticated
+	s.conn.Authenticated() // off the pre-login caps and deadline
 	s.badCount = 0
 	s.newDecoder() // post-login limits
 	s.register()

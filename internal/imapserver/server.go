@@ -238,7 +238,11 @@ func (s *Server) ServeConn(ctx context.Context, c *netserver.Conn) {
 	sess.serve(ctx)
 }
 
-var _ netserver.Handler = (*Server)(nil)
+var _ netserver.LoginHandler = (*Server)(nil)
+
+// Refusal is the line netserver sends instead of the greeting when a
+// connection is over a pre-login cap (RFC 9051 7.1.5: BYE as greeting).
+func (s *Server) Refusal(text string) []byte { return []byte("* BYE " + text + "\r\n") }
 
 // acquireUserIP counts a logged-in session of user from ip; it reports false
 // when the limit is reached. Release with releaseUserIP.

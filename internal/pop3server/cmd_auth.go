@@ -179,6 +179,7 @@ func (s *session) login(ctx context.Context, p auth.Principal, method string) er
 	s.user, s.userIPHeld, s.acct, s.release = p.User, true, acct, release
 	s.mbox, s.msgs = mbox, msgs
 	s.state = stateTransaction
+	s.conn.Authenticated() // off the pre-login caps and deadline
 	s.register()
 	s.ok("Logged in.")
 	s.logger.Info("pop3 login", "user", p.User, "method", method, "tls", s.conn.TLS(),

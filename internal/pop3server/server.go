@@ -202,7 +202,12 @@ func (s *Server) ServeConn(ctx context.Context, c *netserver.Conn) {
 	sess.serve(ctx)
 }
 
-var _ netserver.Handler = (*Server)(nil)
+var _ netserver.LoginHandler = (*Server)(nil)
+
+// Refusal is the line netserver sends instead of the greeting when a
+// connection is over a pre-login cap: a temporary condition (RFC 3206
+// SYS/TEMP), so the client retries later.
+func (s *Server) Refusal(text string) []byte { return []byte("-ERR [SYS/TEMP] " + text + "\r\n") }
 
 // acquireUserIP counts a logged-in session of user from ip; it reports false
 // when the limit is reached. Release with releaseUserIP.
