@@ -357,6 +357,7 @@ func init() {
 		"STORE":        (*parser).store,
 		"COPY":         (*parser).copyCmd,
 		"MOVE":         (*parser).copyCmd,
+		"NOTIFY":       (*parser).notify,
 	}
 }
 

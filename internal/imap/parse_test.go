@@ -144,6 +144,23 @@ var grammarTable = []struct {
 	{"a MOVE 1 Trash\r\n", cmd("a", "MOVE", &CopyCmd{Set: set(one(1)), Mailbox: "Trash", Move: true})},
 	{"a UID MOVE $ Trash\r\n", cmd("a", "UID MOVE", &CopyCmd{Set: NumSet{SearchRes: true}, Mailbox: "Trash", Move: true})},
 	{"a UID MOVE 4294967295 inbox\r\n", cmd("a", "UID MOVE", &CopyCmd{Set: set(one(4294967295)), Mailbox: "INBOX", Move: true})},
+	// NOTIFY (RFC 5465).
+	{"a NOTIFY NONE\r\n", cmd("a", "NOTIFY", &NotifyCmd{None: true})},
+	{"a notify set (selected (MessageNew (uid flags body.peek[header.fields (subject)]) messageexpunge FlagChange)) (personal (MessageNew MessageExpunge MailboxName SubscriptionChange))\r\n",
+		cmd("a", "NOTIFY", &NotifyCmd{Groups: []NotifyGroup{
+			{Filter: "SELECTED", Events: []NotifyEvent{
+				{Name: "MessageNew", Fetch: []FetchItem{{Kind: FetchUID}, {Kind: FetchFlags}, {Kind: FetchBodySection, Peek: true, Section: Section{Specifier: "HEADER.FIELDS", Fields: []string{"subject"}}}}},
+				{Name: "MessageExpunge"}, {Name: "FlagChange"}}},
+			{Filter: "PERSONAL", Events: []NotifyEvent{{Name: "MessageNew"}, {Name: "MessageExpunge"}, {Name: "MailboxName"}, {Name: "SubscriptionChange"}}},
+		}})},
+	{"a NOTIFY SET STATUS (SELECTED-DELAYED NONE) (subtree Lists (MessageNew)) (MAILBOXES (misc inbox) (MessageNew XFoo)) (inboxes (FlagChange)) (subscribed NONE)\r\n",
+		cmd("a", "NOTIFY", &NotifyCmd{Status: true, Groups: []NotifyGroup{
+			{Filter: "SELECTED-DELAYED"},
+			{Filter: "SUBTREE", Mailboxes: []string{"Lists"}, Events: []NotifyEvent{{Name: "MessageNew"}}},
+			{Filter: "MAILBOXES", Mailboxes: []string{"misc", "INBOX"}, Events: []NotifyEvent{{Name: "MessageNew"}, {Name: "XFoo"}}},
+			{Filter: "INBOXES", Events: []NotifyEvent{{Name: "FlagChange"}}},
+			{Filter: "SUBSCRIBED"},
+		}})},
 	// STORE.
 	{"a STORE 2:4 +FLAGS (\\Deleted)\r\n", cmd("a", "STORE", &StoreCmd{Set: set(rng(2, 4)), Op: mailstore.FlagsAdd, Flags: []string{`\Deleted`}})},
 	{"a STORE 1 -FLAGS.SILENT (\\SEEN $Junk)\r\n", cmd("a", "STORE", &StoreCmd{Set: set(one(1)), Op: mailstore.FlagsRemove, Silent: true, Flags: []string{`\Seen`, "$Junk"}})},
