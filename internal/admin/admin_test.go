@@ -199,7 +199,11 @@ func TestMailboxCommands(t *testing.T) {
 		t.Errorf("status %+v", st)
 	}
 	call(t, c, Request{Cmd: "mailbox.delete", User: "alice", Mailbox: "Lists/Golang"}, nil)
-	wantCode(t, c.Call(ctx, Request{Cmd: "mailbox.status", User: "alice", Mailbox: "Lists/Golang"}, nil), CodeNotFound)
+	err = c.Call(ctx, Request{Cmd: "mailbox.status", User: "alice", Mailbox: "Lists/Golang"}, nil)
+	wantCode(t, err, CodeNotFound)
+	if !strings.HasPrefix(err.Error(), "Lists/Golang: ") {
+		t.Errorf("error %q does not name the mailbox", err)
+	}
 	wantCode(t, c.Call(ctx, Request{Cmd: "mailbox.delete", User: "alice", Mailbox: "INBOX"}, nil), CodeNoPerm)
 	wantCode(t, c.Call(ctx, Request{Cmd: "mailbox.list", User: "mallory"}, nil), CodeUnknownUser)
 	wantCode(t, c.Call(ctx, Request{Cmd: "mailbox.list"}, nil), CodeUsage)

@@ -10,7 +10,7 @@
 //	{"cmd":"who"}
 //	{"ok":true,"result":[{"id":1,"user":"alice","protocol":"imap",...}]}
 //	{"cmd":"mailbox.status","user":"alice","mailbox":"Nope"}
-//	{"ok":false,"code":"notfound","error":"Mailbox doesn't exist: Nope"}
+//	{"ok":false,"code":"notfound","error":"Nope: mailbox does not exist"}
 //
 // Commands (fields used): who; kick (user); mailbox.list (user);
 // mailbox.create (user, mailbox, special_use); mailbox.delete (user,
@@ -204,6 +204,15 @@ func (s *Service) withAccount(ctx context.Context, req Request) (any, error) {
 		return nil, storeError(err)
 	}
 	defer acct.Close()
+	res, err := s.accountCmd(ctx, acct, req, charset, key)
+	if e, ok := err.(*Error); ok && req.Mailbox != "" && e.Code != CodeFailed {
+		// "Projects: mailbox does not exist"
+		e.Msg = req.Mailbox + ": " + e.Msg
+	}
+	return res, err
+}
+
+func (s *Service) accountCmd(ctx context.Context, acct mailstore.Account, req Request, charset string, key *searchKey) (any, error) {
 	switch req.Cmd {
 	case "mailbox.list":
 		mboxes, err := acct.Mailboxes(ctx)
