@@ -68,6 +68,14 @@ type Account interface {
 	// Changes returns what changed in the mailbox after since (see
 	// Changes). since = 0 returns every message.
 	Changes(ctx context.Context, mbox MailboxID, since ModSeq) (Changes, error)
+	// View returns the mailbox's UIDs as runs, HIGHESTMODSEQ, UIDNEXT,
+	// first unseen UID and keywords in use, from one read transaction.
+	// Its cost does not grow with the number of messages when UIDs are
+	// dense (SELECT of a large mailbox, docs/imap-scale.md).
+	View(ctx context.Context, mbox MailboxID) (MailboxView, error)
+	// Metas returns the metadata of the given messages (uids ascending),
+	// in UID order; messages not in the mailbox are left out.
+	Metas(ctx context.Context, mbox MailboxID, uids []UID) ([]MessageMeta, error)
 	// Cache returns the cached ENVELOPE/BODYSTRUCTURE/part tree of the
 	// given messages, in the order of uids; expunged messages are left out.
 	Cache(ctx context.Context, mbox MailboxID, uids []UID) ([]MessageCache, error)

@@ -171,3 +171,29 @@ const (
 	FlagsAdd                   // +FLAGS
 	FlagsRemove                // -FLAGS
 )
+
+// UIDRange is a run of consecutive UIDs, First through Last inclusive.
+type UIDRange struct {
+	First, Last UID
+}
+
+// MailboxView is what a session needs to select a mailbox, read in one
+// transaction without a row per message crossing the API
+// (docs/imap-scale.md): the UIDs as runs of consecutive UIDs (a mailbox
+// whose UIDs are dense is one run, whatever its size) and the counters
+// SELECT reports.
+type MailboxView struct {
+	HighestModSeq ModSeq
+	UIDNext       UID
+	// UIDs holds every message's UID as ascending, disjoint runs; no two
+	// runs touch (a run ends where the next UID is missing).
+	UIDs []UIDRange
+	// Messages is the number of messages (the sum of the runs' lengths).
+	Messages uint32
+	// FirstUnseen is the lowest UID without \Seen, 0 if every message has
+	// it.
+	FirstUnseen UID
+	// Keywords lists the keywords set on some message of the mailbox,
+	// sorted.
+	Keywords []string
+}

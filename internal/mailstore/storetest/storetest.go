@@ -56,6 +56,8 @@ func Run(t *testing.T, open func(t *testing.T) mailstore.Store) {
 		{"SharedAccount", testSharedAccount},
 		{"Users", testUsers},
 		{"ConcurrentAppends", testConcurrentAppends},
+		{"View", testView},
+		{"Metas", testMetas},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -126,6 +126,9 @@ WHEN OLD.mailbox_id != NEW.mailbox_id BEGIN
 	WHERE id = NEW.mailbox_id;
 END;
 `,
+	// 2: keywords in use per mailbox (SELECT's FLAGS response) without a
+	// scan of every message (docs/imap-scale.md).
+	`CREATE INDEX message_keywords ON message (mailbox_id, keywords) WHERE keywords != '';`,
 }
 
 // migrate brings the database to the current schema and, for a new
