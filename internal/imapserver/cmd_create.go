@@ -2,6 +2,7 @@ package imapserver
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/roost-mail/roost/internal/imap"
@@ -46,8 +47,43 @@ func (s *session) cmdCreate(ctx context.Context, cmd *imap.Command) error {
 	if mailstore.IsInbox(name) {
 		return statusNO("ALREADYEXISTS", "Mailbox already exists.")
 	}
+	if err := s.checkMailboxLimit(ctx, name); err != nil {
+		return err
+	}
 	if _, err := s.acct.CreateMailbox(ctx, name, use); err != nil {
 		return wrapf(err, "create mailbox %q", name)
+	}
+	return nil
+}
+
+// checkMailboxLimit refuses a CREATE that would take the account over
+// MaxMailboxes, counting the missing parents CREATE adds. Two sessions
+// creating at once may overshoot by a mailbox each: the cap bounds
+// resource use, it is not an exact quota.
+func (s *session) checkMailboxLimit(ctx context.Context, name string) error {
+	limit := s.srv.opts.MaxMailboxes
+	if limit < 0 {
+		return nil
+	}
+	mbs, err := s.acct.Mailboxes(ctx)
+	if err != nil {
+		return wrapf(err, "list mailboxes")
+	}
+	have := make(map[string]bool, len(mbs))
+	for _, mb := range mbs {
+		have[mb.Name] = true
+	}
+	added := 0
+	for i := range len(name) + 1 {
+		if i == len(name) || name[i] == mailstore.HierarchySeparator {
+			if !have[name[:i]] {
+				added++
+			}
+		}
+	}
+	if added > 0 && len(mbs)+added > limit {
+		s.log.Info("imap create refused: mailbox limit", "user", s.user, "limit", limit)
+		return statusNO("LIMIT", fmt.Sprintf("Too many mailboxes (limit %d).", limit))
 	}
 	return nil
 }

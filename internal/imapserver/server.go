@@ -98,6 +98,12 @@ const (
 	// DefaultMaxBadCommands: after login, this many BAD replies in a row
 	// close the connection (Dovecot's imap: CLIENT_MAX_BAD_COMMANDS 20).
 	DefaultMaxBadCommands = 20
+	// DefaultMaxMailboxes caps the mailboxes of one account (CREATE
+	// answers NO [LIMIT] beyond it). Dovecot's quota_mailbox_count is
+	// unlimited by default; Roost's is not, so that no client can fill the
+	// store (and every LIST) with mailboxes. Real accounts have tens to a
+	// few thousand.
+	DefaultMaxMailboxes = 10000
 	// DefaultMaxUserIPConnections is Dovecot's mail_max_userip_connections.
 	DefaultMaxUserIPConnections = 10
 	// writeBufSize is the output buffer per connection.
@@ -122,6 +128,10 @@ type Options struct {
 	// refuse with KindTooBig; APPENDLIMIT is then advertised without a
 	// value).
 	AppendLimit int64
+	// MaxMailboxes caps the mailboxes of one account: a CREATE that would
+	// exceed it (counting the parents it creates) is NO [LIMIT]. Default
+	// DefaultMaxMailboxes; negative means no limit.
+	MaxMailboxes int
 	// TempDir is where APPEND literals are spooled. "" means os.TempDir().
 	TempDir string
 	// Sessions, if set, is told about logged-in sessions (roost who,
@@ -195,6 +205,9 @@ func New(opts Options) *Server {
 	}, opts.Greeting)
 	if opts.MaxUserIPConnections == 0 {
 		opts.MaxUserIPConnections = DefaultMaxUserIPConnections
+	}
+	if opts.MaxMailboxes == 0 {
+		opts.MaxMailboxes = DefaultMaxMailboxes
 	}
 	if opts.LoginTimeout <= 0 {
 		opts.LoginTimeout = DefaultLoginTimeout

@@ -870,6 +870,13 @@ func (d *Decoder) ExpectFlagList(ptr *[]string) bool {
 	return true
 }
 
+// MaxNumSetRanges caps the ranges of one sequence set. The line limit
+// already bounds them (a 64 KiB line holds at most 32k), and resolving a
+// set costs O(ranges·log ranges + messages); this keeps a set well below
+// that while leaving room for the longest sets real clients send (sparse
+// UID sets of a few thousand ranges). Longer: a syntax error (BAD).
+const MaxNumSetRanges = 10000
+
 // NumRange is one element of a sequence set; 0 stands for "*".
 type NumRange struct{ Start, Stop uint32 }
 
@@ -907,6 +914,9 @@ func (d *Decoder) NumSet(ranges *[]NumRange, searchRes *bool) bool {
 		rs = append(rs, r)
 		if !d.acceptByte(',') {
 			break
+		}
+		if len(rs) == MaxNumSetRanges {
+			return d.Errorf("sequence set has more than %d ranges", MaxNumSetRanges)
 		}
 	}
 	if d.err != nil {

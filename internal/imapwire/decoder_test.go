@@ -218,3 +218,20 @@ func TestLiteralAnnouncement(t *testing.T) {
 		}
 	}
 }
+
+func TestDecoderNumSetMaxRanges(t *testing.T) {
+	set := func(n int) string { return strings.Repeat("7,", n-1) + "7 " }
+	var got []NumRange
+	var res bool
+	if d := newDec(set(MaxNumSetRanges)); !d.ExpectNumSet(&got, &res) || len(got) != MaxNumSetRanges {
+		t.Fatalf("%d ranges refused: %v", MaxNumSetRanges, d.Err())
+	}
+	d := newDec(set(MaxNumSetRanges + 1))
+	if d.ExpectNumSet(&got, &res) {
+		t.Fatalf("%d ranges accepted", MaxNumSetRanges+1)
+	}
+	var se *SyntaxError
+	if !errors.As(d.Err(), &se) || !strings.Contains(se.Msg, "ranges") {
+		t.Fatalf("error %v, want a syntax error about ranges", d.Err())
+	}
+}
