@@ -65,9 +65,13 @@ func chownNobody(t *testing.T, dir string) {
 // maildir with input on stdin (a pipe: Dovecot refuses a plain file).
 func runDovecot(t *testing.T, bin, maildir, input string) string {
 	t.Helper()
-	home := filepath.Dir(maildir)
+	return runDovecotLocation(t, bin, "maildir:"+maildir, filepath.Dir(maildir), input)
+}
+
+func runDovecotLocation(t *testing.T, bin, location, home, input string) string {
+	t.Helper()
 	cmd := exec.Command("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", bin,
-		"-o", "mail_location=maildir:"+maildir, "-o", "mail_uid=nobody", "-o", "mail_gid=nogroup",
+		"-o", "mail_location="+location, "-o", "mail_uid=nobody", "-o", "mail_gid=nogroup",
 		"-o", "first_valid_uid=0", "-o", "log_path=/dev/null")
 	cmd.Env = []string{"USER=nobody", "HOME=" + home, "PATH=/usr/bin:/bin", "TZ=UTC"}
 	cmd.Dir = home
@@ -122,7 +126,13 @@ func dovecotMailboxes(t *testing.T, maildir string) []string {
 // dovecotFetch reads a mailbox through Dovecot's IMAP.
 func dovecotFetch(t *testing.T, maildir, mailbox string) dovecotMailbox {
 	t.Helper()
-	out := runDovecot(t, dovecotIMAP, maildir, "x1 EXAMINE \""+mailbox+"\"\r\n"+
+	return dovecotFetchLocation(t, "maildir:"+maildir, mailbox)
+}
+
+func dovecotFetchLocation(t *testing.T, location, mailbox string) dovecotMailbox {
+	t.Helper()
+	home := strings.SplitN(strings.SplitN(location, ":", 2)[1], ":", 2)[0]
+	out := runDovecotLocation(t, dovecotIMAP, location, filepath.Dir(home), "x1 EXAMINE \""+mailbox+"\"\r\n"+
 		"x2 UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[])\r\nz LOGOUT\r\n")
 	var mb dovecotMailbox
 	i := strings.Index(out, "\r\nx1 OK")
