@@ -60,6 +60,8 @@ func init() {
 		{"user passwd", "user passwd [-c FILE] [-s SCHEME] NAME [-p PASSWORD | --password-stdin]", "change a user's password", runUserPasswd},
 		{"user del", "user del [-c FILE] NAME", "remove a user from the passwd-file (mail is kept)", runUserDel},
 		{"user list", "user list [-c FILE]", "list users", runUserList},
+		{"import", importUsage, "import a Dovecot Maildir or mbox, keeping UIDs (idempotent)", runImport},
+		{"export", exportUsage, "export to a Maildir or mbox that Dovecot reads with the same UIDs", runExport},
 		{"probe", "probe [--json] [--fail-on SEV] [--user U --password-stdin] [--source IP] URL|HOST...", "footprint an IMAP/POP3 server as an attacker would; report findings", runProbe},
 	}
 }
