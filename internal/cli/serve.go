@@ -52,7 +52,19 @@ func runServe(e *env) int {
 	if cfg == nil {
 		return exitConfig
 	}
-	a, err := app.Start(cfg, log)
+	if emb != nil && os.Geteuid() == 0 {
+		// The embedded default as root: the data directory goes to the
+		// unprivileged user Roost switches to.
+		id, err := app.ResolveIdentity(cfg)
+		if err == nil && !id.Root() {
+			err = emb.GiveTo(id)
+		}
+		if err != nil {
+			e.errorf("%v", err)
+			return exitFailure
+		}
+	}
+	a, err := app.StartWith(cfg, log, app.StartOptions{SwitchUser: true})
 	if err != nil {
 		e.errorf("%v", err)
 		return exitFailure

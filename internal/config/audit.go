@@ -24,6 +24,20 @@ func (v *validator) dangerous() {
 			"which helps attackers pick exploits. Use a greeting without product or version, such as the default \"Roost ready.\"", g)
 	}
 	v.filePermissions()
+	v.runAsRoot()
+}
+
+// runAsRoot reports a configuration that keeps root privileges.
+func (v *validator) runAsRoot() {
+	c := v.c
+	setting, name := "default_internal_user", c.DefaultInternalUser
+	if c.MailUID != "" {
+		setting, name = "mail_uid", c.MailUID
+	}
+	if name == "root" || name == "0" {
+		v.danger(setting, "%s: started as root, Roost keeps running as root, so a flaw in any protocol parser gives "+
+			"an attacker the whole machine. Set %s to an unprivileged user that owns the data directory (default roost)", name, setting)
+	}
 }
 
 // greetingRevealsVersion matches greetings that name a server product or

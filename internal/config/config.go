@@ -67,6 +67,10 @@ type Config struct {
 	RecipientDelimiter      string // recipient_delimiter: each character separates an address's detail; "" for none
 	LMTPSaveToDetailMailbox bool   // lmtp_save_to_detail_mailbox
 
+	DefaultInternalUser string // default_internal_user: the user a root-started Roost runs as
+	MailUID             string // mail_uid: overrides default_internal_user when set (name or number)
+	MailGID             string // mail_gid: the group with mail_uid (name or number); "" for the user's own
+
 	// Services holds imap-login, pop3-login and lmtp (always, in that
 	// order) with their inet listeners after merging the configuration into
 	// Dovecot's defaults. Use Listeners for the effective listeners.

@@ -229,6 +229,27 @@ var settings = []setting{
 			return err
 		},
 		get: func(c *Config) string { return formatBool(c.LMTPSaveToDetailMailbox) }},
+	// Privileges: started as root, Roost binds its ports and then runs as
+	// mail_uid (with mail_gid) if set, else default_internal_user. Roost
+	// default "roost"; Dovecot's is "dovecot".
+	{name: "default_internal_user", def: "roost",
+		set: func(_ *decoder, c *Config, e *Entry) error {
+			c.DefaultInternalUser = e.Value
+			return nil
+		},
+		get: func(c *Config) string { return c.DefaultInternalUser }},
+	{name: "mail_uid", def: "",
+		set: func(_ *decoder, c *Config, e *Entry) error {
+			c.MailUID = e.Value
+			return nil
+		},
+		get: func(c *Config) string { return c.MailUID }},
+	{name: "mail_gid", def: "",
+		set: func(_ *decoder, c *Config, e *Entry) error {
+			c.MailGID = e.Value
+			return nil
+		},
+		get: func(c *Config) string { return c.MailGID }},
 }
 
 // pluginSettings are the settings Roost implements that Dovecot 2.3 writes
@@ -303,6 +324,7 @@ var ignoredSettings = map[string]string{
 	"log_path":              "Roost logs to stderr",
 	"info_log_path":         "Roost logs to stderr",
 	"first_valid_uid":       "Roost does not switch to system users",
+	"default_login_user":    "Roost runs as one process, as default_internal_user (or mail_uid)",
 	"mail_privileged_group": "Roost does not switch to system users",
 	"ssl_dh":                "Go's TLS uses ECDHE, not DH parameters",
 	"ssl_client_ca_dir":     "Roost makes no outgoing TLS connections",

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -176,6 +177,10 @@ type serverOpts struct {
 	// dovecot starts the reference server whatever ROOST_E2E_SERVER says
 	// (for differential tests).
 	dovecot bool
+	// internalUser sets default_internal_user, the user roost switches to
+	// when started as root. Default: root, so that files the tests write
+	// as root (users file, roost deliver) stay usable by the server.
+	internalUser string
 }
 
 // server is one roost (or Dovecot) process with its own directory.
@@ -221,6 +226,14 @@ func startServer(t *testing.T, o serverOpts) *server {
 		// uid 0 for delivery) and need to reach the directory.
 		for _, d := range []string{filepath.Dir(s.dir), s.dir} {
 			if err := os.Chmod(d, 0o777); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if o.internalUser != "" {
+		// The user roost switches to must reach the mail directory inside.
+		for _, d := range []string{filepath.Dir(s.dir), s.dir} {
+			if err := os.Chmod(d, 0o711); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -297,6 +310,7 @@ func (s *server) config(o serverOpts) string {
 		}
 	} else {
 		fmt.Fprintf(&b, "mail_location = sqlite:%s/mail\n", s.dir)
+		fmt.Fprintf(&b, "default_internal_user = %s\n", cmp.Or(o.internalUser, "root"))
 	}
 	fmt.Fprintf(&b, `ssl = yes
 ssl_cert = <%s
