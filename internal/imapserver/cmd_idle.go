@@ -41,7 +41,7 @@ func (s *session) cmdIdle(ctx context.Context, cmd *imap.Command) error {
 	wake, stopWatch := s.srv.opts.Store.Watch(s.user)
 	defer stopWatch()
 	// Changes committed before the watch started are reported now.
-	if err := s.syncPending(ctx, true); err != nil {
+	if err := s.syncPoint(ctx, true); err != nil {
 		return err
 	}
 	s.enc.Continuation("idling")
@@ -85,7 +85,7 @@ func (s *session) cmdIdle(ctx context.Context, cmd *imap.Command) error {
 			}
 			return nil
 		case <-wake:
-			if err := s.syncPending(ctx, true); err != nil {
+			if err := s.syncPoint(ctx, true); err != nil {
 				if fatalErr(err) || ctx.Err() != nil {
 					stopReader()
 					return err

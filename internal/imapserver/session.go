@@ -45,6 +45,8 @@ type session struct {
 	rev2 bool
 	// sel is the selected mailbox's view; non-nil exactly in stateSelected.
 	sel *selected
+	// notify is the NOTIFY SET in force (notify.go); nil without one.
+	notify *notifyState
 	// deflate is set once COMPRESS DEFLATE is active: br then reads
 	// inflated input and bw writes through a deflateWriter
 	// (cmd_compress.go).
@@ -181,6 +183,13 @@ func (s *session) serve(ctx context.Context) {
 				return
 			}
 		}
+		if s.notify != nil && s.dec.Buffered() == 0 {
+			// NOTIFY: deliver changes while the client is quiet.
+			if err := s.notifyWait(ctx); err != nil {
+				s.finish(ctx, err)
+				return
+			}
+		}
 		err := s.step(ctx)
 		if err == nil {
 			continue
@@ -251,10 +260,10 @@ func (s *session) step(ctx context.Context) error {
 	if ctx.Err() != nil && err != nil && errors.Is(err, ctx.Err()) {
 		return errShutdown
 	}
-	if s.sel != nil {
+	if s.sel != nil || s.notify != nil {
 		// RFC 9051 7.5.1: no EXPUNGE after a command that uses sequence
 		// numbers, before its tagged reply.
-		if serr := s.syncPending(ctx, spec.flags&flagUsesSeqs == 0); serr != nil {
+		if serr := s.syncPoint(ctx, spec.flags&flagUsesSeqs == 0); serr != nil {
 			if fatalErr(serr) {
 				return serr
 			}
@@ -452,6 +461,7 @@ var errLineTooLong = errors.New("line too long")
 
 // cleanup releases what login took.
 func (s *session) cleanup() {
+	s.stopNotify()
 	if s.sel != nil {
 		s.closeSelected()
 	}
