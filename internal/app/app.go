@@ -89,13 +89,32 @@ func TLSConfig(cfg *config.Config) (*tls.Config, error) {
 	}, nil
 }
 
-// Start opens the store and every configured listener and starts serving.
-// It returns once all listeners are bound (an error if any cannot be).
+// StartOptions change how StartWith starts the server.
+type StartOptions struct {
+	// SwitchUser: when running as root, switch to the configured
+	// unprivileged user (default_internal_user, or mail_uid/mail_gid)
+	// after binding the listeners and reading the passdb, and before
+	// opening the store. roost serve sets it; tests that call Start in
+	// their own process do not.
+	SwitchUser bool
+}
+
+// Start is StartWith without switching user.
 func Start(cfg *config.Config, log *slog.Logger) (*App, error) {
+	return StartWith(cfg, log, StartOptions{})
+}
+
+// StartWith binds every configured listener, reads the passdb, switches
+// user (opts.SwitchUser), opens the store and starts serving. It returns
+// once all listeners are bound (an error if any cannot be).
+func StartWith(cfg *config.Config, log *slog.Logger, opts StartOptions) (*App, error) {
 	a := &App{cfg: cfg, log: log, addrs: map[string]net.Addr{}}
 	ok := false
 	defer func() {
 		if !ok {
+			if a.net != nil {
+				a.net.Shutdown(context.Background())
+			}
 			a.closeBackends()
 		}
 	}()
@@ -103,13 +122,65 @@ func Start(cfg *config.Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	if a.store, err = OpenStore(cfg, log); err != nil {
-		return nil, err
+	a.net = netserver.New(netserver.Options{TLSConfig: tlsCfg, Logger: log})
+
+	// Listeners first: privileged ports need root, which is gone once the
+	// user is switched. Handlers are set below, before anything is served.
+	type bound struct {
+		ln net.Listener
+		l  netserver.Listener
 	}
+	var all []bound
+	for _, proto := range cfg.Protocols {
+		if proto != "imap" && proto != "pop3" && proto != "lmtp" {
+			log.Warn("protocol not available in this version of Roost, not listening", "protocol", proto)
+			continue
+		}
+		if proto == "lmtp" {
+			// LMTP is never authenticated: whoever can connect can deliver
+			// to every account. Dovecot has no default inet listener for it.
+			for _, il := range cfg.Listeners("lmtp") {
+				for _, host := range il.Addresses {
+					if ip, err := netip.ParseAddr(host); host != "localhost" && (err != nil || !ip.IsLoopback()) {
+						log.Warn("lmtp listener is not on loopback: LMTP has no authentication, anyone who can connect can deliver mail; restrict it with a firewall",
+							"listener", il.Name, "address", host)
+					}
+				}
+			}
+		}
+		for _, il := range cfg.Listeners(proto) {
+			for _, host := range il.Addresses {
+				l := netserver.Listener{
+					Name:        il.Name,
+					Protocol:    proto,
+					Network:     config.Network(host),
+					Address:     net.JoinHostPort(host, strconv.Itoa(il.Port)),
+					ImplicitTLS: il.SSL,
+				}
+				ln, err := a.net.Listen(l)
+				if err != nil {
+					return nil, err
+				}
+				a.addrs[il.Name] = ln.Addr()
+				all = append(all, bound{ln, l})
+			}
+		}
+	}
+	if len(all) == 0 {
+		return nil, errors.New("no listeners configured: check protocols and service inet_listener settings")
+	}
+
 	if a.auth, err = NewAuth(cfg, log); err != nil {
 		return nil, err
 	}
-	a.net = netserver.New(netserver.Options{TLSConfig: tlsCfg, Logger: log})
+	if opts.SwitchUser {
+		if err := switchUser(cfg, log); err != nil {
+			return nil, err
+		}
+	}
+	if a.store, err = OpenStore(cfg, log); err != nil {
+		return nil, err
+	}
 
 	a.sessions = admin.NewRegistry()
 	handlers := map[string]netserver.Handler{}
@@ -144,16 +215,6 @@ func Start(cfg *config.Config, log *slog.Logger) (*App, error) {
 				Logger:               log.With("proto", "imap"),
 			})
 		case "lmtp":
-			// LMTP is never authenticated: whoever can connect can deliver
-			// to every account. Dovecot has no default inet listener for it.
-			for _, il := range cfg.Listeners("lmtp") {
-				for _, host := range il.Addresses {
-					if ip, err := netip.ParseAddr(host); host != "localhost" && (err != nil || !ip.IsLoopback()) {
-						log.Warn("lmtp listener is not on loopback: LMTP has no authentication, anyone who can connect can deliver mail; restrict it with a firewall",
-							"listener", il.Name, "address", host)
-					}
-				}
-			}
 			users := a.auth
 			handlers[proto] = lmtpserver.New(lmtpserver.Options{
 				Deliverer:      delivery.New(delivery.Options{Store: a.store, Users: users, Logger: log.With("proto", "lmtp")}),
@@ -164,45 +225,12 @@ func Start(cfg *config.Config, log *slog.Logger) (*App, error) {
 				RecipientDelimiter:  cmp.Or(cfg.RecipientDelimiter, "none"),
 				SaveToDetailMailbox: cfg.LMTPSaveToDetailMailbox,
 			})
-		default:
-			log.Warn("protocol not available in this version of Roost, not listening", "protocol", proto)
 		}
-	}
-
-	type bound struct {
-		ln net.Listener
-		l  netserver.Listener
-	}
-	var all []bound
-	for proto, h := range handlers {
-		for _, il := range cfg.Listeners(proto) {
-			for _, host := range il.Addresses {
-				l := netserver.Listener{
-					Name:        il.Name,
-					Protocol:    proto,
-					Network:     config.Network(host),
-					Address:     net.JoinHostPort(host, strconv.Itoa(il.Port)),
-					ImplicitTLS: il.SSL,
-					Handler:     h,
-				}
-				ln, err := a.net.Listen(l)
-				if err != nil {
-					a.net.Shutdown(context.Background())
-					return nil, err
-				}
-				a.addrs[il.Name] = ln.Addr()
-				all = append(all, bound{ln, l})
-			}
-		}
-	}
-	if len(all) == 0 {
-		return nil, errors.New("no listeners configured: check protocols and service inet_listener settings")
 	}
 	// The admin socket (roost who, kick, mailbox, expunge) lives in the
 	// data directory, owned by the user the server runs as, mode 0600.
 	if a.admin, err = admin.Listen(admin.SocketPath(cfg.MailLocation.Path),
 		&admin.Service{Store: a.store, Users: a.auth, Sessions: a.sessions}, log.With("proto", "admin")); err != nil {
-		a.net.Shutdown(context.Background())
 		return nil, err
 	}
 	a.wg.Add(1)
@@ -213,6 +241,7 @@ func Start(cfg *config.Config, log *slog.Logger) (*App, error) {
 		}
 	}()
 	for _, b := range all {
+		b.l.Handler = handlers[b.l.Protocol]
 		a.wg.Add(1)
 		go func() {
 			defer a.wg.Done()
