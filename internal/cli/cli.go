@@ -60,6 +60,9 @@ func init() {
 		{"user passwd", "user passwd [-c FILE] [-s SCHEME] NAME [-p PASSWORD | --password-stdin]", "change a user's password", runUserPasswd},
 		{"user del", "user del [-c FILE] NAME", "remove a user from the passwd-file (mail is kept)", runUserDel},
 		{"user list", "user list [-c FILE]", "list users", runUserList},
+		{"import", importUsage, "import a Dovecot Maildir or mbox, keeping UIDs (idempotent)", runImport},
+		{"export", exportUsage, "export to a Maildir or mbox that Dovecot reads with the same UIDs", runExport},
+		{"probe", "probe [--json] [--fail-on SEV] [--user U --password-stdin] [--source IP] URL|HOST...", "footprint an IMAP/POP3 server as an attacker would; report findings", runProbe},
 		{"who", "who [-c FILE] [--json]", "list logged-in IMAP/POP3 sessions (needs the running server)", runWho},
 		{"kick", "kick [-c FILE] -u USER [--json]", "disconnect a user's sessions (needs the running server)", runKick},
 		{"mailbox list", "mailbox list [-c FILE] -u USER [--json]", "list a user's mailboxes (--json: special-use, counts)", runMailboxList},
@@ -68,9 +71,6 @@ func init() {
 		{"mailbox rename", "mailbox rename [-c FILE] -u USER NAME NEWNAME", "rename a mailbox (and its children)", runMailboxRename},
 		{"mailbox status", "mailbox status [-c FILE] -u USER [--json] NAME", "messages, unseen, size, uidvalidity, uidnext, highestmodseq", runMailboxStatus},
 		{"expunge", "expunge [-c FILE] -u USER -m MAILBOX [--json] SEARCH-QUERY", "expunge the messages an IMAP search query matches", runExpunge},
-		{"import", importUsage, "import a Dovecot Maildir or mbox, keeping UIDs (idempotent)", runImport},
-		{"export", exportUsage, "export to a Maildir or mbox that Dovecot reads with the same UIDs", runExport},
-		{"probe", "probe [--json] [--fail-on SEV] [--user U --password-stdin] [--source IP] URL|HOST...", "footprint an IMAP/POP3 server as an attacker would; report findings", runProbe},
 	}
 }
 
