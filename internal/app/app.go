@@ -166,6 +166,18 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts StartOptions) (*App, e
 			}
 		}
 	}
+	for _, ul := range cfg.UnixListeners("lmtp") {
+		l := netserver.Listener{Name: ul.Name, Protocol: "lmtp", Network: "unix", Address: ul.Path}
+		ln, err := a.net.Listen(l)
+		if err != nil {
+			return nil, err
+		}
+		a.addrs[ul.Name] = ln.Addr()
+		all = append(all, bound{ln, l})
+		if err := socketPermissions(ul); err != nil {
+			return nil, fmt.Errorf("unix_listener %s: %w", ul.Name, err)
+		}
+	}
 	if len(all) == 0 {
 		return nil, errors.New("no listeners configured: check protocols and service inet_listener settings")
 	}

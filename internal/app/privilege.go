@@ -229,3 +229,33 @@ func (e *Embedded) GiveTo(id Identity) error {
 	}
 	return nil
 }
+
+// socketPermissions applies a unix_listener's mode, and as root its user
+// and group (names or numbers; as another user they must be unset).
+func socketPermissions(ul config.UnixListener) error {
+	if err := os.Chmod(ul.Path, os.FileMode(ul.Mode)); err != nil {
+		return err
+	}
+	if ul.User == "" && ul.Group == "" {
+		return nil
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("user and group can be set only when Roost is started as root")
+	}
+	uid, gid := -1, -1
+	if ul.User != "" {
+		u, err := lookupUser(osAccounts{}, ul.User)
+		if err != nil {
+			return fmt.Errorf("user %s: %w", ul.User, err)
+		}
+		uid, _ = strconv.Atoi(u.Uid)
+	}
+	if ul.Group != "" {
+		g, err := lookupGroup(osAccounts{}, ul.Group)
+		if err != nil {
+			return fmt.Errorf("group %s: %w", ul.Group, err)
+		}
+		gid = g
+	}
+	return os.Chown(ul.Path, uid, gid)
+}

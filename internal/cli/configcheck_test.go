@@ -63,9 +63,9 @@ func TestConfigCheckStrict(t *testing.T) {
 		t.Errorf("world-readable users file: exit %d\n%s", code, out)
 	}
 	// An ordinary (not dangerous) warning fails with --strict too.
-	path, _ = testConfig(t, "base_dir = /run/roost\n")
+	path, _ = testConfig(t, "state_dir = /var/lib/roost\n")
 	code, out, _ = run(t, "", "config", "check", "-c", path)
-	if code != exitOK || !strings.Contains(out, "base_dir: accepted but has no effect") || strings.Contains(out, "dangerous settings") {
+	if code != exitOK || !strings.Contains(out, "state_dir: accepted but has no effect") || strings.Contains(out, "dangerous settings") {
 		t.Errorf("ignored setting: exit %d\n%s", code, out)
 	}
 	if code, out, _ = run(t, "", "config", "check", "-strict", "-c", path); code != exitFailure {

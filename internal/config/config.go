@@ -67,6 +67,7 @@ type Config struct {
 	RecipientDelimiter      string // recipient_delimiter: each character separates an address's detail; "" for none
 	LMTPSaveToDetailMailbox bool   // lmtp_save_to_detail_mailbox
 
+	BaseDir             string // base_dir: directory of unix_listener sockets given as relative paths
 	DefaultInternalUser string // default_internal_user: the user a root-started Roost runs as
 	MailUID             string // mail_uid: overrides default_internal_user when set (name or number)
 	MailGID             string // mail_gid: the group with mail_uid (name or number); "" for the user's own
@@ -119,6 +120,26 @@ type DB struct {
 type Service struct {
 	Name      string
 	Listeners []InetListener // in definition order: defaults first, then new names
+	// UnixListeners are the service's unix_listener sections, in
+	// definition order; only the lmtp service has them (Roost has no
+	// default one). Use Config.UnixListeners for the effective ones.
+	UnixListeners []UnixListener
+}
+
+// UnixListener is a unix_listener of the lmtp service: a Unix socket.
+type UnixListener struct {
+	// Name is the socket path as written: absolute, or relative to
+	// base_dir (Dovecot's rule: "lmtp" is base_dir/lmtp).
+	Name string
+	// Path is set only in results of Config.UnixListeners: Name resolved
+	// against base_dir.
+	Path  string
+	Mode  uint32 // mode: permission bits of the socket; default 0600 (Dovecot's)
+	User  string // user: owner of the socket ("" keeps it); applied when Roost runs as root
+	Group string // group: group of the socket ("" keeps it); applied when Roost runs as root
+
+	File string // where the unix_listener section starts
+	Line int
 }
 
 // InetListener is an inet_listener of a service.

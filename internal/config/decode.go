@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -285,7 +286,13 @@ func (d *decoder) service(c *Config, e *Entry) {
 				continue
 			}
 			d.inetListener(c, svc, path, ch)
-		case "unix_listener", "fifo_listener":
+		case "unix_listener":
+			if name != "lmtp" {
+				d.ignoreSection(c, path, ch, "Roost has Unix sockets only for the lmtp service", unixListenerSettings)
+				continue
+			}
+			d.unixListener(svc, ch)
+		case "fifo_listener":
 			d.ignoreSection(c, path, ch, "Roost listens only on TCP (inet_listener)", unixListenerSettings)
 		default:
 			d.errorf(ch, "unknown section %q in service", ch.Key)
@@ -346,6 +353,45 @@ func (d *decoder) inetListener(c *Config, svc *Service, path []SectionRef, e *En
 		}
 	}
 	svc.Listeners[idx] = l
+}
+
+// unixListener merges a unix_listener section of the lmtp service into
+// svc, by name as inet listeners are.
+func (d *decoder) unixListener(svc *Service, e *Entry) {
+	if e.Value == "" {
+		d.errorf(e, "unix_listener needs a name: the socket path, absolute or relative to base_dir (unix_listener lmtp { ... })")
+		return
+	}
+	idx := slices.IndexFunc(svc.UnixListeners, func(l UnixListener) bool { return l.Name == e.Value })
+	if idx < 0 {
+		svc.UnixListeners = append(svc.UnixListeners, UnixListener{Name: e.Value, Mode: 0o600})
+		idx = len(svc.UnixListeners) - 1
+	}
+	l := svc.UnixListeners[idx]
+	l.File, l.Line = e.File, e.Line
+	for _, ch := range e.Children {
+		if ch.Section {
+			d.errorf(ch, "unknown section %q in unix_listener", ch.Key)
+			continue
+		}
+		switch ch.Key {
+		case "mode":
+			m, err := strconv.ParseUint(ch.Value, 8, 32)
+			if err != nil || m > 0o777 {
+				d.errorf(ch, "mode: invalid value %q (use octal permission bits, such as 0600)", ch.Value)
+				continue
+			}
+			l.Mode = uint32(m)
+		case "user":
+			l.User = ch.Value
+		case "group":
+			l.Group = ch.Value
+		case "type":
+		default:
+			d.errorf(ch, "unknown setting %q in unix_listener", ch.Key)
+		}
+	}
+	svc.UnixListeners[idx] = l
 }
 
 // db decodes a passdb or userdb section. ok is false after an error.

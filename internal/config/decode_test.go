@@ -102,8 +102,19 @@ func TestDecode(t *testing.T) {
 			func(c *Config) any { return normalized(c).Services[2].Listeners }, []InetListener{{Name: "lmtp", Port: 24}}},
 		{"new listener without port is off", "service pop3-login {\n inet_listener extra {\n  ssl = yes\n }\n}",
 			func(c *Config) any { return normalized(c).Services[1].Listeners[2] }, InetListener{Name: "extra", SSL: true}},
-		{"ignored top", "base_dir = /var/run/dovecot/", func(c *Config) any { return normalized(c).Ignored }, []IgnoredSetting{
-			{Key: "base_dir", Value: "/var/run/dovecot/", Reason: ignoredSettings["base_dir"]}}},
+		{"ignored top", "state_dir = /var/lib/dovecot/", func(c *Config) any { return normalized(c).Ignored }, []IgnoredSetting{
+			{Key: "state_dir", Value: "/var/lib/dovecot/", Reason: ignoredSettings["state_dir"]}}},
+		{"lmtp unix listener", "base_dir = /var/run/dovecot/\nservice lmtp {\n unix_listener lmtp {\n  mode = 0660\n  user = postfix\n  group = mail\n }\n unix_listener /var/spool/postfix/private/dovecot-lmtp {\n }\n}",
+			func(c *Config) any {
+				ls := c.UnixListeners("lmtp")
+				for i := range ls {
+					ls[i].File, ls[i].Line = "", 0
+				}
+				return ls
+			}, []UnixListener{
+				{Name: "lmtp", Path: "/var/run/dovecot/lmtp", Mode: 0o660, User: "postfix", Group: "mail"},
+				{Name: "/var/spool/postfix/private/dovecot-lmtp", Path: "/var/spool/postfix/private/dovecot-lmtp", Mode: 0o600},
+			}},
 		{"ignored service", "service auth {\n process_limit = 1\n unix_listener auth-userdb {\n  mode = 0600\n }\n}\nservice imap {\n}",
 			func(c *Config) any {
 				var keys []string

@@ -76,6 +76,16 @@ func (c *Config) dumpServices(b *strings.Builder, nonDefaultOnly bool) {
 			}
 			fmt.Fprintf(&body, "    port = %d\n    ssl = %s\n  }\n", l.Port, formatBool(l.SSL))
 		}
+		for _, l := range s.UnixListeners {
+			fmt.Fprintf(&body, "  unix_listener %s{\n    mode = %04o\n", sectionName(l.Name), l.Mode)
+			if l.User != "" {
+				fmt.Fprintf(&body, "    user = %s\n", quoteValue(l.User))
+			}
+			if l.Group != "" {
+				fmt.Fprintf(&body, "    group = %s\n", quoteValue(l.Group))
+			}
+			body.WriteString("  }\n")
+		}
 		if body.Len() > 0 {
 			fmt.Fprintf(b, "service %s {\n%s}\n", s.Name, body.String())
 		}

@@ -283,8 +283,11 @@ service dict {
 	if strings.Contains(got, "error:") {
 		t.Errorf("stock-style config has errors:\n%s", got)
 	}
+	// Debian's unix_listener lmtp is Roost's too: base_dir/lmtp, mode 0600.
+	if ul := c.UnixListeners("lmtp"); len(ul) != 1 || ul[0].Path != "/run/roost/lmtp" || ul[0].Mode != 0o600 {
+		t.Errorf("lmtp unix listeners: %+v", ul)
+	}
 	for _, want := range []string{
-		"protocols: lmtp is enabled but has no inet_listener",
 		"conf.d/10-mail.conf:4: namespace inbox: section accepted but has no effect",
 		"conf.d/10-mail.conf:6: mail_privileged_group: accepted but has no effect",
 		"conf.d/10-ssl.conf:5: ssl_dh: accepted but has no effect",

@@ -2,6 +2,7 @@ package config
 
 import (
 	"net"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,6 +52,29 @@ func (c *Config) Listeners(protocol string) []InetListener {
 			l.Addresses = hostsToBind(addrs)
 			if len(l.Addresses) == 0 {
 				continue
+			}
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// UnixListeners returns the effective unix_listener sockets of protocol
+// (only "lmtp" has them): none when the protocol is not in protocols;
+// otherwise each with Path set to its name resolved against base_dir.
+func (c *Config) UnixListeners(protocol string) []UnixListener {
+	if !slices.Contains(c.Protocols, protocol) {
+		return nil
+	}
+	var out []UnixListener
+	for _, s := range c.Services {
+		if s.Name != serviceFor(protocol) {
+			continue
+		}
+		for _, l := range s.UnixListeners {
+			l.Path = l.Name
+			if !filepath.IsAbs(l.Path) {
+				l.Path = filepath.Join(c.BaseDir, l.Path)
 			}
 			out = append(out, l)
 		}

@@ -229,6 +229,17 @@ var settings = []setting{
 			return err
 		},
 		get: func(c *Config) string { return formatBool(c.LMTPSaveToDetailMailbox) }},
+	// Directory of unix_listener sockets written as relative paths. Roost
+	// default /run/roost; Dovecot's is /var/run/dovecot.
+	{name: "base_dir", def: "/run/roost",
+		set: func(_ *decoder, c *Config, e *Entry) error {
+			if e.Value == "" || !filepath.IsAbs(e.Value) {
+				return fmt.Errorf("%q: must be an absolute path", e.Value)
+			}
+			c.BaseDir = filepath.Clean(e.Value)
+			return nil
+		},
+		get: func(c *Config) string { return c.BaseDir }},
 	// Privileges: started as root, Roost binds its ports and then runs as
 	// mail_uid (with mail_gid) if set, else default_internal_user. Roost
 	// default "roost"; Dovecot's is "dovecot".
@@ -318,14 +329,13 @@ func parseVerbosePasswords(v string) (string, error) {
 // whose absence of effect could surprise an administrator belongs in the
 // unknown (error) category instead.
 var ignoredSettings = map[string]string{
-	"base_dir":              "Roost keeps no runtime directory",
 	"state_dir":             "Roost keeps its state in mail_location",
 	"instance_name":         "Roost runs as one process",
 	"log_path":              "Roost logs to stderr",
 	"info_log_path":         "Roost logs to stderr",
 	"first_valid_uid":       "Roost does not switch to system users",
 	"default_login_user":    "Roost runs as one process, as default_internal_user (or mail_uid)",
-	"mail_privileged_group": "Roost does not switch to system users",
+	"mail_privileged_group": "Roost runs as one user (default_internal_user or mail_uid) for every account",
 	"ssl_dh":                "Go's TLS uses ECDHE, not DH parameters",
 	"ssl_client_ca_dir":     "Roost makes no outgoing TLS connections",
 	"ssl_client_ca_file":    "Roost makes no outgoing TLS connections",

@@ -258,8 +258,14 @@ func (v *validator) listeners() {
 	if len(c.Protocols) == 0 {
 		v.add(Warning, "protocols", "none: Roost serves no protocol")
 	}
-	if slices.Contains(c.Protocols, "lmtp") && len(c.Listeners("lmtp")) == 0 {
-		v.add(Warning, "protocols", "lmtp is enabled but has no inet_listener; add service lmtp { inet_listener lmtp { port = 24 } }")
+	if slices.Contains(c.Protocols, "lmtp") && len(c.Listeners("lmtp")) == 0 && len(c.UnixListeners("lmtp")) == 0 {
+		v.add(Warning, "protocols", "lmtp is enabled but has no listener; add service lmtp { unix_listener lmtp { } } or { inet_listener lmtp { port = 24 } }")
+	}
+	for _, l := range c.UnixListeners("lmtp") {
+		if l.Mode&0o002 != 0 {
+			v.dangerAt(l.File, l.Line, "unix_listener", "%s has mode %04o: any local user can deliver mail to any account through it. "+
+				"Use mode = 0600 with user = postfix (or mode = 0660 with the MTA's group)", l.Path, l.Mode)
+		}
 	}
 	ls, protos := c.enabledListeners()
 	seen := map[string]string{}

@@ -22,7 +22,7 @@ func TestValidateClean(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ps := c.Validate(); len(ps) != 1 || !strings.Contains(ps[0].Msg, "lmtp is enabled but has no inet_listener") {
+	if ps := c.Validate(); len(ps) != 1 || !strings.Contains(ps[0].Msg, "lmtp is enabled but has no listener") {
 		t.Fatalf("unexpected problems:\n%s", problemStrings(ps))
 	}
 }

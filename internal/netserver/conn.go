@@ -34,6 +34,7 @@ type Conn struct {
 	id        string
 	remote    netip.AddrPort
 	local     netip.AddrPort
+	unix      bool // a Unix socket: local, so secure
 	logger    *slog.Logger
 	// preauthDeadline (under mu) caps every read deadline until
 	// Authenticated; zero: no cap.
@@ -57,7 +58,11 @@ func NewConn(nc net.Conn, tlsConfig *tls.Config, implicitTLS bool, logger *slog.
 		remote:    addrPort(nc.RemoteAddr()),
 		local:     addrPort(nc.LocalAddr()),
 	}
-	c.logger = logger.With("cid", c.id, "remote", c.remote.Addr().String())
+	remote := c.remote.Addr().String()
+	if _, ok := nc.LocalAddr().(*net.UnixAddr); ok {
+		c.unix, remote = true, "unix"
+	}
+	c.logger = logger.With("cid", c.id, "remote", remote)
 	return c
 }
 
@@ -120,7 +125,7 @@ func (c *Conn) cur() net.Conn {
 // ID returns the connection id used in logs.
 func (c *Conn) ID() string { return c.id }
 
-// Remote returns the client's address.
+// Remote returns the client's address; the zero AddrPort on a Unix socket.
 func (c *Conn) Remote() netip.AddrPort { return c.remote }
 
 // Local returns the server address the client connected to.
@@ -134,10 +139,10 @@ func (c *Conn) TLS() bool {
 }
 
 // Secure reports whether the connection counts as secure for cleartext
-// authentication: TLS, or the remote IP equals the local IP (Dovecot's rule,
+// authentication: TLS, a Unix socket, or the remote IP equals the local IP (Dovecot's rule,
 // DESIGN.md section 4).
 func (c *Conn) Secure() bool {
-	if c.TLS() {
+	if c.TLS() || c.unix {
 		return true
 	}
 	return c.remote.Addr().IsValid() && c.remote.Addr() == c.local.Addr()

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -44,8 +46,8 @@ type LoginHandler interface {
 type Listener struct {
 	Name        string // inet_listener name, for logs ("imaps")
 	Protocol    string // "imap", "pop3", "lmtp"
-	Network     string // "tcp" (default), "tcp4" or "tcp6"
-	Address     string // host:port
+	Network     string // "tcp" (default), "tcp4", "tcp6" or "unix"
+	Address     string // host:port, or the socket path for "unix"
 	ImplicitTLS bool
 	Handler     Handler
 }
@@ -149,6 +151,11 @@ func (s *Server) Listen(l Listener) (net.Listener, error) {
 	if network == "" {
 		network = "tcp"
 	}
+	if network == "unix" {
+		if err := removeStaleSocket(l.Address); err != nil {
+			return nil, fmt.Errorf("listener %s: %w", l.Name, err)
+		}
+	}
 	ln, err := net.Listen(network, l.Address)
 	if err != nil {
 		return nil, fmt.Errorf("listener %s: %w", l.Name, err)
@@ -162,6 +169,25 @@ func (s *Server) Listen(l Listener) (net.Listener, error) {
 	s.listeners = append(s.listeners, ln)
 	s.mu.Unlock()
 	return ln, nil
+}
+
+// removeStaleSocket removes the Unix socket at path left by a server that
+// did not shut down cleanly, and creates its directory (mode 0755) when
+// missing. A socket some process still accepts on is an error; a file
+// that is not a socket is left for net.Listen to refuse.
+func removeStaleSocket(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	st, err := os.Lstat(path)
+	if err != nil || st.Mode().Type() != os.ModeSocket {
+		return nil
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return fmt.Errorf("%s: another process is listening on it", path)
+	}
+	return os.Remove(path)
 }
 
 // Serve accepts connections on ln until Shutdown. It returns nil after
