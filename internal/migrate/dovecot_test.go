@@ -104,14 +104,14 @@ var (
 	reFetch       = regexp.MustCompile(`^\* \d+ FETCH \(UID (\d+) FLAGS \(([^)]*)\) RFC822\.SIZE (\d+) INTERNALDATE "([^"]+)" BODY\[\] \{(\d+)\}\r\n`)
 	reUIDValidity = regexp.MustCompile(`\[UIDVALIDITY (\d+)\]`)
 	reUIDNext     = regexp.MustCompile(`\[UIDNEXT (\d+)\]`)
-	reList        = regexp.MustCompile(`(?m)^\* LIST \(([^)]*)\) "\." (.*)\r$`)
+	reList        = regexp.MustCompile(`(?m)^\* LIST \(([^)]*)\) "[./]" (.*)\r$`)
 )
 
 // dovecotMailboxes lists the selectable mailboxes Dovecot sees, in its
 // own naming ("Archive.2026").
-func dovecotMailboxes(t *testing.T, maildir string) []string {
+func dovecotMailboxes(t *testing.T, location string) []string {
 	t.Helper()
-	out := runDovecot(t, dovecotIMAP, maildir, "l LIST \"\" \"*\"\r\nz LOGOUT\r\n")
+	out := runDovecotLocation(t, dovecotIMAP, location, locationHome(location), "l LIST \"\" \"*\"\r\nz LOGOUT\r\n")
 	var names []string
 	for _, m := range reList.FindAllStringSubmatch(out, -1) {
 		if strings.Contains(m[1], `\Noselect`) {
@@ -131,8 +131,7 @@ func dovecotFetch(t *testing.T, maildir, mailbox string) dovecotMailbox {
 
 func dovecotFetchLocation(t *testing.T, location, mailbox string) dovecotMailbox {
 	t.Helper()
-	home := strings.SplitN(strings.SplitN(location, ":", 2)[1], ":", 2)[0]
-	out := runDovecotLocation(t, dovecotIMAP, location, filepath.Dir(home), "x1 EXAMINE \""+mailbox+"\"\r\n"+
+	out := runDovecotLocation(t, dovecotIMAP, location, locationHome(location), "x1 EXAMINE \""+mailbox+"\"\r\n"+
 		"x2 UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[])\r\nz LOGOUT\r\n")
 	var mb dovecotMailbox
 	i := strings.Index(out, "\r\nx1 OK")
@@ -177,10 +176,16 @@ func dovecotFetchLocation(t *testing.T, location, mailbox string) dovecotMailbox
 	return mb
 }
 
+// locationHome is the parent of a mail_location's directory.
+func locationHome(location string) string {
+	dir := strings.SplitN(strings.SplitN(location, ":", 2)[1], ":", 2)[0]
+	return filepath.Dir(dir)
+}
+
 // dovecotUIDLs returns Dovecot's POP3 UIDL listing of INBOX.
-func dovecotUIDLs(t *testing.T, maildir string) []string {
+func dovecotUIDLs(t *testing.T, location string) []string {
 	t.Helper()
-	out := runDovecot(t, dovecotPOP3, maildir, "UIDL\r\nQUIT\r\n")
+	out := runDovecotLocation(t, dovecotPOP3, location, locationHome(location), "UIDL\r\nQUIT\r\n")
 	var uidls []string
 	inList := false
 	for _, l := range strings.Split(out, "\r\n") {

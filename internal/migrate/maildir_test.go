@@ -40,42 +40,49 @@ func appendLit(tag, mailbox, flags, date, body string) string {
 	return fmt.Sprintf("%s APPEND \"%s\" (%s)%s {%d+}\r\n%s\r\n", tag, mailbox, flags, date, len(body), body)
 }
 
-// buildDovecotMaildir lets Dovecot create a Maildir with folders, flags,
-// keywords, internal dates, an expunged message (a gap in the UIDs) and
-// mail with LF, 8-bit and "From " lines.
-func buildDovecotMaildir(t *testing.T) string {
+// buildDovecotMail lets Dovecot create mail at location (hierarchy
+// separator sep) with folders, flags, keywords, internal dates, an
+// expunged message (a gap in the UIDs) and mail with 8-bit, "From " lines
+// and no final line end.
+func buildDovecotMail(t *testing.T, location, sep string) {
 	t.Helper()
-	maildir := filepath.Join(nobodyDir(t), "Maildir")
 	var b strings.Builder
-	b.WriteString("c1 CREATE Archive.2026\r\nc2 CREATE Sent\r\nc3 CREATE Entw&APw-rfe\r\n")
+	archive := "Archive" + sep + "2026"
+	b.WriteString("c1 CREATE " + archive + "\r\nc2 CREATE Sent\r\nc3 CREATE Entw&APw-rfe\r\n")
 	b.WriteString(appendLit("a1", "INBOX", `\Seen $Forwarded`, "01-Jan-2020 10:00:00 +0100",
-		"From: a@example.org\r\nSubject: one\r\n\r\nhello\r\nFrom the start\r\n>From quoted\r\n"))
+		"From: a@example.org\r\nSubject: one\r\n\r\nhello\r\n\r\nFrom the start\r\n>From quoted\r\n"))
 	b.WriteString(appendLit("a2", "INBOX", `\Flagged`, "", "Subject: gone\r\n\r\nexpunged\r\n"))
 	b.WriteString(appendLit("a3", "INBOX", `\Answered \Draft Junk NonJunk`, "15-Mar-2024 23:59:59 -0700",
 		"Subject: =?utf-8?q?gr=C3=BC=C3=9Fe?=\r\nContent-Type: text/plain; charset=utf-8\r\n\r\ngrüße\r\n"))
 	b.WriteString(appendLit("a4", "INBOX", `\Deleted \Seen`, "02-Feb-2022 02:02:02 +0000", "Subject: deleted flag\r\n\r\nx\r\n"))
 	b.WriteString(appendLit("a5", "INBOX", ``, "", "Subject: no final newline\r\n\r\nend"))
 	b.WriteString("s1 SELECT INBOX\r\ns2 UID STORE 2 +FLAGS.SILENT (\\Deleted)\r\ns3 UID EXPUNGE 2\r\n")
-	b.WriteString(appendLit("a6", "Archive.2026", `\Seen Work`, "31-Dec-2025 12:00:00 +0000", "Subject: archived\r\n\r\nold\r\n"))
+	b.WriteString(appendLit("a6", archive, `\Seen Work`, "31-Dec-2025 12:00:00 +0000", "Subject: archived\r\n\r\nold\r\n"))
 	b.WriteString(appendLit("a7", "Sent", `\Seen`, "", "Subject: sent\r\n\r\nbye\r\n"))
 	b.WriteString(appendLit("a8", "Entw&APw-rfe", `\Draft`, "", "Subject: draft\r\n\r\n...\r\n"))
 	b.WriteString("z LOGOUT\r\n")
-	out := runDovecot(t, dovecotIMAP, maildir, b.String())
+	out := runDovecotLocation(t, dovecotIMAP, location, locationHome(location), b.String())
 	for _, tag := range []string{"c1", "c2", "c3", "a1", "a2", "a3", "a4", "a5", "s3", "a6", "a7", "a8"} {
 		if !strings.Contains(out, "\r\n"+tag+" OK") && !strings.HasPrefix(out, tag+" OK") {
 			t.Fatalf("Dovecot: %s failed:\n%s", tag, out)
 		}
 	}
+}
+
+func buildDovecotMaildir(t *testing.T) string {
+	t.Helper()
+	maildir := filepath.Join(nobodyDir(t), "Maildir")
+	buildDovecotMail(t, "maildir:"+maildir, ".")
 	return maildir
 }
 
-// dovecotView reads every mailbox of a Maildir through Dovecot, keyed by
+// dovecotView reads every mailbox at location through Dovecot, keyed by
 // Roost name.
-func dovecotView(t *testing.T, maildir string) map[string]dovecotMailbox {
+func dovecotView(t *testing.T, location string) map[string]dovecotMailbox {
 	t.Helper()
 	view := map[string]dovecotMailbox{}
-	for _, name := range dovecotMailboxes(t, maildir) {
-		view[roostName(name)] = dovecotFetch(t, maildir, name)
+	for _, name := range dovecotMailboxes(t, location) {
+		view[roostName(name)] = dovecotFetchLocation(t, location, name)
 	}
 	return view
 }
@@ -88,27 +95,11 @@ func roostName(dovecot string) string {
 	return n
 }
 
-func TestDovecotMaildirRoundTrip(t *testing.T) {
-	needDovecot(t)
+// checkStore compares an account with what Dovecot showed: UIDVALIDITY,
+// UIDNEXT, UIDs, flags, sizes, internal dates, bytes and POP3 UIDLs.
+func checkStore(t *testing.T, acc mailstore.Account, want map[string]dovecotMailbox, wantUIDLs []string) {
+	t.Helper()
 	ctx := context.Background()
-	src := buildDovecotMaildir(t)
-	want := dovecotView(t, src)
-	wantUIDLs := dovecotUIDLs(t, src)
-	if len(want) != 4 || len(want["INBOX"].Messages) != 4 || want["INBOX"].Messages[1].UID != 3 {
-		t.Fatalf("unexpected source: %+v", want)
-	}
-
-	acc := openAccount(t)
-	stats, err := ImportMaildir(ctx, acc, src, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if stats.Messages != 7 || stats.Skipped != 0 || len(stats.Warnings) != 0 {
-		t.Fatalf("import stats %+v", stats)
-	}
-
-	// The store holds what Dovecot showed: UIDVALIDITY, UIDs, flags,
-	// sizes, internal dates and bytes.
 	for name, dm := range want {
 		mb, err := acc.Mailbox(ctx, name)
 		if err != nil {
@@ -160,6 +151,29 @@ func TestDovecotMaildirRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(gotUIDLs, wantUIDLs) {
 		t.Errorf("Roost UIDLs %q, Dovecot %q", gotUIDLs, wantUIDLs)
 	}
+}
+
+func TestDovecotMaildirRoundTrip(t *testing.T) {
+	needDovecot(t)
+	ctx := context.Background()
+	src := buildDovecotMaildir(t)
+	want := dovecotView(t, "maildir:"+src)
+	wantUIDLs := dovecotUIDLs(t, "maildir:"+src)
+	if len(want) != 4 || len(want["INBOX"].Messages) != 4 || want["INBOX"].Messages[1].UID != 3 {
+		t.Fatalf("unexpected source: %+v", want)
+	}
+
+	acc := openAccount(t)
+	stats, err := ImportMaildir(ctx, acc, src, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Messages != 7 || stats.Skipped != 0 || len(stats.Warnings) != 0 {
+		t.Fatalf("import stats %+v", stats)
+	}
+
+	// The store holds what Dovecot showed.
+	checkStore(t, acc, want, wantUIDLs)
 
 	// Idempotent: a second run stores nothing.
 	stats, err = ImportMaildir(ctx, acc, src, Options{})
@@ -179,13 +193,13 @@ func TestDovecotMaildirRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	chownNobody(t, dst)
-	got := dovecotView(t, dst)
+	got := dovecotView(t, "maildir:"+dst)
 	for name, dm := range want {
 		if !reflect.DeepEqual(got[name], dm) {
 			t.Errorf("%s after export:\n got %+v\nwant %+v", name, got[name], dm)
 		}
 	}
-	if gotUIDLs := dovecotUIDLs(t, dst); !reflect.DeepEqual(gotUIDLs, wantUIDLs) {
+	if gotUIDLs := dovecotUIDLs(t, "maildir:"+dst); !reflect.DeepEqual(gotUIDLs, wantUIDLs) {
 		t.Errorf("Dovecot UIDLs after export %q, before %q", gotUIDLs, wantUIDLs)
 	}
 	if _, err := ExportMaildir(ctx, acc, dst, Options{}); err == nil {

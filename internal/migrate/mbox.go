@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/roost-mail/roost/internal/imapwire"
 	"github.com/roost-mail/roost/internal/mailstore"
 	"github.com/roost-mail/roost/internal/message"
 )
@@ -26,8 +27,8 @@ import (
 // Without Content-Length a "From " line ends the message if it follows a
 // blank line or carries a valid date. Flags are in Status (R seen, O old),
 // X-Status (A answered, F flagged, T draft, D deleted) and X-Keywords;
-// UIDVALIDITY and UIDNEXT in the first message's X-IMAPbase, UIDs in
-// X-UID. Dovecot hides these headers from IMAP clients, so import drops
+// UIDVALIDITY and the last UID given out in the first message's
+// X-IMAPbase, UIDs in X-UID. Dovecot hides these headers from IMAP clients, so import drops
 // them and export adds them.
 
 // maxMboxHeader bounds the header held in memory while importing.
@@ -308,10 +309,7 @@ func ImportMbox(ctx context.Context, acc mailstore.Account, path, mailbox string
 	sort.Strings(files)
 	for _, f := range files {
 		rel, _ := filepath.Rel(path, f)
-		name := filepath.ToSlash(rel)
-		if strings.EqualFold(name, "inbox") {
-			name = "INBOX"
-		}
+		name := mboxName(filepath.ToSlash(rel))
 		if err := importMboxFile(ctx, acc, imp, f, name, &st, p); err != nil {
 			return st, err
 		}
@@ -343,12 +341,13 @@ func importMboxFile(ctx context.Context, acc mailstore.Account, imp mailstore.Im
 			return fmt.Errorf("%s: message %d: %w", path, n+1, err)
 		}
 		if n == 0 {
-			// X-IMAPbase: UIDVALIDITY UIDNEXT [keywords].
+			// X-IMAPbase: UIDVALIDITY LAST-UID [keywords] (UW-IMAP's
+			// "uidlast", as Dovecot writes it: UIDNEXT - 1).
 			if f := strings.Fields(msg.fields["x-imapbase"]); len(f) >= 2 {
 				v, err1 := strconv.ParseUint(f[0], 10, 32)
 				u, err2 := strconv.ParseUint(f[1], 10, 32)
 				if err1 == nil && err2 == nil && v != 0 {
-					uidValidity, uidNext = mailstore.UIDValidity(v), mailstore.UID(u)
+					uidValidity, uidNext = mailstore.UIDValidity(v), mailstore.UID(u+1)
 				}
 			}
 			if uidValidity == 0 {
@@ -405,6 +404,19 @@ func importMboxFile(ctx context.Context, acc mailstore.Account, imp mailstore.Im
 	return nil
 }
 
+// mboxName turns a path below Dovecot's mbox root into a mailbox name:
+// "inbox" is INBOX, names are in modified UTF-7 on disk (Dovecot 2.3's
+// default) unless they do not decode.
+func mboxName(rel string) string {
+	if strings.EqualFold(rel, "inbox") {
+		return "INBOX"
+	}
+	if d, err := imapwire.DecodeUTF7(rel); err == nil {
+		return d
+	}
+	return rel
+}
+
 // ExportMbox writes every mailbox of acc as an mbox file below dir, as
 // Dovecot's mail_location = mbox:DIR:INBOX=DIR/inbox reads it. A mailbox
 // cannot be both an mbox file and the directory of its children: an empty
@@ -425,7 +437,7 @@ func ExportMbox(ctx context.Context, acc mailstore.Account, dir string, opts Opt
 	}
 	p := newProgress(opts)
 	for _, m := range mboxes {
-		path := filepath.Join(dir, filepath.FromSlash(m.Name))
+		path := filepath.Join(dir, filepath.FromSlash(imapwire.EncodeUTF7(m.Name)))
 		if m.Name == "INBOX" {
 			path = filepath.Join(dir, "inbox")
 		}
@@ -473,7 +485,7 @@ func exportMboxFile(ctx context.Context, acc mailstore.Account, m mailstore.Mail
 	for i, mm := range msgs {
 		var extra strings.Builder
 		if i == 0 {
-			fmt.Fprintf(&extra, "X-IMAPbase: %d %d", m.UIDValidity, m.UIDNext)
+			fmt.Fprintf(&extra, "X-IMAPbase: %d %010d", m.UIDValidity, m.UIDNext-1)
 			for _, k := range kws {
 				extra.WriteString(" " + k)
 			}

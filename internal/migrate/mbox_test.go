@@ -18,7 +18,7 @@ import (
 // LF line ends.
 const sampleMbox = `From MAILER-DAEMON Thu Nov 26 09:05:52 2026
 Subject: first
-X-IMAPbase: 1700000000 9 Work
+X-IMAPbase: 1700000000 8 Work
 Status: RO
 X-Status: AF
 X-Keywords: Work
@@ -141,7 +141,7 @@ func TestDovecotReadsExportedMbox(t *testing.T) {
 	dm := dovecotFetchLocation(t, "mbox:"+dir+":INBOX="+dir+"/inbox", "INBOX")
 	mb, _ := acc.Mailbox(ctx, "INBOX")
 	msgs, _ := acc.Messages(ctx, mb.ID)
-	if dm.UIDValidity != uint32(mb.UIDValidity) || dm.UIDNext < uint32(mb.UIDNext) || len(dm.Messages) != len(msgs) {
+	if dm.UIDValidity != uint32(mb.UIDValidity) || dm.UIDNext != uint32(mb.UIDNext) || len(dm.Messages) != len(msgs) {
 		t.Fatalf("Dovecot sees %+v; Roost %+v with %d messages", dm, mb, len(msgs))
 	}
 	for i, m := range msgs {
@@ -149,5 +149,49 @@ func TestDovecotReadsExportedMbox(t *testing.T) {
 		if d.UID != uint32(m.UID) || d.Size != m.Size || d.Body != readAll(t, acc, mb, m.UID) || len(d.Flags) != len(m.Flags) {
 			t.Errorf("message %d: Dovecot %+v; Roost %+v", i, d, m)
 		}
+	}
+}
+
+// TestDovecotMboxRoundTrip: Dovecot writes an mbox tree; Roost imports it
+// with what Dovecot shows (UIDs, flags, bytes, UIDLs); Roost exports it and
+// Dovecot shows the same again.
+func TestDovecotMboxRoundTrip(t *testing.T) {
+	needDovecot(t)
+	ctx := context.Background()
+	dir := filepath.Join(nobodyDir(t), "mail")
+	loc := "mbox:" + dir + ":INBOX=" + dir + "/inbox"
+	buildDovecotMail(t, loc, "/")
+	want := dovecotView(t, loc)
+	wantUIDLs := dovecotUIDLs(t, loc)
+	if len(want) != 4 || len(want["INBOX"].Messages) != 4 {
+		t.Fatalf("unexpected source: %+v", want)
+	}
+	acc := openAccount(t)
+	stats, err := ImportMbox(ctx, acc, dir, "", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Messages != 7 || len(stats.Warnings) != 0 {
+		t.Fatalf("import stats %+v", stats)
+	}
+	checkStore(t, acc, want, wantUIDLs)
+	if stats, err := ImportMbox(ctx, acc, dir, "", Options{}); err != nil || stats.Messages != 0 || stats.Skipped != 7 {
+		t.Fatalf("second import: %+v, %v", stats, err)
+	}
+
+	out := filepath.Join(nobodyDir(t), "mail")
+	if _, err := ExportMbox(ctx, acc, out, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	chownNobody(t, out)
+	outLoc := "mbox:" + out + ":INBOX=" + out + "/inbox"
+	got := dovecotView(t, outLoc)
+	for name, dm := range want {
+		if !reflect.DeepEqual(got[name], dm) {
+			t.Errorf("%s after export:\n got %+v\nwant %+v", name, got[name], dm)
+		}
+	}
+	if gotUIDLs := dovecotUIDLs(t, outLoc); !reflect.DeepEqual(gotUIDLs, wantUIDLs) {
+		t.Errorf("Dovecot UIDLs after export %q, before %q", gotUIDLs, wantUIDLs)
 	}
 }
