@@ -317,7 +317,7 @@ func Findings(s *Service) []Finding {
 			case c.DaysLeft < 0:
 				add(High, "cert-expired", "renew the certificate (ssl_cert)", "certificate expired on %s", c.NotAfter)
 			case c.DaysLeft < 14:
-				add(Low, "cert-expires-soon", "renew the certificate (ssl_cert)", "certificate expires in %d days", c.DaysLeft)
+				add(Low, "cert-expires-soon", "renew the certificate (ssl_cert)", "certificate expires in %d days (%s)", c.DaysLeft, c.NotAfter)
 			}
 			switch {
 			case c.SelfSigned:

@@ -334,5 +334,5 @@ func authLine(a *AuthAttempt) string {
 	if a.OK {
 		r = "SUCCEEDED"
 	}
-	return fmt.Sprintf("%s: %s (%s)", a.Method, r, a.Reply)
+	return fmt.Sprintf("%s: %s (%s)", a.Method, r, truncate(a.Reply, 60))
 }
