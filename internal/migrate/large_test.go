@@ -76,9 +76,10 @@ func TestImportLargeMaildir(t *testing.T) {
 	t.Logf("%d messages, %.1f MB in %v: %.0f messages/s, %.1f MB/s; heap in use %.1f MB before, peak %.1f MB, %.1f MB after GC",
 		n, float64(total)/1e6, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds(), float64(total)/1e6/elapsed.Seconds(),
 		float64(before.HeapInuse)/1e6, float64(peak)/1e6, float64(after.HeapInuse)/1e6)
-	// The mail is 44 MB at 5000 messages (4.4 MB at 500); holding it
-	// would show. Measured growth is about 4 MB, independent of n.
-	if limit := min(16<<20, total/2); growth > limit {
+	// The mail is 44 MB at 5000 messages; holding it would show.
+	// Measured growth is about 4 MB (SQLite caches, buffers), independent
+	// of n; at 500 messages (-race, -short) the check is only a smoke test.
+	if growth > 16<<20 {
 		t.Errorf("heap grew by %.1f MB importing %.1f MB of mail", float64(growth)/1e6, float64(total)/1e6)
 	}
 	st, _ := acc.Status(ctx, "INBOX")
