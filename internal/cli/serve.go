@@ -52,6 +52,10 @@ func runServe(e *env) int {
 	if cfg == nil {
 		return exitConfig
 	}
+	// Catch signals before the ports are bound: from then on clients and
+	// process managers may see the server as up and stop it.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	if emb != nil && os.Geteuid() == 0 {
 		// The embedded default as root: the data directory goes to the
 		// unprivileged user Roost switches to.
@@ -81,8 +85,6 @@ func runServe(e *env) int {
 		printWelcome(e, emb)
 	}
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	s := <-sig
 	log.Info("shutting down", "signal", s.String())
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
