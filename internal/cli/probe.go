@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"crypto/x509"
+	"errors"
+	"flag"
 	"os"
 	"strings"
 
@@ -27,6 +29,9 @@ func runProbe(e *env) int {
 	failOn := fs.String("fail-on", "none", "exit 1 if a finding has at least this `severity` (info, low, medium, high, critical, none)")
 	caFile := fs.String("ca", "", "verify certificates against the CAs in this PEM `file` instead of the system roots")
 	args, err := parseInterspersed(fs, e.args)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
 	if err != nil {
 		return probeExitUsage
 	}
@@ -98,4 +103,3 @@ func runProbe(e *env) int {
 	}
 	return exitOK
 }
-

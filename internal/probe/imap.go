@@ -126,6 +126,11 @@ func (p *prober) probeIMAP(ctx context.Context, t Target, s *Service) {
 	s.State = StateOpen
 	s.Source, s.Remote = ic.c.nc.LocalAddr().String(), ic.c.nc.RemoteAddr().String()
 	s.Banner = AnalyzeBanner(greetingText(s))
+	if parseIMAPResp(g).Status == "BYE" {
+		s.Error = "server refused the connection: " + g
+		ic.c.close()
+		return
+	}
 	if parseIMAPResp(g).Status == "PREAUTH" {
 		s.Notes = append(s.Notes, "server greets with PREAUTH: no login needed")
 	}

@@ -208,11 +208,11 @@ func (r *Report) Max() (Severity, bool) {
 	return m, len(r.Findings) > 0
 }
 
-// Errors reports whether a service could not be probed (a port that is
-// closed or filtered is a result, not an error).
+// Errors reports whether a service could not be probed, or not fully (a
+// port that is closed or filtered is a result, not an error).
 func (r *Report) Errors() bool {
 	for _, s := range r.Services {
-		if s.State == StateError {
+		if s.State == StateError || s.Error != "" {
 			return true
 		}
 	}
