@@ -43,3 +43,26 @@ func TestImportExport(t *testing.T) {
 		t.Fatalf("import without -u: exit %d", code)
 	}
 }
+
+// TestImportAllUsers imports every passwd-file user's Maildir found by
+// --home-template; users without one are skipped with a message.
+func TestImportAllUsers(t *testing.T) {
+	cfg, dir := testConfig(t, "")
+	os.WriteFile(filepath.Join(dir, "users"), []byte("alice@example.org:{PLAIN}a::::::\nbob@example.org:{PLAIN}b::::::\n"), 0o600)
+	vmail := filepath.Join(t.TempDir(), "vmail")
+	src := filepath.Join(vmail, "example.org", "alice", "Maildir")
+	for _, d := range []string{"cur", "new", "tmp"} {
+		os.MkdirAll(filepath.Join(src, d), 0o700)
+	}
+	os.WriteFile(filepath.Join(src, "dovecot-uidlist"), []byte("3 V99 N3 Gx\n2 :1.a\n"), 0o600)
+	os.WriteFile(filepath.Join(src, "cur", "1.a:2,S"), []byte("Subject: a\n\nA\n"), 0o600)
+
+	code, out, errOut := run(t, "", "import", "-c", cfg, "--all-users", "--home-template", vmail+"/%d/%n/Maildir", "maildir")
+	if code != 0 || !strings.Contains(out, "alice@example.org: imported 1 messages") || strings.Contains(out, "bob@") ||
+		!strings.Contains(errOut, "bob@example.org") {
+		t.Fatalf("import --all-users: %d %q %q", code, out, errOut)
+	}
+	if code, _, _ := run(t, "", "import", "-c", cfg, "--all-users", "-u", "alice", "maildir"); code != exitUsage {
+		t.Fatalf("--all-users with -u: exit %d", code)
+	}
+}

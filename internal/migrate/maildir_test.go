@@ -306,3 +306,17 @@ func TestCopyLF(t *testing.T) {
 		t.Error("CRLF across the buffer boundary not converted")
 	}
 }
+
+func TestProgressLines(t *testing.T) {
+	var b strings.Builder
+	p := newProgress(Options{Progress: &b, ProgressEvery: 2})
+	for range 5 {
+		p.message("INBOX")
+	}
+	p.mailbox("INBOX", 5, 0)
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "INBOX: 2 messages") || !strings.HasPrefix(lines[1], "INBOX: 4 messages") ||
+		lines[2] != "INBOX: done, 5 stored, 0 already there" {
+		t.Fatalf("progress output %q", b.String())
+	}
+}

@@ -24,6 +24,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/roost-mail/roost/internal/mailstore"
@@ -32,7 +33,8 @@ import (
 // Options configure an import or export.
 type Options struct {
 	// Progress, if not nil, receives a line every ProgressEvery messages
-	// and one per mailbox.
+	// and one per mailbox. On a terminal a counter is updated in place
+	// instead (every 100 messages).
 	Progress io.Writer
 	// ProgressEvery is the number of messages between progress lines
 	// (default 1000).
@@ -55,6 +57,7 @@ func (s *Stats) warnf(format string, args ...any) {
 // progress prints progress lines.
 type progress struct {
 	w     io.Writer
+	tty   bool
 	every int
 	start time.Time
 	n     int
@@ -65,19 +68,35 @@ func newProgress(o Options) *progress {
 	if every <= 0 {
 		every = 1000
 	}
-	return &progress{w: o.Progress, every: every, start: time.Now()}
+	p := &progress{w: o.Progress, every: every, start: time.Now()}
+	if f, ok := o.Progress.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			p.tty = true
+			p.every = 100
+		}
+	}
+	return p
 }
 
 func (p *progress) message(mailbox string) {
 	p.n++
-	if p.w != nil && p.n%p.every == 0 {
-		fmt.Fprintf(p.w, "%s: %d messages, %.0f/s\n", mailbox, p.n, float64(p.n)/time.Since(p.start).Seconds())
+	if p.w == nil || p.n%p.every != 0 {
+		return
 	}
+	end := "\n"
+	if p.tty {
+		end = "\x1b[K\r" // clear to the end of the line, back to its start
+	}
+	fmt.Fprintf(p.w, "%s: %d messages, %.0f/s%s", mailbox, p.n, float64(p.n)/time.Since(p.start).Seconds(), end)
 }
 
 func (p *progress) mailbox(name string, stored, skipped int) {
 	if p.w != nil {
-		fmt.Fprintf(p.w, "%s: done, %d stored, %d already there\n", name, stored, skipped)
+		clear := ""
+		if p.tty {
+			clear = "\x1b[K"
+		}
+		fmt.Fprintf(p.w, "%s: done, %d stored, %d already there%s\n", name, stored, skipped, clear)
 	}
 }
 
