@@ -2,7 +2,7 @@ package imapserver
 
 import (
 	"context"
-	"time"
+	"slices"
 
 	"github.com/roost-mail/roost/internal/imap"
 	"github.com/roost-mail/roost/internal/mailstore"
@@ -54,11 +54,24 @@ func (s *session) cmdFetch(ctx context.Context, cmd *imap.Command) error {
 		s.writeVanished(true, gone)
 	}
 	uids := v.resolve(args.Set, cmd.UID)
+	// known holds metadata read ahead of the FETCH loop (CHANGEDSINCE,
+	// \Seen): the loop reads the rest in batches.
+	var known map[mailstore.UID]*mailstore.MessageMeta
 	if args.ChangedSince > 0 {
-		kept := uids[:0]
-		for _, u := range uids {
-			if i, ok := v.index(u); ok && v.msgs[i].modSeq > args.ChangedSince {
-				kept = append(kept, u)
+		// RFC 7162 3.1.4: only messages whose MODSEQ is greater. The
+		// store's modseq index answers that in proportion to the changes,
+		// not to the set (UID FETCH 1:* (FLAGS) (CHANGEDSINCE n)).
+		c, err := s.acct.Changes(ctx, v.mailbox.ID, args.ChangedSince)
+		if err != nil {
+			return wrapf(err, "changes of %q since %d", v.mailbox.Name, args.ChangedSince)
+		}
+		kept := make([]mailstore.UID, 0, len(c.Updated))
+		known = make(map[mailstore.UID]*mailstore.MessageMeta, len(c.Updated))
+		for i := range c.Updated {
+			m := &c.Updated[i]
+			if _, ok := slices.BinarySearch(uids, m.UID); ok {
+				kept = append(kept, m.UID)
+				known[m.UID] = m
 			}
 		}
 		uids = kept
@@ -71,14 +84,16 @@ func (s *session) cmdFetch(ctx context.Context, cmd *imap.Command) error {
 	var seen map[mailstore.UID]bool
 	if plan.setsSeen && !v.readOnly {
 		var unseen []mailstore.UID
-		for _, u := range uids {
-			i, ok := v.index(u)
-			if !ok || v.msgs[i].state&entryExpunged != 0 {
-				continue
+		err := v.metas(ctx, s.acct, uids, func(_ []mailstore.UID, ms []mailstore.MessageMeta) error {
+			for i := range ms {
+				if !v.isExpunged(ms[i].UID) && !containsFold(ms[i].Flags, mailstore.FlagSeen) {
+					unseen = append(unseen, ms[i].UID)
+				}
 			}
-			if !containsFold(v.flagSets[v.msgs[i].flags], mailstore.FlagSeen) {
-				unseen = append(unseen, u)
-			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		if len(unseen) > 0 {
 			updated, _, err := s.acct.StoreFlags(ctx, v.mailbox.ID, unseen, mailstore.FlagsAdd, []string{mailstore.FlagSeen}, 0)
@@ -86,9 +101,13 @@ func (s *session) cmdFetch(ctx context.Context, cmd *imap.Command) error {
 				return err
 			}
 			seen = make(map[mailstore.UID]bool, len(updated))
+			if known == nil {
+				known = make(map[mailstore.UID]*mailstore.MessageMeta, len(updated))
+			}
 			for i := range updated {
 				v.noteFlags(&updated[i])
 				seen[updated[i].UID] = true
+				known[updated[i].UID] = &updated[i]
 			}
 			if s.condStore() {
 				// RFC 7162 3.1: a FETCH "that implicitly set the \Seen
@@ -109,33 +128,67 @@ func (s *session) cmdFetch(ctx context.Context, cmd *imap.Command) error {
 	f := &fetcher{plan: plan, enc: s.enc, open: func(uid mailstore.UID) (mailstore.Body, error) {
 		return s.acct.Open(ctx, v.mailbox.ID, uid)
 	}}
-	return runFetch(ctx, f, s.acct, v.mailbox.ID, uids, v.fetchMsgOf(seen))
+	return runFetch(ctx, f, s.acct, v.mailbox.ID, uids, s.fetchMsgsOf(ctx, plan, known, seen))
 }
 
-// fetchMsgOf returns the function runFetch uses to learn what the view
-// knows of a message; seen holds the messages whose \Seen this FETCH set.
-func (v *selected) fetchMsgOf(seen map[mailstore.UID]bool) func(uid mailstore.UID, m *fetchMsg) bool {
-	next := 0 // uids come ascending: try the entry after the last one first
-	return func(uid mailstore.UID, m *fetchMsg) bool {
-		i := next
-		if i >= len(v.msgs) || v.msgs[i].uid != uid {
-			var ok bool
-			if i, ok = v.index(uid); !ok {
-				return false
+// fetchMsgsOf returns the function runFetch uses to learn, per batch, what
+// it needs of each message: the sequence number from the view, flags,
+// MODSEQ, date and size from known or else from the store (Metas, one call
+// per batch). A message gone from the store (expunged by another session,
+// not reported yet) is written with its UID and NIL data. When the plan
+// sends FLAGS, the flags are noted (a newer state than the view's sync
+// point is not reported again). seen holds the messages whose \Seen this
+// FETCH set.
+func (s *session) fetchMsgsOf(ctx context.Context, plan *fetchPlan, known map[mailstore.UID]*mailstore.MessageMeta, seen map[mailstore.UID]bool) func(batch []mailstore.UID) (func(uid mailstore.UID, m *fetchMsg) bool, error) {
+	v := s.sel
+	sendsFlags := false
+	for _, it := range plan.items {
+		sendsFlags = sendsFlags || it.Kind == imap.FetchFlags
+	}
+	byUID := map[mailstore.UID]*mailstore.MessageMeta{}
+	return func(batch []mailstore.UID) (func(uid mailstore.UID, m *fetchMsg) bool, error) {
+		clear(byUID)
+		var missing []mailstore.UID
+		for _, u := range batch {
+			if m, ok := known[u]; ok {
+				byUID[u] = m
+			} else {
+				missing = append(missing, u)
 			}
 		}
-		next = i + 1
-		e := &v.msgs[i]
-		*m = fetchMsg{
-			seq:       mailstore.SeqNum(i + 1),
-			uid:       e.uid,
-			flags:     v.entryFlags(e),
-			modSeq:    e.modSeq,
-			date:      time.Unix(e.date, 0).In(v.zone(e.tz)),
-			size:      e.size,
-			showFlags: seen[uid],
+		if len(missing) > 0 {
+			ms, err := s.acct.Metas(ctx, v.mailbox.ID, missing)
+			if err != nil {
+				return nil, err
+			}
+			for i := range ms {
+				byUID[ms[i].UID] = &ms[i]
+			}
 		}
-		return true
+		return func(uid mailstore.UID, m *fetchMsg) bool {
+			seq, ok := v.seqOf(uid)
+			if !ok {
+				return false
+			}
+			meta := byUID[uid]
+			if meta == nil {
+				*m = fetchMsg{seq: seq, uid: uid, gone: true}
+				return true
+			}
+			if sendsFlags || seen[uid] {
+				v.noteFlags(meta)
+			}
+			*m = fetchMsg{
+				seq:       seq,
+				uid:       uid,
+				flags:     v.flagsOf(meta),
+				modSeq:    meta.ModSeq,
+				date:      meta.InternalDate,
+				size:      meta.Size,
+				showFlags: seen[uid],
+			}
+			return true
+		}, nil
 	}
 }
 

@@ -94,11 +94,12 @@ func TestFetchExpungedByOther(t *testing.T) {
 	if _, err := acct.Expunge(context.Background(), mb.ID, mailstore.ExpungeOptions{UIDs: []mailstore.UID{2}}); err != nil {
 		t.Fatal(err)
 	}
-	// RFC 9051 7.5.1: no EXPUNGE during FETCH; what the view knows is
-	// sent, the rest is NIL, as Dovecot does.
+	// RFC 9051 7.5.1: no EXPUNGE during FETCH; the UID is sent, data
+	// items are NIL (as Dovecot does), and the metadata items the view
+	// does not keep (docs/imap-scale.md) are left out.
 	a.do("a FETCH 1:2 (UID RFC822.SIZE ENVELOPE BODY.PEEK[1])").
 		lacks("* 2 EXPUNGE").
-		contains(`* 2 FETCH (UID 2 RFC822.SIZE ` + itoa(len(searchCorpus[1].msg)) + ` ENVELOPE NIL BODY[1] NIL)`).
+		contains(`* 2 FETCH (UID 2 ENVELOPE NIL BODY[1] NIL)`).
 		tagged("OK [EXPUNGEISSUED] Some messages were already expunged.")
 	a.do("n NOOP").contains("* 2 EXPUNGE")
 }
@@ -201,12 +202,19 @@ func BenchmarkFetchFlags100k(b *testing.B) {
 	}
 	enc := imapwire.NewEncoder(bufio.NewWriterSize(io.Discard, 64<<10))
 	f := &fetcher{plan: plan, enc: enc}
+	// The view keeps no flags (docs/imap-scale.md): hand the metadata in
+	// as already read, so that this measures the rendering alone.
+	s := &session{sel: v}
+	known := map[mailstore.UID]*mailstore.MessageMeta{}
+	for _, u := range v.uids {
+		known[u] = &mailstore.MessageMeta{UID: u, ModSeq: mailstore.ModSeq(u + 1), Flags: benchFlags[u%2], Size: 1000}
+	}
 	all := imap.NumSet{Ranges: []imap.NumRange{{Start: 1, Stop: imap.Star}}}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
 		uids := v.resolve(all, false)
-		if err := runFetch(context.Background(), f, nil, v.mailbox.ID, uids, v.fetchMsgOf(nil)); err != nil {
+		if err := runFetch(context.Background(), f, nil, v.mailbox.ID, uids, s.fetchMsgsOf(context.Background(), plan, known, nil)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -218,10 +226,11 @@ func BenchmarkSearchUnseen100k(b *testing.B) {
 	v := benchView(100000)
 	env := &searchEnv{v: v, now: time.Now()}
 	key := &imap.SearchKey{Op: "UNSEEN"}
+	acct := benchMetas{}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		uids, err := env.search(context.Background(), nil, 0, key)
+		uids, err := env.search(context.Background(), acct, 0, key)
 		if err != nil || len(uids) != 50000 {
 			b.Fatal(len(uids), err)
 		}
@@ -249,6 +258,20 @@ func BenchmarkFetchBodyStream(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+var benchFlags = [2][]string{{mailstore.FlagSeen}, nil}
+
+// benchMetas answers Metas like the store would for benchView's messages,
+// without a database: the evaluation alone is measured.
+type benchMetas struct{ mailstore.Account }
+
+func (benchMetas) Metas(_ context.Context, _ mailstore.MailboxID, uids []mailstore.UID) ([]mailstore.MessageMeta, error) {
+	out := make([]mailstore.MessageMeta, len(uids))
+	for i, u := range uids {
+		out[i] = mailstore.MessageMeta{UID: u, ModSeq: mailstore.ModSeq(u + 1), Flags: benchFlags[u%2], Size: 1000}
+	}
+	return out, nil
 }
 
 func benchView(n int) *selected {

@@ -50,11 +50,7 @@ func (s *session) search(ctx context.Context, cmd *imap.Command, args *imap.Sear
 	if hasModSeqKey(args.Key) {
 		// RFC 7162 3.1: SEARCH MODSEQ enables CONDSTORE.
 		s.enableCondStore()
-		for _, u := range uids {
-			if i, ok := v.index(u); ok && v.msgs[i].modSeq > modSeq {
-				modSeq = v.msgs[i].modSeq
-			}
-		}
+		modSeq = env.maxModSeq
 	}
 	// num returns the number the client sees for a result.
 	num := func(u mailstore.UID) uint32 {

@@ -50,8 +50,10 @@ func (s *session) cmdSelect(ctx context.Context, cmd *imap.Command) error {
 	if err != nil {
 		return err
 	}
-	// One read transaction gives the messages and HIGHESTMODSEQ together.
-	all, err := s.acct.Changes(ctx, mbox.ID, 0)
+	// One read transaction gives the UIDs (as runs), HIGHESTMODSEQ and
+	// the counters together; no row per message is read
+	// (docs/imap-scale.md).
+	mv, err := s.acct.View(ctx, mbox.ID)
 	if err != nil {
 		return wrapf(err, "select %q", mbox.Name)
 	}
@@ -59,13 +61,13 @@ func (s *session) cmdSelect(ctx context.Context, cmd *imap.Command) error {
 	var recentAbove mailstore.UID
 	if trackRecent {
 		var last mailstore.UID
-		if n := len(all.Updated); n > 0 {
-			last = all.Updated[n-1].UID
+		if n := len(mv.UIDs); n > 0 {
+			last = mv.UIDs[n-1].Last
 		}
 		// RFC 3501 6.3.2: EXAMINE must not take \Recent away from others.
 		recentAbove = s.srv.recent.claim(s.user, mbox.ID, last, !args.ReadOnly)
 	}
-	v := newSelected(mbox, args.ReadOnly, all, trackRecent, recentAbove)
+	v := newSelectedView(mbox, args.ReadOnly, mv, trackRecent, recentAbove)
 	s.sel = v
 	s.state = stateSelected
 	s.noteMailbox(mbox.Name)

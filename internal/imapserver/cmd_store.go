@@ -65,21 +65,31 @@ func (s *session) cmdStore(ctx context.Context, cmd *imap.Command) error {
 		return modifiedReply(v, uids, cmd.UID)
 	}
 	// What the client will believe after a .SILENT store, per message.
+	// Only messages whose current state the client knows are in expect:
+	// for the others the sync point still has a change to report.
 	var expect map[mailstore.UID][]string
 	if args.Silent {
 		expect = make(map[mailstore.UID][]string, len(uids))
-		for _, u := range uids {
-			m, _ := v.meta(u)
-			expect[u] = applyFlagOp(args.Op, m.Flags, args.Flags)
+		err := v.metas(ctx, s.acct, uids, func(_ []mailstore.UID, ms []mailstore.MessageMeta) error {
+			for i := range ms {
+				if v.knows(&ms[i]) {
+					expect[ms[i].UID] = applyFlagOp(args.Op, ms[i].Flags, args.Flags)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	updated, failed, err := s.acct.StoreFlags(ctx, v.mailbox.ID, uids, args.Op, args.Flags, args.UnchangedSince)
 	if err != nil {
 		return err
 	}
+	noted := make([]bool, len(updated))
 	for i := range updated {
 		m := &updated[i]
-		if args.Silent && !sameFlags(expect[m.UID], m.Flags) {
+		if exp, ok := expect[m.UID]; args.Silent && (!ok || !sameFlags(exp, m.Flags)) {
 			// Another session changed the message too: leave it to the
 			// sync point, which reports the flags that differ from what
 			// the client expects ("changes by others are still
@@ -87,6 +97,7 @@ func (s *session) cmdStore(ctx context.Context, cmd *imap.Command) error {
 			continue
 		}
 		v.noteFlags(m)
+		noted[i] = true
 	}
 	if v.keywordsNew {
 		s.writeFlags()
@@ -94,13 +105,13 @@ func (s *session) cmdStore(ctx context.Context, cmd *imap.Command) error {
 	for i := range updated {
 		switch {
 		case !args.Silent:
-			s.writeFetchFlags(updated[i].UID, cmd.UID)
-		case s.condStore() && v.modSeqOf(updated[i].UID) == updated[i].ModSeq:
+			s.writeFetchFlags(&updated[i], cmd.UID)
+		case s.condStore() && noted[i]:
 			// RFC 7162 3.1.3: with .SILENT a CONDSTORE client still
 			// gets the new MODSEQ (example 3: "* 1 FETCH (UID 4 MODSEQ
 			// (12121231000))"). A message another session changed too
 			// was not noted above; the sync point reports its flags.
-			s.writeFetchModSeq(updated[i].UID)
+			s.writeFetchModSeq(updated[i].UID, updated[i].ModSeq)
 		}
 	}
 	if len(failed) > 0 {

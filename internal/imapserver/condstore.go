@@ -166,9 +166,17 @@ func (s *session) qresyncSelect(ctx context.Context, q *imap.QResyncParams) erro
 		}
 	}
 	s.writeVanished(true, gone)
-	for i := range v.msgs {
-		if v.msgs[i].modSeq > q.ModSeq {
-			s.writeFetchFlags(v.msgs[i].uid, true)
+	// The messages changed or added since the client's modseq, from the
+	// store's modseq index: work in proportion to the changes.
+	c, err := s.acct.Changes(ctx, v.mailbox.ID, q.ModSeq)
+	if err != nil {
+		return wrapf(err, "changes of %q since %d", v.mailbox.Name, q.ModSeq)
+	}
+	for i := range c.Updated {
+		m := &c.Updated[i]
+		if _, ok := v.index(m.UID); ok && !v.isExpunged(m.UID) {
+			v.noteFlags(m)
+			s.writeFetchFlags(m, true)
 		}
 	}
 	return nil
@@ -217,13 +225,4 @@ func expandSet(set imap.NumSet, max int) ([]uint32, bool) {
 		}
 	}
 	return out, true
-}
-
-// modSeqOf returns the MODSEQ the view holds for uid, 0 when it is not in
-// the view.
-func (v *selected) modSeqOf(uid mailstore.UID) mailstore.ModSeq {
-	if i, ok := v.index(uid); ok {
-		return v.msgs[i].modSeq
-	}
-	return 0
 }

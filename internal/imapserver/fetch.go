@@ -186,6 +186,9 @@ type fetchMsg struct {
 	size   int64
 	// cache is nil when the plan does not need it or the message is gone.
 	cache *mailstore.MessageCache
+	// gone: the message is no longer in the store (expunged by another
+	// session, not reported yet): only UID and NIL data are sent.
+	gone bool
 	// showFlags: \Seen was just set by this FETCH; FLAGS is sent even if
 	// not asked for (RFC 9051 6.4.5).
 	showFlags bool
@@ -254,13 +257,20 @@ func (f *fetcher) write(m *fetchMsg) error {
 		b = append(b, "UID "...)
 		b = strconv.AppendUint(b, uint64(m.uid), 10)
 	}
-	if m.showFlags && !f.hasItem(imap.FetchFlags) {
+	if m.showFlags && !m.gone && !f.hasItem(imap.FetchFlags) {
 		sp()
 		b = appendFlags(b, m.flags)
 	}
 	for i := range f.plan.items {
 		it := &f.plan.items[i]
 		pr := &f.prep[i]
+		if m.gone && isSmallItem(it.Kind) && it.Kind != imap.FetchUID {
+			// FLAGS, INTERNALDATE, RFC822.SIZE, MODSEQ of a message
+			// gone from the store: the view does not keep them
+			// (docs/imap-scale.md), so they are left out.
+			f.skippedExpunged = true
+			continue
+		}
 		switch it.Kind {
 		case imap.FetchUID:
 			if f.plan.uid {
@@ -473,11 +483,15 @@ const fetchBatch = 256
 // using view to know each message. It loads caches in batches. It returns
 // the error that ends the command: nil, NO [UNKNOWN-CTE], OK
 // [EXPUNGEISSUED], or a store error.
-func runFetch(ctx context.Context, f *fetcher, acct mailstore.Account, mbox mailstore.MailboxID, uids []mailstore.UID, msgOf func(uid mailstore.UID, m *fetchMsg) bool) error {
+func runFetch(ctx context.Context, f *fetcher, acct mailstore.Account, mbox mailstore.MailboxID, uids []mailstore.UID, msgsOf func(batch []mailstore.UID) (func(uid mailstore.UID, m *fetchMsg) bool, error)) error {
 	var cteErr error
 	var m fetchMsg
 	for start := 0; start < len(uids); start += fetchBatch {
 		batch := uids[start:min(start+fetchBatch, len(uids))]
+		msgOf, err := msgsOf(batch)
+		if err != nil {
+			return err
+		}
 		var caches []mailstore.MessageCache
 		if f.plan.needCache {
 			c, err := acct.Cache(ctx, mbox, batch)

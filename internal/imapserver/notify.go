@@ -184,9 +184,9 @@ func (s *session) notifyNewMessages(ctx context.Context) error {
 		return nil
 	}
 	var uids []mailstore.UID
-	for i := len(v.msgs) - 1; i >= 0 && v.msgs[i].uid > n.selFetched; i-- {
-		if v.msgs[i].state&entryExpunged == 0 {
-			uids = append(uids, v.msgs[i].uid)
+	for i := len(v.uids) - 1; i >= 0 && v.uids[i] > n.selFetched; i-- {
+		if !v.isExpunged(v.uids[i]) {
+			uids = append(uids, v.uids[i])
 		}
 	}
 	slices.Reverse(uids)
@@ -194,7 +194,7 @@ func (s *session) notifyNewMessages(ctx context.Context) error {
 	f := &fetcher{plan: n.selFetch, enc: s.enc, open: func(uid mailstore.UID) (mailstore.Body, error) {
 		return s.acct.Open(ctx, v.mailbox.ID, uid)
 	}}
-	err := runFetch(ctx, f, s.acct, v.mailbox.ID, uids, v.fetchMsgOf(nil))
+	err := runFetch(ctx, f, s.acct, v.mailbox.ID, uids, s.fetchMsgsOf(ctx, n.selFetch, nil, nil))
 	var st *statusError
 	if errors.As(err, &st) {
 		// [EXPUNGEISSUED] or [UNKNOWN-CTE] belong to no command here.

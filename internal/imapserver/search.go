@@ -55,6 +55,9 @@ func triOf(b bool) tri {
 type searchEnv struct {
 	v   *selected
 	now time.Time
+	// maxModSeq is the highest MODSEQ among the matches of the last
+	// search (RFC 7162 3.1.5).
+	maxModSeq mailstore.ModSeq
 }
 
 // needsContent reports whether a key reads the header or body.
@@ -115,10 +118,9 @@ func inRanges(ranges []imap.NumRange, n, star uint32) bool {
 // eval evaluates k for the message at view index i. c is the message's
 // content, or nil: then keys that need it give triUnknown (unless the
 // result is decided without them).
-func (env *searchEnv) eval(k *imap.SearchKey, i int, c *msgContent) (tri, error) {
+func (env *searchEnv) eval(k *imap.SearchKey, i int, e *mailstore.MessageMeta, c *msgContent) (tri, error) {
 	v := env.v
-	e := &v.msgs[i]
-	flag := func(f string) tri { return triOf(containsFold(v.flagSets[e.flags], f)) }
+	flag := func(f string) tri { return triOf(containsFold(e.Flags, f)) }
 	not := func(t tri) tri {
 		switch t {
 		case triYes:
@@ -128,15 +130,15 @@ func (env *searchEnv) eval(k *imap.SearchKey, i int, c *msgContent) (tri, error)
 		}
 		return triUnknown
 	}
-	recent := e.state&entryRecent != 0
-	date := func() time.Time { return time.Unix(e.date, 0).In(v.zone(e.tz)) }
+	recent := v.trackRecent && v.isRecent(e.UID)
+	date := func() time.Time { return e.InternalDate }
 	switch k.Op {
 	case "ALL":
 		return triYes, nil
 	case "AND":
 		res := triYes
 		for _, ch := range k.Children {
-			t, err := env.eval(ch, i, c)
+			t, err := env.eval(ch, i, e, c)
 			if err != nil {
 				return triNo, err
 			}
@@ -151,7 +153,7 @@ func (env *searchEnv) eval(k *imap.SearchKey, i int, c *msgContent) (tri, error)
 	case "OR":
 		res := triNo
 		for _, ch := range k.Children {
-			t, err := env.eval(ch, i, c)
+			t, err := env.eval(ch, i, e, c)
 			if err != nil {
 				return triNo, err
 			}
@@ -167,7 +169,7 @@ func (env *searchEnv) eval(k *imap.SearchKey, i int, c *msgContent) (tri, error)
 		if len(k.Children) != 1 {
 			return triNo, fmt.Errorf("NOT with %d operands", len(k.Children))
 		}
-		t, err := env.eval(k.Children[0], i, c)
+		t, err := env.eval(k.Children[0], i, e, c)
 		return not(t), err
 	case "ANSWERED":
 		return flag(mailstore.FlagAnswered), nil
@@ -200,9 +202,9 @@ func (env *searchEnv) eval(k *imap.SearchKey, i int, c *msgContent) (tri, error)
 	case "OLD":
 		return triOf(!recent), nil
 	case "LARGER":
-		return triOf(e.size > k.Number), nil
+		return triOf(e.Size > k.Number), nil
 	case "SMALLER":
-		return triOf(e.size < k.Number), nil
+		return triOf(e.Size < k.Number), nil
 	case "BEFORE":
 		return triOf(dayOf(date()).Before(k.Date)), nil
 	case "ON":
@@ -210,25 +212,25 @@ func (env *searchEnv) eval(k *imap.SearchKey, i int, c *msgContent) (tri, error)
 	case "SINCE":
 		return triOf(!dayOf(date()).Before(k.Date)), nil
 	case "OLDER":
-		return triOf(env.now.Unix()-e.date > k.Number), nil
+		return triOf(env.now.Unix()-e.InternalDate.Unix() > k.Number), nil
 	case "YOUNGER":
-		return triOf(env.now.Unix()-e.date <= k.Number), nil
+		return triOf(env.now.Unix()-e.InternalDate.Unix() <= k.Number), nil
 	case "MODSEQ":
-		return triOf(e.modSeq >= k.ModSeq), nil
+		return triOf(e.ModSeq >= k.ModSeq), nil
 	case "SEQSET", "UIDSET":
 		if k.Set.SearchRes {
 			// RFC 5182 2.1: "$" is the saved UIDs, in a sequence set too.
 			for _, u := range v.searchRes {
-				if u == e.uid {
+				if u == e.UID {
 					return triYes, nil
 				}
 			}
 			return triNo, nil
 		}
 		if k.Op == "SEQSET" {
-			return triOf(inRanges(k.Set.Ranges, uint32(i+1), uint32(len(v.msgs)))), nil
+			return triOf(inRanges(k.Set.Ranges, uint32(i+1), uint32(len(v.uids)))), nil
 		}
-		return triOf(inRanges(k.Set.Ranges, uint32(e.uid), uint32(v.lastUID()))), nil
+		return triOf(inRanges(k.Set.Ranges, uint32(e.UID), uint32(v.lastUID()))), nil
 	case "BCC", "BODY", "CC", "FROM", "HEADER", "SUBJECT", "TEXT", "TO", "SENTBEFORE", "SENTON", "SENTSINCE":
 		if c == nil {
 			return triUnknown, nil
@@ -243,37 +245,49 @@ func (env *searchEnv) eval(k *imap.SearchKey, i int, c *msgContent) (tri, error)
 const searchBatch = 128
 
 // search returns the UIDs of the messages of the view that match k, in
-// view order. acct and mbox are used to read messages that the view alone
-// cannot decide.
+// view order. The view holds no per-message data: flags, dates, sizes and
+// MODSEQs are read from the store in batches of metaBatch (memory stays
+// bounded whatever the mailbox size); messages gone from the store
+// (expunged by another session, not reported yet) match nothing. acct and
+// mbox are also used to read messages that metadata alone cannot decide.
 func (env *searchEnv) search(ctx context.Context, acct mailstore.Account, mbox mailstore.MailboxID, k *imap.SearchKey) ([]mailstore.UID, error) {
 	v := env.v
+	env.maxModSeq = 0
 	var out []mailstore.UID
-	var pending []int // view indexes still undecided
+	type undecided struct {
+		i int // view index
+		m mailstore.MessageMeta
+	}
+	var pending []undecided
 	content := needsContent(k)
+	match := func(m *mailstore.MessageMeta) {
+		out = append(out, m.UID)
+		env.maxModSeq = max(env.maxModSeq, m.ModSeq)
+	}
 	flush := func() error {
 		if len(pending) == 0 {
 			return nil
 		}
 		uids := make([]mailstore.UID, len(pending))
-		for j, i := range pending {
-			uids[j] = v.msgs[i].uid
+		for j := range pending {
+			uids[j] = pending[j].m.UID
 		}
 		caches, err := acct.Cache(ctx, mbox, uids)
 		if err != nil {
 			return err
 		}
 		ci := 0
-		for _, i := range pending {
-			uid := v.msgs[i].uid
+		for j := range pending {
+			p := &pending[j]
+			uid := p.m.UID
 			for ci < len(caches) && caches[ci].UID < uid {
 				ci++
 			}
 			if ci >= len(caches) || caches[ci].UID != uid {
 				continue // expunged meanwhile: cannot match content keys
 			}
-			e := &v.msgs[i]
-			c := &msgContent{ctx: ctx, acct: acct, mbox: mbox, cache: &caches[ci], date: time.Unix(e.date, 0).In(v.zone(e.tz))}
-			t, err := env.eval(k, i, c)
+			c := &msgContent{ctx: ctx, acct: acct, mbox: mbox, cache: &caches[ci], date: p.m.InternalDate}
+			t, err := env.eval(k, p.i, &p.m, c)
 			c.close()
 			if err != nil {
 				if isExpungedErr(err) {
@@ -282,38 +296,44 @@ func (env *searchEnv) search(ctx context.Context, acct mailstore.Account, mbox m
 				return err
 			}
 			if t == triYes {
-				out = append(out, uid)
+				match(&p.m)
 			}
 		}
 		pending = pending[:0]
 		return ctx.Err()
 	}
-	for i := range v.msgs {
-		if !content {
-			t, err := env.eval(k, i, nil)
+	base := 0 // view index of the batch's first UID
+	err := v.metas(ctx, acct, v.uids, func(batch []mailstore.UID, ms []mailstore.MessageMeta) error {
+		j := 0
+		for off, u := range batch {
+			for j < len(ms) && ms[j].UID < u {
+				j++
+			}
+			if j >= len(ms) || ms[j].UID != u {
+				continue // gone from the store
+			}
+			m := &ms[j]
+			t, err := env.eval(k, base+off, m, nil)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			if t == triYes {
-				out = append(out, v.msgs[i].uid)
-			}
-			continue
-		}
-		t, err := env.eval(k, i, nil)
-		if err != nil {
-			return nil, err
-		}
-		switch t {
-		case triYes:
-			out = append(out, v.msgs[i].uid)
-		case triUnknown:
-			pending = append(pending, i)
-			if len(pending) == searchBatch {
-				if err := flush(); err != nil {
-					return nil, err
+			switch {
+			case t == triYes:
+				match(m)
+			case t == triUnknown && content:
+				pending = append(pending, undecided{base + off, *m})
+				if len(pending) == searchBatch {
+					if err := flush(); err != nil {
+						return err
+					}
 				}
 			}
 		}
+		base += len(batch)
+		return ctx.Err()
+	})
+	if err != nil {
+		return nil, err
 	}
 	if err := flush(); err != nil {
 		return nil, err

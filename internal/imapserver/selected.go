@@ -1,22 +1,24 @@
 package imapserver
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/roost-mail/roost/internal/imap"
 	"github.com/roost-mail/roost/internal/mailstore"
 )
 
 // selected is a session's view of its selected mailbox (DESIGN.md section 1
-// decision 3, section 3): the messages the client knows about, in sequence
-// number order (sequence number = position + 1, UIDs ascending), the flags
-// as last reported to the client, and the MODSEQ up to which the view is
-// synced with the store.
+// decision 3, section 3; docs/imap-scale.md): the UIDs of the messages the
+// client knows about, in sequence number order (sequence number = position
+// + 1, UIDs ascending), and the MODSEQ up to which the view is synced with
+// the store. Flags, MODSEQs, dates and sizes are not kept: commands read
+// them from the store in batches (Account.Metas), so a session's memory
+// does not hold an object per message.
 //
 // The view changes only at sync points (syncPending) and through the
 // session's own commands; between two sync points the client and the view
@@ -24,9 +26,9 @@ import (
 // stays in the view, marked expunged, until an EXPUNGE response may be sent
 // (RFC 9051 7.5.1); until then it keeps its sequence number.
 //
-// Memory: one msgEntry (40 bytes) per message plus one shared copy of each
-// distinct flag combination. TODO(issue 4): drop date and size from the
-// entry (load them with the message cache) to reach <10 MB for 1M messages.
+// Memory: 4 bytes per message (the UID), plus per-session state that is
+// proportional to what changed (pending expunges, unreported flag changes,
+// flags told ahead of the next sync), never to the mailbox.
 //
 // Only the session's goroutine uses a selected.
 type selected struct {
@@ -37,106 +39,133 @@ type selected struct {
 	// ascending order. resolve drops UIDs that are no longer in the view.
 	searchRes []mailstore.UID
 
-	msgs   []msgEntry       // ordered by UID
+	uids   []mailstore.UID  // ascending; sequence number = index + 1
 	modSeq mailstore.ModSeq // the view reflects every change up to here
 
-	told     uint32          // the message count the client was last told (EXISTS)
-	toldRec  uint32          // the \Recent count the client was last told
-	dirty    []mailstore.UID // flags changed (by others), FETCH not sent yet
-	nExpunge int             // entries with entryExpunged
+	told    uint32 // the message count the client was last told (EXISTS)
+	toldRec uint32 // the \Recent count the client was last told
 
-	// Flag combinations are interned: msgEntry.flags indexes flagSets.
-	flagSets   [][]string
-	flagSetIdx map[string]uint32
-	zones      map[int32]*time.Location
+	// expunged holds messages still in uids that are gone from the
+	// store (EXPUNGE not sent yet).
+	expunged map[mailstore.UID]struct{}
+	// dirty holds flag changes by others, read at a sync point, whose
+	// FETCH is not sent yet: the state to report.
+	dirty map[mailstore.UID]mailstore.MessageMeta
+	// noted holds the MODSEQ of flags the client was told that are newer
+	// than modSeq (its own STORE, FETCH FLAGS): the next sync does not
+	// report them again. Entries at or below modSeq are dropped.
+	noted map[mailstore.UID]mailstore.ModSeq
+
+	// firstUnseen is the lowest UID without \Seen at SELECT, 0 if none.
+	firstUnseenUID mailstore.UID
 
 	// keywords are the keywords announced in the last "* FLAGS" response;
-	// keywordsNew is set when a message uses one that is not among them.
+	// keywordsNew is set when a message uses one that is not among them
+	// (listed in newKeywords).
 	keywords    []string
 	keywordsNew bool
+	newKeywords []string
 
 	// trackRecent is set for IMAP4rev1 sessions (RFC 9051 removed
-	// \Recent). Messages get \Recent in this view only.
+	// \Recent). Messages get \Recent in this view only: those in the
+	// recent UID ranges (ascending).
 	trackRecent bool
+	recent      []mailstore.UIDRange
 	nRecent     uint32
 }
 
-// msgEntry is one message in the view.
-type msgEntry struct {
-	uid    mailstore.UID
-	flags  uint32 // index into selected.flagSets
-	modSeq mailstore.ModSeq
-	date   int64 // internal date, Unix seconds
-	size   int64
-	tz     int32 // internal date's zone offset, seconds east of UTC
-	state  uint8 // entry* bits
-}
-
-const (
-	entryExpunged uint8 = 1 << iota // expunged in the store; EXPUNGE not sent yet
-	entryRecent                     // \Recent in this session (IMAP4rev1 only)
-	entryDirty                      // in selected.dirty
-)
-
 // newSelected builds the view of mbox from the store's full listing
-// (Changes since 0, so that the messages and HIGHESTMODSEQ come from one
-// read transaction). recentAbove is the UID above which messages are
-// \Recent for this session, or 0 with trackRecent false.
+// (Changes since 0). recentAbove is the UID above which messages are
+// \Recent for this session, or 0 with trackRecent false. SELECT uses
+// newSelectedView, which does not load the messages.
 func newSelected(mbox mailstore.Mailbox, readOnly bool, all mailstore.Changes, trackRecent bool, recentAbove mailstore.UID) *selected {
-	v := &selected{
-		mailbox:     mbox,
-		readOnly:    readOnly,
-		modSeq:      all.HighestModSeq,
-		flagSetIdx:  map[string]uint32{},
-		trackRecent: trackRecent,
-	}
-	v.mailbox.UIDNext = all.UIDNext
-	v.mailbox.HighestModSeq = all.HighestModSeq
-	v.msgs = make([]msgEntry, 0, len(all.Updated))
+	mv := mailstore.MailboxView{HighestModSeq: all.HighestModSeq, UIDNext: all.UIDNext}
+	uids := make([]mailstore.UID, len(all.Updated))
 	for i := range all.Updated {
-		v.msgs = append(v.msgs, v.entry(&all.Updated[i]))
-		if trackRecent && all.Updated[i].UID > recentAbove {
-			v.msgs[len(v.msgs)-1].state |= entryRecent
-			v.nRecent++
+		m := &all.Updated[i]
+		uids[i] = m.UID
+		if mv.FirstUnseen == 0 && !m.HasFlag(mailstore.FlagSeen) {
+			mv.FirstUnseen = m.UID
+		}
+		for _, f := range m.Flags {
+			if !strings.HasPrefix(f, `\`) && !containsFold(mv.Keywords, f) {
+				mv.Keywords = append(mv.Keywords, f)
+			}
 		}
 	}
-	v.told = uint32(len(v.msgs))
+	sort.Strings(mv.Keywords)
+	return newSelectedUIDs(mbox, readOnly, mv, uids, trackRecent, recentAbove)
+}
+
+// newSelectedView builds the view of mbox from Account.View: the UID runs
+// are expanded to 4 bytes per message.
+func newSelectedView(mbox mailstore.Mailbox, readOnly bool, mv mailstore.MailboxView, trackRecent bool, recentAbove mailstore.UID) *selected {
+	uids := make([]mailstore.UID, 0, mv.Messages)
+	for _, r := range mv.UIDs {
+		for u := r.First; ; u++ {
+			uids = append(uids, u)
+			if u == r.Last {
+				break
+			}
+		}
+	}
+	return newSelectedUIDs(mbox, readOnly, mv, uids, trackRecent, recentAbove)
+}
+
+func newSelectedUIDs(mbox mailstore.Mailbox, readOnly bool, mv mailstore.MailboxView, uids []mailstore.UID, trackRecent bool, recentAbove mailstore.UID) *selected {
+	v := &selected{
+		mailbox:        mbox,
+		readOnly:       readOnly,
+		uids:           uids,
+		modSeq:         mv.HighestModSeq,
+		expunged:       map[mailstore.UID]struct{}{},
+		dirty:          map[mailstore.UID]mailstore.MessageMeta{},
+		noted:          map[mailstore.UID]mailstore.ModSeq{},
+		firstUnseenUID: mv.FirstUnseen,
+		keywords:       slices.Clone(mv.Keywords),
+		trackRecent:    trackRecent,
+	}
+	v.mailbox.UIDNext = mv.UIDNext
+	v.mailbox.HighestModSeq = mv.HighestModSeq
+	if trackRecent && v.lastUID() > recentAbove {
+		v.addRecent(recentAbove+1, v.lastUID())
+	}
+	v.told = uint32(len(v.uids))
 	v.toldRec = v.nRecent
-	v.keywords = v.keywordsInUse()
-	v.keywordsNew = false
 	return v
 }
 
-// entry makes a view entry from store metadata, interning its flags.
-func (v *selected) entry(m *mailstore.MessageMeta) msgEntry {
-	_, off := m.InternalDate.Zone()
-	return msgEntry{
-		uid:    m.UID,
-		flags:  v.internFlags(m.Flags),
-		modSeq: m.ModSeq,
-		date:   m.InternalDate.Unix(),
-		size:   m.Size,
-		tz:     int32(off),
+// addRecent makes the view's messages with UIDs lo..hi \Recent; lo is
+// above every recent UID so far.
+func (v *selected) addRecent(lo, hi mailstore.UID) {
+	i, _ := v.index(lo)
+	j := sort.Search(len(v.uids), func(k int) bool { return v.uids[k] > hi })
+	if i >= j {
+		return
 	}
+	v.nRecent += uint32(j - i)
+	if n := len(v.recent); n > 0 && v.recent[n-1].Last+1 >= lo {
+		v.recent[n-1].Last = hi
+		return
+	}
+	v.recent = append(v.recent, mailstore.UIDRange{First: lo, Last: hi})
 }
 
-// internFlags returns the index of the flag combination flags (sorted and
-// canonical, as the store returns them) in v.flagSets, adding it if new. A
-// keyword not announced yet sets keywordsNew.
-func (v *selected) internFlags(flags []string) uint32 {
-	key := strings.Join(flags, " ")
-	if i, ok := v.flagSetIdx[key]; ok {
-		return i
-	}
-	i := uint32(len(v.flagSets))
-	v.flagSets = append(v.flagSets, slices.Clone(flags))
-	v.flagSetIdx[key] = i
+// isRecent reports whether uid is \Recent in this session.
+func (v *selected) isRecent(uid mailstore.UID) bool {
+	i := sort.Search(len(v.recent), func(k int) bool { return v.recent[k].Last >= uid })
+	return i < len(v.recent) && v.recent[i].First <= uid
+}
+
+// checkKeywords notes the keywords of flags that the client has not been
+// told about in a FLAGS response.
+func (v *selected) checkKeywords(flags []string) {
 	for _, f := range flags {
-		if !strings.HasPrefix(f, `\`) && !containsFold(v.keywords, f) {
+		if !strings.HasPrefix(f, `\`) && !containsFold(v.keywords, f) && !containsFold(v.newKeywords, f) {
+			v.newKeywords = append(v.newKeywords, f)
 			v.keywordsNew = true
 		}
 	}
-	return i
 }
 
 func containsFold(list []string, s string) bool {
@@ -148,37 +177,11 @@ func containsFold(list []string, s string) bool {
 	return false
 }
 
-// keywordsInUse returns the keywords of the messages in the view, sorted.
-func (v *selected) keywordsInUse() []string {
-	used := make([]bool, len(v.flagSets))
-	for i := range v.msgs {
-		used[v.msgs[i].flags] = true
-	}
-	var kws []string
-	for i, fs := range v.flagSets {
-		if !used[i] {
-			continue
-		}
-		for _, f := range fs {
-			if !strings.HasPrefix(f, `\`) && !containsFold(kws, f) {
-				kws = append(kws, f)
-			}
-		}
-	}
-	sort.Strings(kws)
-	return kws
-}
-
 // flagList returns the FLAGS response list: the system flags and the
 // announced keywords. It also marks the keywords as announced.
 func (v *selected) flagList() []string {
-	for _, fs := range v.flagSets {
-		for _, f := range fs {
-			if !strings.HasPrefix(f, `\`) && !containsFold(v.keywords, f) {
-				v.keywords = append(v.keywords, f)
-			}
-		}
-	}
+	v.keywords = append(v.keywords, v.newKeywords...)
+	v.newKeywords = nil
 	sort.Strings(v.keywords)
 	v.keywordsNew = false
 	return append(slices.Clone(mailstore.SystemFlags), v.keywords...)
@@ -186,21 +189,20 @@ func (v *selected) flagList() []string {
 
 // count returns the number of messages in the client's view (the last
 // EXISTS), including messages expunged by others but not yet reported.
-func (v *selected) count() uint32 { return uint32(len(v.msgs)) }
+func (v *selected) count() uint32 { return uint32(len(v.uids)) }
 
 // uidAt returns the UID of the message with sequence number seq, or 0 if
 // seq is out of range.
 func (v *selected) uidAt(seq mailstore.SeqNum) mailstore.UID {
-	if seq == 0 || int(seq) > len(v.msgs) {
+	if seq == 0 || int(seq) > len(v.uids) {
 		return 0
 	}
-	return v.msgs[seq-1].uid
+	return v.uids[seq-1]
 }
 
-// index returns the position of uid in v.msgs.
+// index returns the position of uid in v.uids.
 func (v *selected) index(uid mailstore.UID) (int, bool) {
-	i := sort.Search(len(v.msgs), func(i int) bool { return v.msgs[i].uid >= uid })
-	return i, i < len(v.msgs) && v.msgs[i].uid == uid
+	return slices.BinarySearch(v.uids, uid)
 }
 
 // seqOf returns the sequence number of uid, and false if the message is
@@ -215,10 +217,10 @@ func (v *selected) seqOf(uid mailstore.UID) (mailstore.SeqNum, bool) {
 
 // lastUID returns the highest UID in the view, 0 when it is empty.
 func (v *selected) lastUID() mailstore.UID {
-	if len(v.msgs) == 0 {
+	if len(v.uids) == 0 {
 		return 0
 	}
-	return v.msgs[len(v.msgs)-1].uid
+	return v.uids[len(v.uids)-1]
 }
 
 // resolve turns a sequence set (uid false) or a UID set (uid true) into the
@@ -247,11 +249,11 @@ func (v *selected) resolve(set imap.NumSet, uid bool) []mailstore.UID {
 		}
 		return out
 	}
-	n := len(v.msgs)
+	n := len(v.uids)
 	if n == 0 {
 		return nil
 	}
-	// Turn every range into a half-open index span [lo, hi) of v.msgs.
+	// Turn every range into a half-open index span [lo, hi) of v.uids.
 	type span struct{ lo, hi int }
 	spans := make([]span, 0, len(set.Ranges))
 	for _, r := range set.Ranges {
@@ -268,7 +270,7 @@ func (v *selected) resolve(set imap.NumSet, uid bool) []mailstore.UID {
 				a, b = b, a
 			}
 			lo, _ := v.index(mailstore.UID(a))
-			hi := sort.Search(n, func(i int) bool { return uint32(v.msgs[i].uid) > b })
+			hi := sort.Search(n, func(i int) bool { return uint32(v.uids[i]) > b })
 			if lo < hi {
 				spans = append(spans, span{lo, hi})
 			}
@@ -301,8 +303,8 @@ func (v *selected) resolve(set imap.NumSet, uid bool) []mailstore.UID {
 		if s.lo < end {
 			s.lo = end
 		}
-		for i := s.lo; i < s.hi; i++ {
-			out = append(out, v.msgs[i].uid)
+		if s.lo < s.hi {
+			out = append(out, v.uids[s.lo:s.hi]...)
 		}
 		if s.hi > end {
 			end = s.hi
@@ -319,7 +321,7 @@ func (v *selected) seqSetValid(set imap.NumSet) bool {
 	if set.SearchRes {
 		return true
 	}
-	n := uint32(len(v.msgs))
+	n := uint32(len(v.uids))
 	for _, r := range set.Ranges {
 		for _, x := range [2]uint32{r.Start, r.Stop} {
 			if x == imap.Star {
@@ -336,126 +338,118 @@ func (v *selected) seqSetValid(set imap.NumSet) bool {
 	return true
 }
 
-// meta returns what the session knows of message uid: UID, MODSEQ, flags
-// (plus \Recent for an IMAP4rev1 session when the message is recent to it),
-// internal date and size. Flags is shared: callers must not modify it. ok
-// is false when uid is not in the view.
-func (v *selected) meta(uid mailstore.UID) (*mailstore.MessageMeta, bool) {
-	i, ok := v.index(uid)
-	if !ok {
-		return nil, false
-	}
-	e := &v.msgs[i]
-	return &mailstore.MessageMeta{
-		UID:          e.uid,
-		ModSeq:       e.modSeq,
-		Flags:        v.entryFlags(e),
-		InternalDate: time.Unix(e.date, 0).In(v.zone(e.tz)),
-		Size:         e.size,
-	}, true
-}
-
 // flagRecent is the session flag of RFC 3501 2.3.2, reported only to
 // IMAP4rev1 sessions.
 const flagRecent = `\Recent`
 
-// entryFlags returns the flags of e as the client should see them.
-func (v *selected) entryFlags(e *msgEntry) []string {
-	fs := v.flagSets[e.flags]
-	if e.state&entryRecent != 0 {
-		return append(slices.Clone(fs), flagRecent)
+// flagsOf returns the flags of m (as read from the store) as the client
+// should see them: with \Recent when the message is recent to this
+// session. The result may share m.Flags.
+func (v *selected) flagsOf(m *mailstore.MessageMeta) []string {
+	if v.trackRecent && v.isRecent(m.UID) {
+		return append(slices.Clip(m.Flags), flagRecent)
 	}
-	return fs
+	return m.Flags
 }
 
-func (v *selected) zone(off int32) *time.Location {
-	if off == 0 {
-		return time.UTC
+// metaBatch is how many messages' metadata a command reads per store call.
+const metaBatch = 2048
+
+// metas reads the metadata of uids (ascending, from the view) from the
+// store in batches of metaBatch and calls fn for each batch, in order.
+// Messages gone from the store are missing from a batch.
+func (v *selected) metas(ctx context.Context, acct mailstore.Account, uids []mailstore.UID, fn func(batch []mailstore.UID, ms []mailstore.MessageMeta) error) error {
+	for start := 0; start < len(uids); start += metaBatch {
+		batch := uids[start:min(start+metaBatch, len(uids))]
+		ms, err := acct.Metas(ctx, v.mailbox.ID, batch)
+		if err != nil {
+			return err
+		}
+		if err := fn(batch, ms); err != nil {
+			return err
+		}
 	}
-	if l, ok := v.zones[off]; ok {
-		return l
-	}
-	if v.zones == nil {
-		v.zones = map[int32]*time.Location{}
-	}
-	l := time.FixedZone("", int(off))
-	v.zones[off] = l
-	return l
+	return nil
 }
 
 // isExpunged reports whether uid was expunged by another session and the
 // client has not been told yet. FETCH answers such a message from what the
 // view knows (or leaves it out); STORE skips it.
 func (v *selected) isExpunged(uid mailstore.UID) bool {
-	i, ok := v.index(uid)
-	return ok && v.msgs[i].state&entryExpunged != 0
+	_, ok := v.expunged[uid]
+	return ok
 }
 
 // noteFlags records that the client has been told (or, with STORE .SILENT,
 // knows) the state of m, as returned by the store after this session's
-// own change: a later sync does not report it again. Messages not in the
-// view are ignored. It returns true when m introduces a keyword the client
-// has not been told about in a FLAGS response (the caller sends
-// flagsUpdate before its FETCH responses).
+// own change or read by FETCH: a later sync does not report it again.
+// Messages not in the view are ignored. It returns true when m introduces
+// a keyword the client has not been told about in a FLAGS response (the
+// caller sends flagsUpdate before its FETCH responses).
 func (v *selected) noteFlags(m *mailstore.MessageMeta) bool {
-	i, ok := v.index(m.UID)
-	if !ok {
+	if m.ModSeq <= v.modSeq && len(v.dirty) == 0 {
+		// The common case (FETCH FLAGS of unchanged messages): nothing
+		// to note, and its keywords were announced at SELECT or by the
+		// sync that read the change.
 		return v.keywordsNew
 	}
-	e := &v.msgs[i]
-	if m.ModSeq >= e.modSeq {
-		e.flags = v.internFlags(m.Flags)
-		e.modSeq = m.ModSeq
+	if _, ok := v.index(m.UID); !ok {
+		return v.keywordsNew
 	}
-	if e.state&entryDirty != 0 {
-		e.state &^= entryDirty
-		v.dirty = slices.DeleteFunc(v.dirty, func(u mailstore.UID) bool { return u == m.UID })
+	v.checkKeywords(m.Flags)
+	if m.ModSeq > v.modSeq && m.ModSeq > v.noted[m.UID] {
+		v.noted[m.UID] = m.ModSeq
+	}
+	if d, ok := v.dirty[m.UID]; ok && d.ModSeq <= m.ModSeq {
+		delete(v.dirty, m.UID)
 	}
 	return v.keywordsNew
 }
 
+// knows reports whether the client has been told the state of m (its
+// flags at m.ModSeq) or a newer one: m changed no later than the view's
+// sync point, or the change was noted.
+func (v *selected) knows(m *mailstore.MessageMeta) bool {
+	return m.ModSeq <= v.modSeq || m.ModSeq <= v.noted[m.UID]
+}
+
 // apply brings the view up to date with changes read from the store since
 // v.modSeq: new messages are appended (and get \Recent when above
-// recentAbove, for IMAP4rev1 sessions), flag changes mark the message
-// dirty, and expunged messages are marked; nothing is removed here.
+// recentAbove, for IMAP4rev1 sessions), flag changes are kept to report,
+// and expunged messages are marked; nothing is removed here. The work is
+// proportional to the changes.
 func (v *selected) apply(c mailstore.Changes, recentAbove mailstore.UID) {
 	for i := range c.Updated {
 		m := &c.Updated[i]
-		if m.UID > v.lastUID() {
-			e := v.entry(m)
+		if last := v.lastUID(); m.UID > last {
+			v.uids = append(v.uids, m.UID)
 			if v.trackRecent && m.UID > recentAbove {
-				e.state |= entryRecent
-				v.nRecent++
+				v.addRecent(max(m.UID, recentAbove+1), m.UID)
 			}
-			v.msgs = append(v.msgs, e)
+			v.checkKeywords(m.Flags)
 			continue
 		}
-		j, ok := v.index(m.UID)
-		if !ok {
+		if _, ok := v.index(m.UID); !ok {
 			continue // expunged and already reported
 		}
-		e := &v.msgs[j]
-		if e.state&entryExpunged != 0 || m.ModSeq <= e.modSeq {
+		if v.isExpunged(m.UID) || m.ModSeq <= v.noted[m.UID] {
 			continue
 		}
-		fs := v.internFlags(m.Flags)
-		e.modSeq = m.ModSeq
-		if fs != e.flags {
-			e.flags = fs
-			if e.state&entryDirty == 0 {
-				e.state |= entryDirty
-				v.dirty = append(v.dirty, e.uid)
-			}
-		}
+		v.checkKeywords(m.Flags)
+		v.dirty[m.UID] = *m
 	}
 	for _, u := range c.Expunged {
-		if j, ok := v.index(u); ok && v.msgs[j].state&entryExpunged == 0 {
-			v.msgs[j].state |= entryExpunged
-			v.nExpunge++
+		if _, ok := v.index(u); ok {
+			v.expunged[u] = struct{}{}
 		}
 	}
 	if c.HighestModSeq > v.modSeq {
 		v.modSeq = c.HighestModSeq
+	}
+	for u, ms := range v.noted {
+		if ms <= v.modSeq {
+			delete(v.noted, u)
+		}
 	}
 	if c.UIDNext > v.mailbox.UIDNext {
 		v.mailbox.UIDNext = c.UIDNext
@@ -467,11 +461,49 @@ func (v *selected) apply(c mailstore.Changes, recentAbove mailstore.UID) {
 // UID EXPUNGE): the next takeExpunges reports them with any others.
 func (v *selected) markExpunged(uids []mailstore.UID) {
 	for _, u := range uids {
-		if j, ok := v.index(u); ok && v.msgs[j].state&entryExpunged == 0 {
-			v.msgs[j].state |= entryExpunged
-			v.nExpunge++
+		if _, ok := v.index(u); ok {
+			v.expunged[u] = struct{}{}
 		}
 	}
+}
+
+// removeUIDs removes the given UIDs (ascending, all in the view) from
+// v.uids and the per-message state, and returns their sequence numbers in
+// descending order. The UID list is compacted in one pass of block copies.
+func (v *selected) removeUIDs(gone []mailstore.UID) []mailstore.SeqNum {
+	seqs := make([]mailstore.SeqNum, 0, len(gone))
+	idx := make([]int, 0, len(gone))
+	for _, u := range gone {
+		i, _ := v.index(u)
+		idx = append(idx, i)
+		if v.trackRecent && v.isRecent(u) {
+			v.nRecent--
+		}
+		delete(v.expunged, u)
+		delete(v.dirty, u)
+		delete(v.noted, u)
+	}
+	for k := len(idx) - 1; k >= 0; k-- {
+		seqs = append(seqs, mailstore.SeqNum(idx[k]+1))
+	}
+	w := idx[0]
+	for k, i := range idx {
+		next := len(v.uids)
+		if k+1 < len(idx) {
+			next = idx[k+1]
+		}
+		w += copy(v.uids[w:], v.uids[i+1:next])
+	}
+	v.uids = v.uids[:w]
+	v.told -= uint32(len(seqs))
+	v.toldRec = min(v.toldRec, v.nRecent)
+	if len(v.searchRes) > 0 {
+		v.searchRes = slices.DeleteFunc(v.searchRes, func(u mailstore.UID) bool {
+			_, ok := slices.BinarySearch(gone, u)
+			return ok
+		})
+	}
+	return seqs
 }
 
 // removeNow removes exactly the given messages (moved away by this
@@ -479,35 +511,18 @@ func (v *selected) markExpunged(uids []mailstore.UID) {
 // returns their sequence numbers in descending order. Expunges by other
 // sessions stay pending.
 func (v *selected) removeNow(uids []mailstore.UID) []mailstore.SeqNum {
-	gone := make(map[mailstore.UID]bool, len(uids))
+	var gone []mailstore.UID
 	for _, u := range uids {
-		gone[u] = true
-	}
-	var seqs []mailstore.SeqNum
-	for i := len(v.msgs) - 1; i >= 0; i-- {
-		if gone[v.msgs[i].uid] {
-			seqs = append(seqs, mailstore.SeqNum(i+1))
+		if _, ok := v.index(u); ok {
+			gone = append(gone, u)
 		}
 	}
-	if len(seqs) == 0 {
+	if len(gone) == 0 {
 		return nil
 	}
-	v.msgs = slices.DeleteFunc(v.msgs, func(e msgEntry) bool {
-		if !gone[e.uid] {
-			return false
-		}
-		if e.state&entryExpunged != 0 {
-			v.nExpunge--
-		}
-		if e.state&entryRecent != 0 {
-			v.nRecent--
-		}
-		return true
-	})
-	v.dirty = slices.DeleteFunc(v.dirty, func(u mailstore.UID) bool { return gone[u] })
-	v.told -= uint32(len(seqs))
-	v.toldRec = min(v.toldRec, v.nRecent)
-	return seqs
+	slices.Sort(gone)
+	gone = slices.Compact(gone)
+	return v.removeUIDs(gone)
 }
 
 // takeExpunges removes the messages marked expunged and returns their
@@ -516,83 +531,46 @@ func (v *selected) removeNow(uids []mailstore.UID) []mailstore.SeqNum {
 // 9051 7.5.1: "the message sequence number of each successive message in
 // the mailbox is immediately decremented by 1").
 func (v *selected) takeExpunges() []mailstore.SeqNum {
-	if v.nExpunge == 0 {
+	if len(v.expunged) == 0 {
 		return nil
 	}
-	var seqs []mailstore.SeqNum
-	for i := len(v.msgs) - 1; i >= 0; i-- {
-		if v.msgs[i].state&entryExpunged != 0 {
-			seqs = append(seqs, mailstore.SeqNum(i+1))
-		}
-	}
-	v.msgs = slices.DeleteFunc(v.msgs, func(e msgEntry) bool {
-		if e.state&entryExpunged == 0 {
-			return false
-		}
-		if e.state&entryRecent != 0 {
-			v.nRecent--
-		}
-		return true
-	})
-	v.dirty = slices.DeleteFunc(v.dirty, func(u mailstore.UID) bool {
-		_, ok := v.index(u)
-		return !ok
-	})
-	v.nExpunge = 0
-	v.told -= uint32(len(seqs))
-	if v.toldRec > v.nRecent {
-		v.toldRec = v.nRecent
-	}
-	if len(v.searchRes) > 0 {
-		v.searchRes = slices.DeleteFunc(v.searchRes, func(u mailstore.UID) bool {
-			_, ok := v.index(u)
-			return !ok
-		})
-	}
-	return seqs
+	return v.removeUIDs(v.expungedUIDs())
 }
 
-// takeDirty returns the messages whose flags changed since the client was
-// last told, ascending, and clears the list. Messages expunged meanwhile
-// are left out.
-func (v *selected) takeDirty() []mailstore.UID {
+// takeDirty returns the flag changes by others not reported yet, in UID
+// order, and clears them. Messages expunged meanwhile are left out.
+func (v *selected) takeDirty() []mailstore.MessageMeta {
 	if len(v.dirty) == 0 {
 		return nil
 	}
-	slices.Sort(v.dirty)
-	out := v.dirty[:0:0]
-	for _, u := range v.dirty {
-		j, ok := v.index(u)
-		if !ok {
-			continue
-		}
-		v.msgs[j].state &^= entryDirty
-		if v.msgs[j].state&entryExpunged == 0 {
-			out = append(out, u)
+	out := make([]mailstore.MessageMeta, 0, len(v.dirty))
+	for u, m := range v.dirty {
+		if !v.isExpunged(u) {
+			out = append(out, m)
 		}
 	}
-	v.dirty = v.dirty[:0]
+	clear(v.dirty)
+	slices.SortFunc(out, func(a, b mailstore.MessageMeta) int { return cmp.Compare(a.UID, b.UID) })
 	return out
 }
 
 // takeExists returns the message count and \Recent count to report, and
 // whether either changed since the client was last told.
 func (v *selected) takeExists() (exists, recent uint32, changed bool) {
-	exists, recent = uint32(len(v.msgs)), v.nRecent
+	exists, recent = uint32(len(v.uids)), v.nRecent
 	changed = exists != v.told || (v.trackRecent && recent != v.toldRec)
 	v.told, v.toldRec = exists, recent
 	return exists, recent, changed
 }
 
 // firstUnseen returns the sequence number of the first message without
-// \Seen, 0 if there is none (RFC 3501 6.3.1 [UNSEEN n]).
+// \Seen at SELECT, 0 if there is none (RFC 3501 6.3.1 [UNSEEN n]).
 func (v *selected) firstUnseen() mailstore.SeqNum {
-	for i := range v.msgs {
-		if !slices.Contains(v.flagSets[v.msgs[i].flags], mailstore.FlagSeen) {
-			return mailstore.SeqNum(i + 1)
-		}
+	if v.firstUnseenUID == 0 {
+		return 0
 	}
-	return 0
+	seq, _ := v.seqOf(v.firstUnseenUID)
+	return seq
 }
 
 // recentTracker remembers, per user and mailbox, the highest UID that some
@@ -687,11 +665,11 @@ func (s *session) writeUpdates(allowExpunge bool) {
 	if v.keywordsNew {
 		s.writeFlags()
 	}
-	for _, uid := range v.takeDirty() {
+	for _, m := range v.takeDirty() {
 		// RFC 9051 7.5.2: unsolicited FETCH responses carry the UID, so
 		// that a client in the middle of UID commands can place them
 		// (Dovecot and mox do the same).
-		s.writeFetchFlags(uid, true)
+		s.writeFetchFlags(&m, true)
 	}
 	if n, r, changed := v.takeExists(); changed {
 		s.enc.Untagged().Number(n).SP().Atom("EXISTS").CRLF()
@@ -706,20 +684,20 @@ func (s *session) writeUpdates(allowExpunge bool) {
 // "* seq FETCH (UID u FLAGS (...) MODSEQ (m))": RFC 7162 3.1 wants UID and
 // MODSEQ in every untagged FETCH caused by a flag change, ours (STORE,
 // implicit \Seen) or another session's.
-func (s *session) writeFetchFlags(uid mailstore.UID, withUID bool) {
+func (s *session) writeFetchFlags(m *mailstore.MessageMeta, withUID bool) {
 	v := s.sel
-	i, ok := v.index(uid)
+	seq, ok := v.seqOf(m.UID)
 	if !ok {
 		return
 	}
 	cs := s.condStore()
-	s.enc.Untagged().Number(uint32(i + 1)).SP().Atom("FETCH").SP().BeginList()
+	s.enc.Untagged().Number(uint32(seq)).SP().Atom("FETCH").SP().BeginList()
 	if withUID || cs {
-		s.enc.Atom("UID").SP().Number(uint32(uid)).SP()
+		s.enc.Atom("UID").SP().Number(uint32(m.UID)).SP()
 	}
-	s.enc.Atom("FLAGS").SP().Flags(v.entryFlags(&v.msgs[i]))
+	s.enc.Atom("FLAGS").SP().Flags(v.flagsOf(m))
 	if cs {
-		s.enc.SP().Atom("MODSEQ").SP().Special('(').Number64(uint64(v.msgs[i].modSeq)).Special(')')
+		s.enc.SP().Atom("MODSEQ").SP().Special('(').Number64(uint64(m.ModSeq)).Special(')')
 	}
 	s.enc.EndList().CRLF()
 }
@@ -727,29 +705,27 @@ func (s *session) writeFetchFlags(uid mailstore.UID, withUID bool) {
 // writeFetchModSeq writes "* seq FETCH (UID u MODSEQ (m))": the answer to
 // a STORE .SILENT for a CONDSTORE client, which still needs the new
 // modseq (RFC 7162 3.1.3 example 3; Dovecot does the same).
-func (s *session) writeFetchModSeq(uid mailstore.UID) {
-	v := s.sel
-	i, ok := v.index(uid)
+func (s *session) writeFetchModSeq(uid mailstore.UID, modSeq mailstore.ModSeq) {
+	seq, ok := s.sel.seqOf(uid)
 	if !ok {
 		return
 	}
-	s.enc.Untagged().Number(uint32(i + 1)).SP().Atom("FETCH").SP().BeginList().
+	s.enc.Untagged().Number(uint32(seq)).SP().Atom("FETCH").SP().BeginList().
 		Atom("UID").SP().Number(uint32(uid)).SP().
-		Atom("MODSEQ").SP().Special('(').Number64(uint64(v.msgs[i].modSeq)).Special(')').EndList().CRLF()
+		Atom("MODSEQ").SP().Special('(').Number64(uint64(modSeq)).Special(')').EndList().CRLF()
 }
 
 // expungedUIDs returns the UIDs of the messages marked expunged, ascending
 // (for VANISHED; takeExpunges then removes them).
 func (v *selected) expungedUIDs() []mailstore.UID {
-	if v.nExpunge == 0 {
+	if len(v.expunged) == 0 {
 		return nil
 	}
-	var out []mailstore.UID
-	for i := range v.msgs {
-		if v.msgs[i].state&entryExpunged != 0 {
-			out = append(out, v.msgs[i].uid)
-		}
+	out := make([]mailstore.UID, 0, len(v.expunged))
+	for u := range v.expunged {
+		out = append(out, u)
 	}
+	slices.Sort(out)
 	return out
 }
 

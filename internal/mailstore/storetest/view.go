@@ -56,16 +56,16 @@ func testView(t *testing.T, s *suite) {
 			t.Errorf("%s: view modseq %d uidnext %d, Changes %d %d", what, v.HighestModSeq, v.UIDNext, c.HighestModSeq, c.UIDNext)
 		}
 	}
-	check("dense", []mailstore.UIDRange{{1, 8}}, 3, []string{"$Junk", "$Work"})
+	check("dense", []mailstore.UIDRange{{First: 1, Last: 8}}, 3, []string{"$Junk", "$Work"})
 	if _, err := acc.Expunge(s.ctx, mb.ID, mailstore.ExpungeOptions{UIDs: []mailstore.UID{1, 4, 5, 7}}); err != nil {
 		t.Fatal(err)
 	}
-	check("gaps", []mailstore.UIDRange{{2, 3}, {6, 6}, {8, 8}}, 3, []string{"$Work"})
+	check("gaps", []mailstore.UIDRange{{First: 2, Last: 3}, {First: 6, Last: 6}, {First: 8, Last: 8}}, 3, []string{"$Work"})
 	s.storeFlags(acc, mb.ID, []mailstore.UID{3, 8}, mailstore.FlagsAdd, mailstore.FlagSeen)
 	s.storeFlags(acc, mb.ID, []mailstore.UID{6}, mailstore.FlagsRemove, "$Work")
-	check("all seen", []mailstore.UIDRange{{2, 3}, {6, 6}, {8, 8}}, 0, nil)
+	check("all seen", []mailstore.UIDRange{{First: 2, Last: 3}, {First: 6, Last: 6}, {First: 8, Last: 8}}, 0, nil)
 	s.storeFlags(acc, mb.ID, []mailstore.UID{8}, mailstore.FlagsRemove, mailstore.FlagSeen)
-	check("last unseen", []mailstore.UIDRange{{2, 3}, {6, 6}, {8, 8}}, 8, nil)
+	check("last unseen", []mailstore.UIDRange{{First: 2, Last: 3}, {First: 6, Last: 6}, {First: 8, Last: 8}}, 8, nil)
 
 	if _, err := acc.View(s.ctx, 987654); mailstore.KindOf(err) != mailstore.KindNotFound {
 		t.Errorf("View of a missing mailbox: %v, want KindNotFound", err)
