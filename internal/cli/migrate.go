@@ -14,8 +14,8 @@ import (
 )
 
 const (
-	importUsage = "import [-c FILE] (-u USER | --all-users [--home-template T]) [-m MAILBOX] maildir|mbox PATH"
-	exportUsage = "export [-c FILE] -u USER maildir|mbox PATH"
+	importUsage = "import [-c FILE] (-u USER | --all-users [--home-template T]) [--layout fs] [-m MAILBOX] maildir|mbox PATH"
+	exportUsage = "export [-c FILE] -u USER [--layout fs] maildir|mbox PATH"
 )
 
 func runImport(e *env) int { return runMigrate(e, true) }
@@ -39,6 +39,7 @@ func runMigrate(e *env, isImport bool) int {
 		homeTemplate = fs.String("home-template", "", "a user's source `path` with --all-users: %u user, %n local part, %d domain, %h passwd-file home (default %h/Maildir, or %h/mail for mbox)")
 		mailbox = fs.String("m", "", "destination `mailbox` when PATH is one mbox file (default INBOX)")
 	}
+	layout := fs.String("layout", "", "Maildir `layout`: maildir++ (default, \".Archive.2026\") or fs (Dovecot's LAYOUT=fs, \"Archive/2026\")")
 	quiet := fs.Bool("q", false, "no progress lines")
 	args, err := parseInterspersed(fs, e.args)
 	if err != nil {
@@ -62,7 +63,7 @@ func runMigrate(e *env, isImport bool) int {
 		return exitFailure
 	}
 	defer st.Close()
-	opts := migrate.Options{}
+	opts := migrate.Options{Layout: *layout}
 	if !*quiet {
 		opts.Progress = e.stderr
 	}

@@ -66,3 +66,25 @@ func TestImportAllUsers(t *testing.T) {
 		t.Fatalf("--all-users with -u: exit %d", code)
 	}
 }
+
+func TestExportLayoutFS(t *testing.T) {
+	cfg, _ := testConfig(t, "")
+	src := filepath.Join(t.TempDir(), "Maildir")
+	for _, d := range []string{"cur", "new", "tmp", "Lists/go/cur"} {
+		os.MkdirAll(filepath.Join(src, d), 0o700)
+	}
+	os.WriteFile(filepath.Join(src, "Lists", "go", "cur", "1.a:2,S"), []byte("Subject: a\n\nA\n"), 0o600)
+	if code, out, errOut := run(t, "", "import", "-c", cfg, "-u", "alice", "--layout", "fs", "-q", "maildir", src); code != 0 || !strings.Contains(out, "imported 1 messages") {
+		t.Fatalf("import --layout fs: %d %q %q", code, out, errOut)
+	}
+	dst := filepath.Join(t.TempDir(), "out")
+	if code, out, errOut := run(t, "", "export", "-c", cfg, "-u", "alice", "--layout", "fs", "-q", "maildir", dst); code != 0 {
+		t.Fatalf("export --layout fs: %d %q %q", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dst, "Lists", "go", "dovecot-uidlist")); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := run(t, "", "export", "-c", cfg, "-u", "alice", "--layout", "bogus", "-q", "maildir", t.TempDir()+"/x"); code == 0 {
+		t.Fatal("export with an unknown layout succeeded")
+	}
+}

@@ -50,6 +50,38 @@ type maildirFolder struct {
 	dir  string
 }
 
+// maildirFoldersFS lists the mailboxes of a LAYOUT=fs Maildir: INBOX is
+// the root, every directory below with a cur/ is a mailbox named by its
+// path (modified UTF-7 on disk).
+func maildirFoldersFS(root string) ([]maildirFolder, error) {
+	out := []maildirFolder{{name: "INBOX", dir: root}}
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() || p == root {
+			return nil
+		}
+		if n := d.Name(); n == "cur" || n == "new" || n == "tmp" || strings.HasPrefix(n, ".") {
+			return filepath.SkipDir
+		}
+		if _, err := os.Stat(filepath.Join(p, "cur")); err != nil {
+			return nil // a \Noselect parent
+		}
+		rel, _ := filepath.Rel(root, p)
+		name, err := imapwire.DecodeUTF7(filepath.ToSlash(rel))
+		if err != nil {
+			name = filepath.ToSlash(rel)
+		}
+		if name, err = mailstore.NormalizeMailboxName(name); err != nil {
+			return fmt.Errorf("maildir folder %q: %w", rel, err)
+		}
+		out = append(out, maildirFolder{name: name, dir: p})
+		return nil
+	})
+	return out, err
+}
+
 // maildirFolders lists the mailboxes of a Maildir++ root, INBOX first.
 func maildirFolders(root string) ([]maildirFolder, error) {
 	ents, err := os.ReadDir(root)
@@ -225,7 +257,15 @@ func ImportMaildir(ctx context.Context, acc mailstore.Account, root string, opts
 	if err != nil {
 		return st, err
 	}
-	folders, err := maildirFolders(root)
+	var folders []maildirFolder
+	switch opts.Layout {
+	case "", "maildir++":
+		folders, err = maildirFolders(root)
+	case "fs":
+		folders, err = maildirFoldersFS(root)
+	default:
+		return st, fmt.Errorf("unknown maildir layout %q (want maildir++ or fs)", opts.Layout)
+	}
 	if err != nil {
 		return st, fmt.Errorf("read maildir %s: %w", root, err)
 	}
@@ -444,19 +484,32 @@ func ExportMaildir(ctx context.Context, acc mailstore.Account, root string, opts
 	if err != nil {
 		return st, err
 	}
+	fs := opts.Layout == "fs"
+	if !fs && opts.Layout != "" && opts.Layout != "maildir++" {
+		return st, fmt.Errorf("unknown maildir layout %q (want maildir++ or fs)", opts.Layout)
+	}
 	for _, m := range mboxes {
-		if m.Name != "INBOX" && strings.ContainsRune(m.Name, '.') {
-			return st, fmt.Errorf("mailbox %q: Maildir++ uses '.' as its separator; rename the mailbox before exporting", m.Name)
+		if !fs && m.Name != "INBOX" && strings.ContainsRune(m.Name, '.') {
+			return st, fmt.Errorf("mailbox %q: Maildir++ uses '.' as its separator; rename the mailbox or export with LAYOUT=fs", m.Name)
+		}
+		if fs && m.Name != "INBOX" {
+			if first, _, _ := strings.Cut(m.Name, "/"); first == "cur" || first == "new" || first == "tmp" {
+				return st, fmt.Errorf("mailbox %q: its name collides with INBOX's %s directory in LAYOUT=fs", m.Name, first)
+			}
 		}
 	}
 	p := newProgress(opts)
 	var subs []string
 	for _, m := range mboxes {
 		dir := root
-		if m.Name != "INBOX" {
+		switch {
+		case m.Name == "INBOX":
+		case fs:
+			dir = filepath.Join(root, filepath.FromSlash(imapwire.EncodeUTF7(m.Name)))
+		default:
 			dir = filepath.Join(root, "."+imapwire.EncodeUTF7(strings.ReplaceAll(m.Name, "/", ".")))
 		}
-		if err := exportMaildirFolder(ctx, acc, m, dir, &st, p); err != nil {
+		if err := exportMaildirFolder(ctx, acc, m, dir, !fs, &st, p); err != nil {
 			return st, fmt.Errorf("export %s: %w", m.Name, err)
 		}
 		st.Mailboxes++
@@ -476,13 +529,13 @@ func ExportMaildir(ctx context.Context, acc mailstore.Account, root string, opts
 	return st, nil
 }
 
-func exportMaildirFolder(ctx context.Context, acc mailstore.Account, m mailstore.Mailbox, dir string, st *Stats, p *progress) error {
+func exportMaildirFolder(ctx context.Context, acc mailstore.Account, m mailstore.Mailbox, dir string, maildirFolderFile bool, st *Stats, p *progress) error {
 	for _, sub := range []string{"cur", "new", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
 			return err
 		}
 	}
-	if m.Name != "INBOX" {
+	if m.Name != "INBOX" && maildirFolderFile {
 		if err := os.WriteFile(filepath.Join(dir, "maildirfolder"), nil, 0o600); err != nil {
 			return err
 		}

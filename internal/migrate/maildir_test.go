@@ -320,3 +320,37 @@ func TestProgressLines(t *testing.T) {
 		t.Fatalf("progress output %q", b.String())
 	}
 }
+
+// TestDovecotMaildirFSRoundTrip is the round trip for Dovecot's LAYOUT=fs.
+func TestDovecotMaildirFSRoundTrip(t *testing.T) {
+	needDovecot(t)
+	ctx := context.Background()
+	src := filepath.Join(nobodyDir(t), "Maildir")
+	loc := "maildir:" + src + ":LAYOUT=fs"
+	buildDovecotMail(t, loc, "/")
+	want := dovecotView(t, loc)
+	wantUIDLs := dovecotUIDLs(t, loc)
+	if len(want) != 4 || len(want["Archive/2026"].Messages) != 1 {
+		t.Fatalf("unexpected source: %+v", want)
+	}
+	acc := openAccount(t)
+	if stats, err := ImportMaildir(ctx, acc, src, Options{Layout: "fs"}); err != nil || stats.Messages != 7 {
+		t.Fatalf("import: %+v, %v", stats, err)
+	}
+	checkStore(t, acc, want, wantUIDLs)
+	dst := filepath.Join(nobodyDir(t), "Maildir")
+	if _, err := ExportMaildir(ctx, acc, dst, Options{Layout: "fs"}); err != nil {
+		t.Fatal(err)
+	}
+	chownNobody(t, dst)
+	dstLoc := "maildir:" + dst + ":LAYOUT=fs"
+	got := dovecotView(t, dstLoc)
+	for name, dm := range want {
+		if !reflect.DeepEqual(got[name], dm) {
+			t.Errorf("%s after export:\n got %+v\nwant %+v", name, got[name], dm)
+		}
+	}
+	if gotUIDLs := dovecotUIDLs(t, dstLoc); !reflect.DeepEqual(gotUIDLs, wantUIDLs) {
+		t.Errorf("Dovecot UIDLs after export %q, before %q", gotUIDLs, wantUIDLs)
+	}
+}

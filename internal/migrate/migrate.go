@@ -39,6 +39,10 @@ type Options struct {
 	// ProgressEvery is the number of messages between progress lines
 	// (default 1000).
 	ProgressEvery int
+	// Layout is the Maildir layout: "" (Maildir++, Dovecot's default:
+	// ".Archive.2026") or "fs" (Dovecot's LAYOUT=fs: nested directories,
+	// "Archive/2026").
+	Layout string
 }
 
 // Stats counts what an import or export did.
