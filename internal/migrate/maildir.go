@@ -349,9 +349,13 @@ func importMaildirFolder(ctx context.Context, acc mailstore.Account, imp mailsto
 		}
 		_, info := maildirBase(rel)
 		n, err := importMaildirFile(ctx, imp, f.name, uid, filepath.Join(f.dir, rel), infoFlags(info, keywords))
-		if mailstore.KindOf(err) == mailstore.KindExists {
+		switch mailstore.KindOf(err) {
+		case mailstore.KindExists:
 			st.warnf("%s: UID %d out of order in dovecot-uidlist; skipped %s", f.name, uid, rel)
 			skipped++
+			return nil
+		case mailstore.KindTooBig:
+			st.warnf("%s: UID %d (%s) is over the size limit; not imported", f.name, uid, rel)
 			return nil
 		}
 		if err != nil {

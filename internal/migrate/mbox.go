@@ -383,10 +383,18 @@ func importMboxFile(ctx context.Context, acc mailstore.Account, imp mailstore.Im
 		if date.IsZero() {
 			date = time.Now()
 		}
-		if _, err := imp.AppendUID(ctx, mailbox, uid, mailstore.NewMessage{Flags: mboxFlags(msg.fields), InternalDate: date}, cr); err != nil {
+		_, err = imp.AppendUID(ctx, mailbox, uid, mailstore.NewMessage{Flags: mboxFlags(msg.fields), InternalDate: date}, cr)
+		// A refused body must still be read up to the next message.
+		if _, derr := io.Copy(io.Discard, msg.body); err == nil {
+			err = derr
+		}
+		if mailstore.KindOf(err) == mailstore.KindTooBig {
+			st.warnf("%s: message %d (UID %d) is over the size limit; not imported", mailbox, n+1, uid)
+			continue
+		}
+		if err != nil {
 			return fmt.Errorf("%s: message %d: %w", path, n+1, err)
 		}
-		io.Copy(io.Discard, msg.body) // a refused body must still be skipped
 		stored++
 		st.Bytes += cr.n
 		next = uid + 1

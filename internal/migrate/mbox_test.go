@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/roost-mail/roost/internal/mailstore"
+	"github.com/roost-mail/roost/internal/mailstore/sqlstore/sqlite"
 )
 
 // A hand-written mbox as Dovecot writes it: hidden headers, Content-Length,
@@ -193,5 +194,45 @@ func TestDovecotMboxRoundTrip(t *testing.T) {
 	}
 	if gotUIDLs := dovecotUIDLs(t, outLoc); !reflect.DeepEqual(gotUIDLs, wantUIDLs) {
 		t.Errorf("Dovecot UIDLs after export %q, before %q", gotUIDLs, wantUIDLs)
+	}
+}
+
+// TestImportTooBig: a message over the store's size limit is reported and
+// skipped; the messages after it are imported.
+func TestImportTooBig(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(sqlite.Options{Dir: t.TempDir(), MaxMessageSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	acc, err := st.Account(ctx, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer acc.Close()
+	big := strings.Repeat("x", 2000)
+	mbox := "From a Thu Jan  2 03:04:05 2020\nSubject: small\n\n1\n\nFrom a Thu Jan  2 03:04:05 2020\nSubject: big\n\n" + big +
+		"\n\nFrom a Thu Jan  2 03:04:05 2020\nSubject: small again\n\n3\n"
+	path := filepath.Join(t.TempDir(), "inbox")
+	os.WriteFile(path, []byte(mbox), 0o600)
+	stats, err := ImportMbox(ctx, acc, path, "", Options{})
+	if err != nil || stats.Messages != 2 || len(stats.Warnings) != 1 {
+		t.Fatalf("mbox: %+v, %v", stats, err)
+	}
+	mb, _ := acc.Mailbox(ctx, "INBOX")
+	if got := readAll(t, acc, mb, 3); got != "Subject: small again\r\n\r\n3\r\n" {
+		t.Fatalf("message after the big one: %q", got)
+	}
+
+	root := t.TempDir()
+	for _, d := range []string{"cur", "new", "tmp", ".Big/cur"} {
+		os.MkdirAll(filepath.Join(root, d), 0o700)
+	}
+	os.WriteFile(filepath.Join(root, ".Big", "cur", "1.a:2,"), []byte("Subject: big\n\n"+big), 0o600)
+	os.WriteFile(filepath.Join(root, ".Big", "cur", "2.b:2,"), []byte("Subject: ok\n\nok\n"), 0o600)
+	stats, err = ImportMaildir(ctx, acc, root, Options{})
+	if err != nil || stats.Messages != 1 || !strings.Contains(strings.Join(stats.Warnings, "\n"), "Big: UID 1 (cur/1.a:2,) is over the size limit") {
+		t.Fatalf("maildir: %+v, %v", stats, err)
 	}
 }
