@@ -162,3 +162,22 @@ func TestSSLMinProtocol(t *testing.T) {
 		cancel()
 	}
 }
+
+func TestEmbeddedIdentity(t *testing.T) {
+	yes := func() bool { return true }
+	no := func() bool { return false }
+	if got := embeddedIdentity(1000, no); got != "" {
+		t.Errorf("not root: %q, want nothing", got)
+	}
+	if got := embeddedIdentity(0, yes); got != "" {
+		t.Errorf("root with a roost user: %q, want the default (drop to roost)", got)
+	}
+	got := embeddedIdentity(0, no)
+	cfg, err := config.Parse("roost.conf", []byte(got), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DefaultInternalUser != "root" {
+		t.Errorf("root without a roost user: default_internal_user = %q, want root", cfg.DefaultInternalUser)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"time"
@@ -78,7 +79,7 @@ func PrepareEmbedded(dir string, ports Ports) (*Embedded, error) {
 	if err := os.WriteFile(filepath.Join(abs, "demo-password"), []byte(pw+"\n"), 0o600); err != nil {
 		return nil, err
 	}
-	conf := fmt.Sprintf(embeddedConfig, time.Now().UTC().Format(time.RFC3339),
+	conf := fmt.Sprintf(embeddedConfig, time.Now().UTC().Format(time.RFC3339), embeddedIdentity(os.Geteuid(), lookupRoostUser),
 		filepath.Join(abs, "mail"), filepath.Join(abs, "cert.pem"), filepath.Join(abs, "key.pem"), users,
 		ports.IMAP, ports.IMAPS, ports.POP3, ports.POP3S)
 	// Written last: its presence marks a complete data directory.
@@ -92,7 +93,7 @@ func PrepareEmbedded(dir string, ports Ports) (*Embedded, error) {
 const embeddedConfig = `# Roost embedded default, generated %s.
 # Dovecot syntax and setting names; see the README for the full list.
 # Loopback only: change listen (and read docs) before exposing it.
-protocols = imap pop3
+%sprotocols = imap pop3
 listen = 127.0.0.1
 mail_location = sqlite:%s
 
@@ -128,6 +129,31 @@ service pop3-login {
   }
 }
 `
+
+// embeddedIdentity returns the config lines that choose the user a
+// root-started embedded default runs as. With a "roost" system user the
+// default (default_internal_user = roost) applies and nothing is written.
+// Without one, the embedded default must still start from a fresh clone
+// with one command (and a data directory under /root would not even be
+// reachable by another user), so it stays root, says so, and tells the
+// admin how to fix it; `roost config check` reports it as dangerous.
+func embeddedIdentity(euid int, roostExists func() bool) string {
+	if euid != 0 || roostExists() {
+		return ""
+	}
+	return `# Started as root on a machine without a "roost" user: the embedded default
+# keeps running as root (loopback only). To drop privileges, create the user
+# (useradd --system --home-dir /nonexistent --shell /usr/sbin/nologin roost),
+# chown -R roost this directory's mail/ and users, and delete this line.
+default_internal_user = root
+
+`
+}
+
+func lookupRoostUser() bool {
+	_, err := user.Lookup("roost")
+	return err == nil
+}
 
 func writeFileSync(path string, data []byte, mode os.FileMode) error {
 	tmp := path + ".tmp"
