@@ -63,7 +63,6 @@ func runServe(e *env) int {
 		if err == nil && !id.Root() {
 			err = emb.GiveTo(id)
 		}
-
 		if err != nil {
 			e.errorf("%v", err)
 			return exitFailure
