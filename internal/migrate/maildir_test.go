@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -73,6 +74,9 @@ func buildDovecotMaildir(t *testing.T) string {
 	t.Helper()
 	maildir := filepath.Join(nobodyDir(t), "Maildir")
 	buildDovecotMail(t, "maildir:"+maildir, ".")
+	if out := runDovecot(t, dovecotIMAP, maildir, "s SUBSCRIBE Archive.2026\r\nz LOGOUT\r\n"); !strings.Contains(out, "s OK") {
+		t.Fatalf("SUBSCRIBE: %s", out)
+	}
 	return maildir
 }
 
@@ -175,6 +179,10 @@ func TestDovecotMaildirRoundTrip(t *testing.T) {
 	// The store holds what Dovecot showed.
 	checkStore(t, acc, want, wantUIDLs)
 
+	if subs, _ := acc.Subscriptions(ctx); !slices.Contains(subs, "Archive/2026") {
+		t.Errorf("subscriptions after import %q lack Archive/2026", subs)
+	}
+
 	// Idempotent: a second run stores nothing.
 	stats, err = ImportMaildir(ctx, acc, src, Options{})
 	if err != nil {
@@ -201,6 +209,10 @@ func TestDovecotMaildirRoundTrip(t *testing.T) {
 	}
 	if gotUIDLs := dovecotUIDLs(t, "maildir:"+dst); !reflect.DeepEqual(gotUIDLs, wantUIDLs) {
 		t.Errorf("Dovecot UIDLs after export %q, before %q", gotUIDLs, wantUIDLs)
+	}
+	if out := runDovecot(t, dovecotIMAP, dst, "l LSUB \"\" \"*\"\r\nz LOGOUT\r\n"); !strings.Contains(out, "\".\" Archive.2026\r\n") ||
+		!strings.Contains(out, "\".\" Sent\r\n") {
+		t.Errorf("Dovecot subscriptions after export:\n%s", out)
 	}
 	if _, err := ExportMaildir(ctx, acc, dst, Options{}); err == nil {
 		t.Error("export over an existing Maildir succeeded")
