@@ -71,6 +71,7 @@ func NewAuth(cfg *config.Config, log *slog.Logger) (*auth.Service, error) {
 		Debug:                cfg.AuthDebug,
 		DebugPasswords:       cfg.AuthDebugPasswords,
 		AnonymousUsername:    cfg.AuthAnonymousUsername,
+		Penalty:              penalty(cfg.AuthPenalty),
 	})
 }
 
@@ -122,7 +123,8 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts StartOptions) (*App, e
 	if err != nil {
 		return nil, err
 	}
-	a.net = netserver.New(netserver.Options{TLSConfig: tlsCfg, Logger: log})
+	a.net = netserver.New(netserver.Options{TLSConfig: tlsCfg, Logger: log,
+		MaxPreauthPerIP: noCap(cfg.LoginMaxPreauthPerIP), MaxPreauth: noCap(cfg.LoginMaxPreauth)})
 
 	// Listeners first: privileged ports need root, which is gone once the
 	// user is switched. Handlers are set below, before anything is served.
@@ -224,6 +226,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts StartOptions) (*App, e
 				Greeting:             cfg.LoginGreeting,
 				MaxUserIPConnections: maxUserIP,
 				AppendLimit:          cfg.MaxMailSize,
+				MaxMailboxes:         noCap(cfg.QuotaMailboxCount),
 				Logger:               log.With("proto", "imap"),
 			})
 		case "lmtp":
@@ -310,4 +313,22 @@ func (a *App) closeBackends() {
 	if a.store != nil {
 		a.store.Close()
 	}
+}
+
+// noCap maps a setting's 0 ("no limit") to the negative value the server
+// options use for it (their 0 means the default).
+func noCap(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
+// penalty is the auth penalty auth_penalty selects (docs/SECURITY.md
+// "Password guessing").
+func penalty(on bool) auth.Penalty {
+	if on {
+		return auth.DefaultPenalty
+	}
+	return auth.Penalty{}
 }

@@ -49,6 +49,7 @@ type Config struct {
 	DisablePlaintextAuth bool          // disable_plaintext_auth
 	AuthMechanisms       []string      // auth_mechanisms, lower case ("plain", "login")
 	AuthFailureDelay     time.Duration // auth_failure_delay
+	AuthPenalty          bool          // auth_penalty (Roost's own)
 
 	AuthVerbose           bool   // auth_verbose
 	AuthVerbosePasswords  string // auth_verbose_passwords: "no", "plain" or "sha1", optionally ":N" ("yes" is read as "plain")
@@ -62,6 +63,9 @@ type Config struct {
 	LoginGreeting            string // login_greeting
 	POP3UIDLFormat           string // pop3_uidl_format; checked by CheckUIDLFormat when decoded
 	MailMaxUserIPConnections int    // mail_max_userip_connections; 0 means no limit
+	LoginMaxPreauthPerIP     int    // login_max_preauth_per_ip; 0 means no cap
+	LoginMaxPreauth          int    // login_max_preauth; 0 means no cap
+	QuotaMailboxCount        int    // quota_mailbox_count; 0 means no limit
 	MaxMailSize              int64  // quota_max_mail_size in octets; 0 means no limit
 
 	RecipientDelimiter      string // recipient_delimiter: each character separates an address's detail; "" for none

@@ -148,6 +148,15 @@ var settings = []setting{
 			return err
 		},
 		get: func(c *Config) string { return formatDuration(c.AuthFailureDelay) }},
+	// Roost's own: the per-address login penalty (Dovecot's anvil auth
+	// penalty, always on there except for login_trusted_networks).
+	// docs/SECURITY.md "Password guessing".
+	{name: "auth_penalty", def: "yes",
+		set: func(_ *decoder, c *Config, e *Entry) (err error) {
+			c.AuthPenalty, err = parseBool(e.Value)
+			return err
+		},
+		get: func(c *Config) string { return formatBool(c.AuthPenalty) }},
 	{name: "auth_verbose", def: "no",
 		set: func(_ *decoder, c *Config, e *Entry) (err error) {
 			c.AuthVerbose, err = parseBool(e.Value)
@@ -204,6 +213,31 @@ var settings = []setting{
 			return err
 		},
 		get: func(c *Config) string { return fmt.Sprint(c.MailMaxUserIPConnections) }},
+	// Roost's own (Dovecot has no per-IP cap on connections that have not
+	// logged in; its service client_limit/process_limit are totals): IMAP
+	// and POP3 connections not logged in yet, per IPv4 address or IPv6
+	// /64, and in total. 0 means no cap. docs/SECURITY.md.
+	{name: "login_max_preauth_per_ip", def: "10",
+		set: func(_ *decoder, c *Config, e *Entry) (err error) {
+			c.LoginMaxPreauthPerIP, err = parseUint(e.Value, 1<<20)
+			return err
+		},
+		get: func(c *Config) string { return fmt.Sprint(c.LoginMaxPreauthPerIP) }},
+	{name: "login_max_preauth", def: "1000",
+		set: func(_ *decoder, c *Config, e *Entry) (err error) {
+			c.LoginMaxPreauth, err = parseUint(e.Value, 1<<20)
+			return err
+		},
+		get: func(c *Config) string { return fmt.Sprint(c.LoginMaxPreauth) }},
+	// Dovecot's quota plugin setting (unlimited by default there): the
+	// mailboxes one account may have; IMAP CREATE beyond it is NO [LIMIT].
+	// Roost defaults to 10000; 0 means no limit.
+	{name: "quota_mailbox_count", def: "10000",
+		set: func(_ *decoder, c *Config, e *Entry) (err error) {
+			c.QuotaMailboxCount, err = parseUint(e.Value, 1<<30)
+			return err
+		},
+		get: func(c *Config) string { return fmt.Sprint(c.QuotaMailboxCount) }},
 	// Dovecot 2.3 keeps this in plugin { } for its quota plugin, with 0
 	// (unlimited) as default; Roost reads it at the top level or in
 	// plugin { }, and defaults to 100M so that no client can make the
@@ -265,7 +299,7 @@ var settings = []setting{
 
 // pluginSettings are the settings Roost implements that Dovecot 2.3 writes
 // inside plugin { }; there they mean the same as at the top level.
-var pluginSettings = []string{"quota_max_mail_size"}
+var pluginSettings = []string{"quota_max_mail_size", "quota_mailbox_count"}
 
 func lookupSetting(name string) *setting {
 	for i := range settings {

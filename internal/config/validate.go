@@ -232,6 +232,10 @@ func (v *validator) auth() {
 	if c.AuthFailureDelay < 100*time.Millisecond {
 		v.danger("auth_failure_delay", "%s makes password guessing fast. Use the default, 2 secs", formatDuration(c.AuthFailureDelay))
 	}
+	if !c.AuthPenalty {
+		v.danger("auth_penalty", "no: repeated failed logins from one address are not slowed down beyond auth_failure_delay. "+
+			"Use the default, yes (see docs/SECURITY.md, Password guessing)")
+	}
 	if len(c.Passdbs) == 0 {
 		v.add(Error, "passdb", "no passdb section; nobody can log in (passdb { driver = passwd-file  args = /etc/roost/users })")
 	}

@@ -58,6 +58,7 @@ func TestValidate(t *testing.T) {
 			"warning: /etc/roost/roost.conf: inet_listener: inet_listener imap on 0.0.0.0, :: port 143 offers STARTTLS, but disable_plaintext_auth = no",
 			"warning: /etc/roost/roost.conf: inet_listener: inet_listener pop3 on 0.0.0.0, :: port 110 offers STARTTLS"}},
 		{"no delay", "auth_failure_delay = 0\n", []string{"warning: /etc/roost/roost.conf:8: auth_failure_delay: 0 secs makes password guessing fast"}},
+		{"no penalty", "auth_penalty = no\n", []string{"warning: /etc/roost/roost.conf:8: auth_penalty: no: repeated failed logins"}},
 		{"pam", "passdb {\n driver = pam\n}\n", []string{"error: /etc/roost/roost.conf:8: passdb: driver pam is not supported"}},
 		{"bad option", "passdb {\n driver = passwd-file\n args = cache=yes /x\n}\n", []string{"error: /etc/roost/roost.conf:8: passdb: args option cache= makes no sense for passwd-file"}},
 		{"userdb passwd", "userdb {\n driver = passwd\n}\n", []string{"warning: /etc/roost/roost.conf:8: userdb: driver passwd is not supported"}},
