@@ -235,6 +235,9 @@ func (a *account) Changes(ctx context.Context, mbox mailstore.MailboxID, since m
 	return c, err
 }
 
+// expungeDeletedQuery deletes the \Deleted messages of a mailbox.
+const expungeDeletedQuery = `DELETE FROM message INDEXED BY message_deleted WHERE mailbox_id = ? AND (flags & 8) != 0`
+
 const cacheQuery = `SELECT m.uid, c.envelope, c.bodystructure, c.body, c.parts, c.header_size
 	FROM message m JOIN message_cache c ON c.id = m.content
 	WHERE m.mailbox_id = ? AND `
@@ -433,10 +436,17 @@ func (a *account) Expunge(ctx context.Context, mbox mailstore.MailboxID, opts ma
 		if err != nil {
 			return err
 		}
+		if opts.OnlyDeleted && m.deleted == 0 {
+			return nil // the counter says there is nothing to do
+		}
 		q := `DELETE FROM message WHERE mailbox_id = ?`
 		args := []any{mbox}
 		if opts.OnlyDeleted {
-			q += ` AND (flags & 8) != 0`
+			// The partial index message_deleted holds exactly these
+			// rows: the cost is the number of \Deleted messages, not
+			// the mailbox size (TestDeletedPlan). Without statistics
+			// the planner picks the primary key, hence INDEXED BY.
+			q = expungeDeletedQuery
 		}
 		if opts.UIDs != nil {
 			q += ` AND uid IN (SELECT value FROM json_each(?))`

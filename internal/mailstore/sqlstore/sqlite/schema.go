@@ -129,6 +129,9 @@ END;
 	// 2: keywords in use per mailbox (SELECT's FLAGS response) without a
 	// scan of every message (docs/imap-scale.md).
 	`CREATE INDEX message_keywords ON message (mailbox_id, keywords) WHERE keywords != '';`,
+	// 3: EXPUNGE/CLOSE find the \Deleted messages without a scan of
+	// every message.
+	`CREATE INDEX message_deleted ON message (mailbox_id, uid) WHERE (flags & 8) != 0;`,
 }
 
 // migrate brings the database to the current schema and, for a new
