@@ -128,7 +128,7 @@ func (s *session) cmdFetch(ctx context.Context, cmd *imap.Command) error {
 	f := &fetcher{plan: plan, enc: s.enc, open: func(uid mailstore.UID) (mailstore.Body, error) {
 		return s.acct.Open(ctx, v.mailbox.ID, uid)
 	}}
-	return runFetch(ctx, f, s.acct, v.mailbox.ID, uids, s.fetchMsgsOf(ctx, plan, known, seen))
+	return runFetch(ctx, f, s.acct, v.mailbox.ID, uids, s.fetchMsgsOf(ctx, plan, uids, known, seen))
 }
 
 // fetchMsgsOf returns the function runFetch uses to learn, per batch, what
@@ -139,38 +139,53 @@ func (s *session) cmdFetch(ctx context.Context, cmd *imap.Command) error {
 // sends FLAGS, the flags are noted (a newer state than the view's sync
 // point is not reported again). seen holds the messages whose \Seen this
 // FETCH set.
-func (s *session) fetchMsgsOf(ctx context.Context, plan *fetchPlan, known map[mailstore.UID]*mailstore.MessageMeta, seen map[mailstore.UID]bool) func(batch []mailstore.UID) (func(uid mailstore.UID, m *fetchMsg) bool, error) {
+func (s *session) fetchMsgsOf(ctx context.Context, plan *fetchPlan, uids []mailstore.UID, known map[mailstore.UID]*mailstore.MessageMeta, seen map[mailstore.UID]bool) func(batch []mailstore.UID) (func(uid mailstore.UID, m *fetchMsg) bool, error) {
 	v := s.sel
 	sendsFlags := false
 	for _, it := range plan.items {
 		sendsFlags = sendsFlags || it.Kind == imap.FetchFlags
 	}
-	byUID := map[mailstore.UID]*mailstore.MessageMeta{}
+	// window holds the metadata read ahead, ascending: one store call per
+	// metaBatch messages (a read transaction per 256-message cache batch
+	// cost more than the rows).
+	var window []mailstore.MessageMeta
+	var windowEnd mailstore.UID // window covers UIDs of uids up to here
+	wi := 0
 	return func(batch []mailstore.UID) (func(uid mailstore.UID, m *fetchMsg) bool, error) {
-		clear(byUID)
-		var missing []mailstore.UID
+		need := false
 		for _, u := range batch {
-			if m, ok := known[u]; ok {
-				byUID[u] = m
-			} else {
-				missing = append(missing, u)
+			if _, ok := known[u]; !ok {
+				need = true
+				break
 			}
 		}
-		if len(missing) > 0 {
-			ms, err := s.acct.Metas(ctx, v.mailbox.ID, missing)
+		if need && batch[len(batch)-1] > windowEnd {
+			start, _ := slices.BinarySearch(uids, batch[0])
+			next := uids[start:min(start+metaBatch, len(uids))]
+			ms, err := s.acct.Metas(ctx, v.mailbox.ID, next)
 			if err != nil {
 				return nil, err
 			}
-			for i := range ms {
-				byUID[ms[i].UID] = &ms[i]
+			window, windowEnd, wi = ms, next[len(next)-1], 0
+		}
+		lookup := func(uid mailstore.UID) *mailstore.MessageMeta {
+			if m, ok := known[uid]; ok {
+				return m
 			}
+			for wi < len(window) && window[wi].UID < uid {
+				wi++
+			}
+			if wi < len(window) && window[wi].UID == uid {
+				return &window[wi]
+			}
+			return nil
 		}
 		return func(uid mailstore.UID, m *fetchMsg) bool {
 			seq, ok := v.seqOf(uid)
 			if !ok {
 				return false
 			}
-			meta := byUID[uid]
+			meta := lookup(uid)
 			if meta == nil {
 				*m = fetchMsg{seq: seq, uid: uid, gone: true}
 				return true

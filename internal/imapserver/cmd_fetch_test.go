@@ -214,7 +214,7 @@ func BenchmarkFetchFlags100k(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		uids := v.resolve(all, false)
-		if err := runFetch(context.Background(), f, nil, v.mailbox.ID, uids, s.fetchMsgsOf(context.Background(), plan, known, nil)); err != nil {
+		if err := runFetch(context.Background(), f, nil, v.mailbox.ID, uids, s.fetchMsgsOf(context.Background(), plan, uids, known, nil)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -194,7 +194,7 @@ func (s *session) notifyNewMessages(ctx context.Context) error {
 	f := &fetcher{plan: n.selFetch, enc: s.enc, open: func(uid mailstore.UID) (mailstore.Body, error) {
 		return s.acct.Open(ctx, v.mailbox.ID, uid)
 	}}
-	err := runFetch(ctx, f, s.acct, v.mailbox.ID, uids, s.fetchMsgsOf(ctx, n.selFetch, nil, nil))
+	err := runFetch(ctx, f, s.acct, v.mailbox.ID, uids, s.fetchMsgsOf(ctx, n.selFetch, uids, nil, nil))
 	var st *statusError
 	if errors.As(err, &st) {
 		// [EXPUNGEISSUED] or [UNKNOWN-CTE] belong to no command here.

@@ -76,6 +76,22 @@ func TestScale1M(t *testing.T) {
 	}
 	t.Logf("SELECT INBOX: median %v (%v)", median(sel), sel)
 
+	// UID FETCH 1:* (FLAGS) and SEARCH UNSEEN read every message's
+	// metadata from the store in batches: O(mailbox) by nature.
+	a.do("s SELECT INBOX")
+	var ff, su []time.Duration
+	for range 3 {
+		lines, d := rawTimed(t, a, "f UID FETCH 1:* (FLAGS)")
+		if lines != n {
+			t.Fatalf("UID FETCH 1:* (FLAGS): %d responses, want %d", lines, n)
+		}
+		ff = append(ff, d)
+		_, d = rawTimed(t, a, "s UID SEARCH UNSEEN")
+		su = append(su, d)
+	}
+	a.do("u UNSELECT")
+	t.Logf("UID FETCH 1:* (FLAGS): median %v; UID SEARCH UNSEEN: median %v", median(ff), median(su))
+
 	// Heap per selected session: N sessions log in, then all select.
 	const sessions = 8
 	cs := make([]*testClient, sessions)
@@ -166,6 +182,32 @@ func TestScale1M(t *testing.T) {
 	t.Logf("EXPUNGE of 100: %v; other session's NOOP (VANISHED): %v", d1, d2)
 }
 
+// rawTimed sends line and reads up to the tagged OK without the test
+// client's parsing (a regexp per line, which costs more than the server
+// for 100k-line answers); it returns the number of untagged lines. Only
+// for answers without literals.
+func rawTimed(t *testing.T, c *testClient, line string) (int, time.Duration) {
+	t.Helper()
+	tag, _, _ := strings.Cut(line, " ")
+	start := time.Now()
+	c.send(line + "\r\n")
+	c.conn.SetReadDeadline(time.Now().Add(time.Minute))
+	n := 0
+	for {
+		l, err := c.r.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(l, tag+" ") {
+			if !strings.HasPrefix(l, tag+" OK") {
+				t.Fatalf("%s: %s", line, l)
+			}
+			return n, time.Since(start)
+		}
+		n++
+	}
+}
+
 // fillDirect inserts n messages into mailbox mbox of the account database
 // at path, in one statement (see TestScale1M).
 func fillDirect(t *testing.T, path string, mbox mailstore.MailboxID, n int) {
@@ -202,4 +244,51 @@ func fillDirect(t *testing.T, path string, mbox mailstore.MailboxID, n int) {
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestViewFlagsFromStore checks what changes now that the view keeps no
+// flags (docs/imap-scale.md): FETCH reports the store's current flags,
+// and a flag change another session made is reported exactly once, by
+// FETCH or by the next sync point, whichever comes first, also when this
+// session's STORE .SILENT touched the same message in between.
+func TestViewFlagsFromStore(t *testing.T) {
+	ts := newTestServer(t)
+	for i := range 3 {
+		ts.deliver("alice", "INBOX", testMsg(fmt.Sprint("m", i)))
+	}
+	a := ts.login("alice")
+	b := ts.login("alice")
+	a.do("s SELECT INBOX").ok()
+	b.do("s SELECT INBOX").ok()
+
+	// b flags 2; a's FETCH sees it before any sync point, and the sync
+	// point after it does not repeat it.
+	b.do(`t STORE 2 +FLAGS.SILENT (\Flagged)`).ok()
+	r := a.do("f FETCH 2 (FLAGS)")
+	if l := r.untaggedPrefix("* 2 FETCH ("); len(l) != 1 || !strings.Contains(l[0], `\Flagged`) {
+		t.Fatalf("FETCH after another session's STORE: %s", r)
+	}
+	a.do("n NOOP").lacks("* 2 FETCH")
+
+	// b answers 3; a's own STORE .SILENT on 3 must not hide b's change.
+	b.do(`t STORE 3 +FLAGS.SILENT (\Answered)`).ok()
+	// (The sync point before STORE's tagged OK reports it.)
+	r = a.do(`t STORE 3 +FLAGS.SILENT (\Seen)`).ok()
+	if l := r.untaggedPrefix("* 3 FETCH ("); len(l) != 1 || !strings.Contains(l[0], `\Answered \Seen`) {
+		t.Fatalf("STORE .SILENT over another session's change: %s", r)
+	}
+	a.do("n NOOP").lacks("* 3 FETCH")
+
+	// a's own STORE .SILENT on a message nobody else changed: nothing is
+	// reported back.
+	a.do(`t STORE 1 +FLAGS.SILENT (\Draft)`).ok()
+	a.do("n NOOP").lacks("* 1 FETCH")
+	// b learns all three at its sync point.
+	r = b.do("n NOOP")
+	for _, p := range []string{"* 1 FETCH (", "* 3 FETCH ("} {
+		if len(r.untaggedPrefix(p)) != 1 {
+			t.Fatalf("other session's NOOP: want %s...: %s", p, r)
+		}
+	}
+	r.lacks("* 2 FETCH")
 }
