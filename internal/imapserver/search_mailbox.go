@@ -18,11 +18,11 @@ func SearchMailbox(ctx context.Context, acct mailstore.Account, mbox mailstore.M
 	if err := checkCharset(charset); err != nil {
 		return nil, err
 	}
-	all, err := acct.Changes(ctx, mbox.ID, 0)
+	mv, err := acct.View(ctx, mbox.ID)
 	if err != nil {
 		return nil, err
 	}
-	v := newSelected(mbox, true, all, false, 0)
+	v := newSelectedView(mbox, true, mv, false, 0)
 	env := &searchEnv{v: v, now: time.Now()}
 	return env.search(ctx, acct, mbox.ID, key)
 }
