@@ -1,10 +1,13 @@
 package imapserver
 
 import (
+	"math"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/roost-mail/roost/internal/imap"
 	"github.com/roost-mail/roost/internal/imapwire"
 )
 
@@ -54,4 +57,57 @@ func TestSequenceSetRangeCap(t *testing.T) {
 	}
 	// The rest of the line was discarded: the session goes on.
 	c.do("a4 NOOP").ok()
+}
+
+// intervals (search's resolved sequence sets) agree with the definition:
+// n is in the set when some range, with "*" as star, contains it.
+func TestIntervalsMatchRanges(t *testing.T) {
+	naive := func(ranges []imap.NumRange, n, star uint32) bool {
+		for _, r := range ranges {
+			a, b := r.Start, r.Stop
+			if a == imap.Star {
+				a = star
+			}
+			if b == imap.Star {
+				b = star
+			}
+			if min(a, b) <= n && n <= max(a, b) {
+				return true
+			}
+		}
+		return false
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		star := uint32(rng.IntN(50))
+		var ranges []imap.NumRange
+		for range 1 + rng.IntN(6) {
+			ranges = append(ranges, imap.NumRange{Start: uint32(rng.IntN(60)), Stop: uint32(rng.IntN(60))})
+		}
+		ranges = append(ranges, imap.NumRange{Start: math.MaxUint32 - 1, Stop: math.MaxUint32})
+		iv := newIntervals(ranges, star)
+		for n := uint32(0); n < 70; n++ {
+			if got, want := iv.has(n), naive(ranges, n, star); got != want {
+				t.Fatalf("ranges %v star %d: has(%d) = %v, want %v (intervals %v)", ranges, star, n, got, want, iv)
+			}
+		}
+		if !iv.has(math.MaxUint32) {
+			t.Fatalf("max uint32 lost: %v", iv)
+		}
+	}
+}
+
+// A SEARCH with the longest allowed set over the whole mailbox is answered
+// (and correctly): the set is resolved once, not per message.
+func TestSearchLongSequenceSet(t *testing.T) {
+	ts := newTestServer(t)
+	c := ts.login("alice")
+	for i := range 3 {
+		c.appendMsg("a"+strconv.Itoa(i), "INBOX", "Subject: m\r\n\r\nbody\r\n").ok()
+	}
+	c.do("b1 SELECT INBOX").ok()
+	set := strings.Repeat("2,", imapwire.MaxNumSetRanges-1) + "2"
+	c.do("b2 SEARCH " + set).untagged("* SEARCH 2").ok()
+	c.do("b3 UID SEARCH RETURN (SAVE) 1:2").ok()
+	c.do("b4 SEARCH $ " + set).untagged("* SEARCH 2").ok()
 }

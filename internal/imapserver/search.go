@@ -1,6 +1,7 @@
 package imapserver
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -58,6 +59,71 @@ type searchEnv struct {
 	// maxModSeq is the highest MODSEQ among the matches of the last
 	// search (RFC 7162 3.1.5).
 	maxModSeq mailstore.ModSeq
+	// sets holds each sequence-set key resolved once (sorted, merged
+	// intervals) and res the saved result ("$") as a set, so that a key
+	// costs O(log ranges) per message, not O(ranges): 10000 ranges over a
+	// million messages must not mean 10^10 steps.
+	sets map[*imap.SearchKey]intervals
+	res  map[mailstore.UID]bool
+}
+
+// intervals is a sequence set resolved against one value of "*": sorted,
+// non-overlapping, merged [lo, hi] pairs.
+type intervals [][2]uint32
+
+func newIntervals(ranges []imap.NumRange, star uint32) intervals {
+	out := make(intervals, 0, len(ranges))
+	for _, r := range ranges {
+		a, b := r.Start, r.Stop
+		if a == imap.Star {
+			a = star
+		}
+		if b == imap.Star {
+			b = star
+		}
+		if a > b {
+			a, b = b, a
+		}
+		out = append(out, [2]uint32{a, b})
+	}
+	slices.SortFunc(out, func(x, y [2]uint32) int { return cmp.Compare(x[0], y[0]) })
+	merged := out[:0]
+	for _, iv := range out {
+		if n := len(merged); n > 0 && uint64(iv[0]) <= uint64(merged[n-1][1])+1 {
+			merged[n-1][1] = max(merged[n-1][1], iv[1])
+			continue
+		}
+		merged = append(merged, iv)
+	}
+	return merged
+}
+
+// has reports whether n is in the set.
+func (s intervals) has(n uint32) bool {
+	i, _ := slices.BinarySearchFunc(s, n, func(iv [2]uint32, n uint32) int {
+		switch {
+		case iv[1] < n:
+			return -1
+		case iv[0] > n:
+			return 1
+		}
+		return 0
+	})
+	return i < len(s) && s[i][0] <= n && n <= s[i][1]
+}
+
+// inSet reports whether n is in k's sequence set, resolving the set on
+// first use.
+func (env *searchEnv) inSet(k *imap.SearchKey, n, star uint32) bool {
+	s, ok := env.sets[k]
+	if !ok {
+		if env.sets == nil {
+			env.sets = map[*imap.SearchKey]intervals{}
+		}
+		s = newIntervals(k.Set.Ranges, star)
+		env.sets[k] = s
+	}
+	return s.has(n)
 }
 
 // needsContent reports whether a key reads the header or body.
@@ -93,26 +159,6 @@ func hasModSeqKey(k *imap.SearchKey) bool {
 func dayOf(t time.Time) time.Time {
 	y, m, d := t.Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-}
-
-// inRanges reports whether n is in the set, with "*" meaning star.
-func inRanges(ranges []imap.NumRange, n, star uint32) bool {
-	for _, r := range ranges {
-		a, b := r.Start, r.Stop
-		if a == imap.Star {
-			a = star
-		}
-		if b == imap.Star {
-			b = star
-		}
-		if a > b {
-			a, b = b, a
-		}
-		if n >= a && n <= b {
-			return true
-		}
-	}
-	return false
 }
 
 // eval evaluates k for the message at view index i. c is the message's
@@ -220,17 +266,18 @@ func (env *searchEnv) eval(k *imap.SearchKey, i int, e *mailstore.MessageMeta, c
 	case "SEQSET", "UIDSET":
 		if k.Set.SearchRes {
 			// RFC 5182 2.1: "$" is the saved UIDs, in a sequence set too.
-			for _, u := range v.searchRes {
-				if u == e.UID {
-					return triYes, nil
+			if env.res == nil {
+				env.res = make(map[mailstore.UID]bool, len(v.searchRes))
+				for _, u := range v.searchRes {
+					env.res[u] = true
 				}
 			}
-			return triNo, nil
+			return triOf(env.res[e.UID]), nil
 		}
 		if k.Op == "SEQSET" {
-			return triOf(inRanges(k.Set.Ranges, uint32(i+1), uint32(len(v.uids)))), nil
+			return triOf(env.inSet(k, uint32(i+1), uint32(len(v.uids)))), nil
 		}
-		return triOf(inRanges(k.Set.Ranges, uint32(e.UID), uint32(v.lastUID()))), nil
+		return triOf(env.inSet(k, uint32(e.UID), uint32(v.lastUID()))), nil
 	case "BCC", "BODY", "CC", "FROM", "HEADER", "SUBJECT", "TEXT", "TO", "SENTBEFORE", "SENTON", "SENTSINCE":
 		if c == nil {
 			return triUnknown, nil
