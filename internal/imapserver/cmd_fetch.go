@@ -151,10 +151,35 @@ func (s *session) fetchMsgsOf(ctx context.Context, plan *fetchPlan, uids []mails
 	var window []mailstore.MessageMeta
 	var windowEnd mailstore.UID // window covers UIDs of uids up to here
 	wi := 0
+	// Flags alone (no INTERNALDATE, RFC822.SIZE, MODSEQ): the view's flag
+	// cache can answer, filled once for a large request (flagcache.go).
+	flagsOnly := !hasFetchItem(plan.items, imap.FetchInternalDate) && !hasFetchItem(plan.items, imap.FetchRFC822Size) &&
+		!hasFetchItem(plan.items, imap.FetchModSeq)
+	cacheTried, cached := false, false
+	inCache := func(uid mailstore.UID) ([]string, bool) {
+		if !cached {
+			return nil, false
+		}
+		i, ok := v.index(uid)
+		if !ok {
+			return nil, false
+		}
+		return v.cachedFlags(i)
+	}
 	return func(batch []mailstore.UID) (func(uid mailstore.UID, m *fetchMsg) bool, error) {
+		if flagsOnly && !cacheTried {
+			cacheTried = true
+			var err error
+			if cached, err = v.useFlagCache(ctx, s.acct, len(uids)); err != nil {
+				return nil, err
+			}
+		}
 		need := false
 		for _, u := range batch {
-			if _, ok := known[u]; !ok {
+			if _, ok := known[u]; ok {
+				continue
+			}
+			if _, ok := inCache(u); !ok {
 				need = true
 				break
 			}
@@ -184,6 +209,14 @@ func (s *session) fetchMsgsOf(ctx context.Context, plan *fetchPlan, uids []mails
 			seq, ok := v.seqOf(uid)
 			if !ok {
 				return false
+			}
+			if _, ok := known[uid]; !ok {
+				if fl, ok := inCache(uid); ok {
+					// The client knows these flags: nothing to note.
+					*m = fetchMsg{seq: seq, uid: uid, flags: v.flagsOf(&mailstore.MessageMeta{UID: uid, Flags: fl}),
+						showFlags: seen[uid]}
+					return true
+				}
 			}
 			meta := lookup(uid)
 			if meta == nil {

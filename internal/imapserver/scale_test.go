@@ -252,6 +252,19 @@ func fillDirect(t *testing.T, path string, mbox mailstore.MailboxID, n int) {
 // FETCH or by the next sync point, whichever comes first, also when this
 // session's STORE .SILENT touched the same message in between.
 func TestViewFlagsFromStore(t *testing.T) {
+	// Once with the flag cache (flagcache.go) used for every FETCH, once
+	// with metadata read from the store.
+	for _, minCache := range []int{1, 1 << 30} {
+		t.Run(fmt.Sprint("minFlagCache=", minCache), func(t *testing.T) {
+			old := minFlagCache
+			minFlagCache = minCache
+			defer func() { minFlagCache = old }()
+			testViewFlagsFromStore(t)
+		})
+	}
+}
+
+func testViewFlagsFromStore(t *testing.T) {
 	ts := newTestServer(t)
 	for i := range 3 {
 		ts.deliver("alice", "INBOX", testMsg(fmt.Sprint("m", i)))
@@ -261,14 +274,31 @@ func TestViewFlagsFromStore(t *testing.T) {
 	a.do("s SELECT INBOX").ok()
 	b.do("s SELECT INBOX").ok()
 
-	// b flags 2; a's FETCH sees it before any sync point, and the sync
-	// point after it does not repeat it.
+	a.do("f FETCH 1:* (FLAGS)").ok() // fills the cache when it is used
+
+	// b flags 2; a's FETCH sees it before any sync point (from the store,
+	// the cache has no newer state) and the sync point after it does not
+	// repeat it; or a's FETCH shows what a knows (the cache) and the sync
+	// point reports the change. Either way it is reported exactly once.
 	b.do(`t STORE 2 +FLAGS.SILENT (\Flagged)`).ok()
 	r := a.do("f FETCH 2 (FLAGS)")
-	if l := r.untaggedPrefix("* 2 FETCH ("); len(l) != 1 || !strings.Contains(l[0], `\Flagged`) {
-		t.Fatalf("FETCH after another session's STORE: %s", r)
+	r2 := a.do("n NOOP")
+	var told []string
+	for _, x := range [][]string{r.untaggedPrefix("* 2 FETCH ("), r2.untaggedPrefix("* 2 FETCH (")} {
+		for _, l := range x {
+			if strings.Contains(l, `\Flagged`) {
+				told = append(told, l)
+			}
+		}
+	}
+	if len(told) != 1 {
+		t.Fatalf("\\Flagged on 2 told %d times: %s\n%s", len(told), r, r2)
 	}
 	a.do("n NOOP").lacks("* 2 FETCH")
+	r = a.do("f FETCH 1:* (FLAGS)")
+	if l := r.untaggedPrefix("* 2 FETCH ("); len(l) != 1 || !strings.Contains(l[0], `\Flagged`) {
+		t.Fatalf("FETCH 1:* after the sync: %s", r)
+	}
 
 	// b answers 3; a's own STORE .SILENT on 3 must not hide b's change.
 	b.do(`t STORE 3 +FLAGS.SILENT (\Answered)`).ok()
@@ -291,4 +321,24 @@ func TestViewFlagsFromStore(t *testing.T) {
 		}
 	}
 	r.lacks("* 2 FETCH")
+
+	// a's view (and cache) after all this agrees with the store.
+	r = a.do("f FETCH 1:* (FLAGS)")
+	want := map[string]string{"* 1 FETCH (": `\Draft`, "* 2 FETCH (": `\Flagged`, "* 3 FETCH (": `\Answered \Seen`}
+	for p, f := range want {
+		if l := r.untaggedPrefix(p); len(l) != 1 || !strings.Contains(l[0], f) {
+			t.Fatalf("final FETCH: want %s...%s: %s", p, f, r)
+		}
+	}
+	// An expunge by b: a's cache and UID list stay aligned.
+	b.do(`t STORE 1 +FLAGS.SILENT (\Deleted)`).ok()
+	b.do("x EXPUNGE").ok()
+	a.do("n NOOP").contains("* 1 EXPUNGE")
+	r = a.do("f FETCH 1:* (FLAGS)")
+	if l := r.untaggedPrefix("* 1 FETCH ("); len(l) != 1 || !strings.Contains(l[0], `\Flagged`) {
+		t.Fatalf("FETCH after EXPUNGE: %s", r)
+	}
+	if l := r.untaggedPrefix("* 2 FETCH ("); len(l) != 1 || !strings.Contains(l[0], `\Answered \Seen`) {
+		t.Fatalf("FETCH after EXPUNGE: %s", r)
+	}
 }

@@ -72,6 +72,10 @@ type selected struct {
 	trackRecent bool
 	recent      []mailstore.UIDRange
 	nRecent     uint32
+
+	// fc is the optional flag cache (flagcache.go), nil until a
+	// whole-mailbox read of flags fills it.
+	fc *flagCache
 }
 
 // newSelected builds the view of mbox from the store's full listing
@@ -403,6 +407,9 @@ func (v *selected) noteFlags(m *mailstore.MessageMeta) bool {
 	if d, ok := v.dirty[m.UID]; ok && d.ModSeq <= m.ModSeq {
 		delete(v.dirty, m.UID)
 	}
+	if _, ok := v.dirty[m.UID]; !ok {
+		v.setCachedFlags(m.UID, m.Flags)
+	}
 	return v.keywordsNew
 }
 
@@ -423,6 +430,9 @@ func (v *selected) apply(c mailstore.Changes, recentAbove mailstore.UID) {
 		m := &c.Updated[i]
 		if last := v.lastUID(); m.UID > last {
 			v.uids = append(v.uids, m.UID)
+			if v.fc != nil {
+				v.fc.idx = append(v.fc.idx, v.fc.intern(m.Flags))
+			}
 			if v.trackRecent && m.UID > recentAbove {
 				v.addRecent(max(m.UID, recentAbove+1), m.UID)
 			}
@@ -437,6 +447,7 @@ func (v *selected) apply(c mailstore.Changes, recentAbove mailstore.UID) {
 		}
 		v.checkKeywords(m.Flags)
 		v.dirty[m.UID] = *m
+		v.setCachedFlags(m.UID, m.Flags) // reported by this sync
 	}
 	for _, u := range c.Expunged {
 		if _, ok := v.index(u); ok {
@@ -492,9 +503,15 @@ func (v *selected) removeUIDs(gone []mailstore.UID) []mailstore.SeqNum {
 		if k+1 < len(idx) {
 			next = idx[k+1]
 		}
+		if v.fc != nil {
+			copy(v.fc.idx[w:], v.fc.idx[i+1:next])
+		}
 		w += copy(v.uids[w:], v.uids[i+1:next])
 	}
 	v.uids = v.uids[:w]
+	if v.fc != nil {
+		v.fc.idx = v.fc.idx[:w]
+	}
 	v.told -= uint32(len(seqs))
 	v.toldRec = min(v.toldRec, v.nRecent)
 	if len(v.searchRes) > 0 {

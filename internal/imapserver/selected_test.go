@@ -323,6 +323,11 @@ func FuzzApply(f *testing.F) {
 			mb.append()
 		}
 		v := mb.view(false, 0)
+		// The flag cache (flagcache.go), filled as useFlagCache would.
+		v.fc = &flagCache{set: map[string]uint16{}}
+		for _, m := range mb.msgs {
+			v.fc.idx = append(v.fc.idx, v.fc.intern(m.Flags))
+		}
 		client := v.uidList() // what the client knows, by position
 		clientFlags := map[mailstore.UID][]string{}
 		for _, u := range client {
@@ -384,6 +389,14 @@ func FuzzApply(f *testing.F) {
 				if allow {
 					if !slices.Equal(client, mb.uids()) {
 						t.Fatalf("after full sync client %v, store %v", client, mb.uids())
+					}
+					if len(v.fc.idx) != len(v.uids) {
+						t.Fatalf("flag cache has %d entries, view %d", len(v.fc.idx), len(v.uids))
+					}
+					for i, m := range mb.msgs {
+						if fl, ok := v.cachedFlags(i); ok && !slices.Equal(fl, m.Flags) && !(len(fl) == 0 && len(m.Flags) == 0) {
+							t.Fatalf("uid %d: cached flags %v, store %v", m.UID, fl, m.Flags)
+						}
 					}
 					for _, m := range mb.msgs {
 						if !slices.Equal(clientFlags[m.UID], m.Flags) && !(len(m.Flags) == 0 && len(clientFlags[m.UID]) == 0) {

@@ -76,6 +76,12 @@ type Account interface {
 	// Metas returns the metadata of the given messages (uids ascending),
 	// in UID order; messages not in the mailbox are left out.
 	Metas(ctx context.Context, mbox MailboxID, uids []UID) ([]MessageMeta, error)
+	// ScanFlags calls fn with the UID, MODSEQ and flags of every message
+	// of the mailbox, in UID order, from one read transaction: a narrow
+	// read (no dates or sizes) for sessions that keep a compact flag
+	// cache. flags may be shared between calls and must not be modified.
+	// An error from fn ends the scan and is returned.
+	ScanFlags(ctx context.Context, mbox MailboxID, fn func(uid UID, modSeq ModSeq, flags []string) error) error
 	// Cache returns the cached ENVELOPE/BODYSTRUCTURE/part tree of the
 	// given messages, in the order of uids; expunged messages are left out.
 	Cache(ctx context.Context, mbox MailboxID, uids []UID) ([]MessageCache, error)

@@ -120,6 +120,21 @@ func testMetas(t *testing.T, s *suite) {
 	if got, err := acc.Metas(s.ctx, mb.ID, nil); err != nil || got != nil {
 		t.Errorf("Metas(nil) = %v, %v", got, err)
 	}
+
+	// ScanFlags: the same UIDs, MODSEQs and flags, in order.
+	var scanned []mailstore.MessageMeta
+	err := acc.ScanFlags(s.ctx, mb.ID, func(uid mailstore.UID, ms mailstore.ModSeq, flags []string) error {
+		scanned = append(scanned, mailstore.MessageMeta{UID: uid, ModSeq: ms, Flags: slices.Clone(flags)})
+		return nil
+	})
+	if err != nil || len(scanned) != len(all) {
+		t.Fatalf("ScanFlags: %d messages, %v; want %d", len(scanned), err, len(all))
+	}
+	for i := range all {
+		if scanned[i].UID != all[i].UID || scanned[i].ModSeq != all[i].ModSeq || !slices.Equal(scanned[i].Flags, all[i].Flags) {
+			t.Errorf("ScanFlags[%d] = %+v, want %+v", i, scanned[i], all[i])
+		}
+	}
 }
 
 func uidsOf(ms []mailstore.MessageMeta) []mailstore.UID { return uids(ms) }

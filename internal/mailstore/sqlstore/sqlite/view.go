@@ -144,3 +144,38 @@ func uidRuns(ctx context.Context, tx *sql.Tx, mbox mailstore.MailboxID) ([]mails
 	}
 	return out, rows.Err()
 }
+
+func (a *account) ScanFlags(ctx context.Context, mbox mailstore.MailboxID, fn func(uid mailstore.UID, modSeq mailstore.ModSeq, flags []string) error) error {
+	return a.read(ctx, "scan flags", func(tx *sql.Tx) error {
+		if _, err := mailboxByID(ctx, tx, mbox); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT uid, modseq, flags, keywords FROM message WHERE mailbox_id = ? ORDER BY uid`, mbox)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		type key struct {
+			bits int64
+			kws  string
+		}
+		shared := map[key][]string{} // a few distinct combinations
+		for rows.Next() {
+			var uid, modseq, bits int64
+			var kws string
+			if err := rows.Scan(&uid, &modseq, &bits, &kws); err != nil {
+				return err
+			}
+			k := key{bits, kws}
+			fl, ok := shared[k]
+			if !ok {
+				fl = flagList(bits, kws)
+				shared[k] = fl
+			}
+			if err := fn(mailstore.UID(uid), mailstore.ModSeq(modseq), fl); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
+}
