@@ -55,6 +55,9 @@ const compressedReadBuf = 8 << 10
 // at once, as it did before COMPRESS.
 func (s *session) cmdCompress(ctx context.Context, cmd *imap.Command) error {
 	args := cmd.Args.(*imap.CompressCmd)
+	if !s.srv.opts.Compress {
+		return statusBAD("", "Unknown command.")
+	}
 	if s.deflate {
 		return &statusError{"NO", "COMPRESSIONACTIVE", "COMPRESSION=DEFLATE already enabled."}
 	}

@@ -83,7 +83,7 @@ func (c *testClient) compress() *flateConn {
 }
 
 func TestCompressTranscript(t *testing.T) {
-	ts := newTestServer(t)
+	ts := newTestServer(t, withOptions(func(o *Options) { o.Compress = true }))
 	body := testMsg("compressed") + strings.Repeat("The same line, again and again.\r\n", 50)
 	ts.deliver("alice", "INBOX", body)
 	ts.deliver("alice", "INBOX", testMsg("second"))
@@ -123,7 +123,7 @@ func TestCompressTranscript(t *testing.T) {
 // TestCompressBufferedRemainder: bytes after the COMPRESS line that the
 // server has already buffered are the start of the compressed stream.
 func TestCompressBufferedRemainder(t *testing.T) {
-	ts := newTestServer(t)
+	ts := newTestServer(t, withOptions(func(o *Options) { o.Compress = true }))
 	c := ts.login("alice")
 	var z strings.Builder
 	zw, _ := stdflate.NewWriter(&z, stdflate.BestSpeed)
@@ -137,7 +137,7 @@ func TestCompressBufferedRemainder(t *testing.T) {
 }
 
 func TestCompressRefused(t *testing.T) {
-	ts := newTestServer(t)
+	ts := newTestServer(t, withOptions(func(o *Options) { o.Compress = true }))
 	c := ts.dial()
 	c.do("a1 COMPRESS DEFLATE").tagged("BAD Login first.")
 	caps := capsOf(t, c.do("a2 CAPABILITY").ok().lines()[0])
@@ -158,7 +158,7 @@ func TestCompressRefused(t *testing.T) {
 // TestCompressIdle: an update during IDLE reaches the client at once: the
 // server flushes its compressor whenever it flushes the connection.
 func TestCompressIdle(t *testing.T) {
-	ts := newTestServer(t)
+	ts := newTestServer(t, withOptions(func(o *Options) { o.Compress = true }))
 	c := ts.login("alice")
 	c.compress()
 	c.do("a1 SELECT INBOX").contains("* 0 EXISTS").ok()
@@ -187,7 +187,7 @@ var partialFlushed = []struct{ cmd, hex string }{
 }
 
 func TestCompressPartialFlush(t *testing.T) {
-	ts := newTestServer(t)
+	ts := newTestServer(t, withOptions(func(o *Options) { o.Compress = true }))
 	c := ts.login("alice")
 	c.do("z1 COMPRESS DEFLATE").ok()
 	raw := c.conn
@@ -225,7 +225,7 @@ func TestCompressPartialFlush(t *testing.T) {
 // stateful klauspost flate.Writer at BestSpeed allocates for a first
 // write and sync flush.
 func BenchmarkCompressSession(b *testing.B) {
-	ts := newTestServer(b, withOptions(func(o *Options) { o.MaxUserIPConnections = 1000 }))
+	ts := newTestServer(b, withOptions(func(o *Options) { o.MaxUserIPConnections = 1000; o.Compress = true }))
 	for i := range 20 {
 		ts.deliver("alice", "INBOX", testMsg(fmt.Sprint("message ", i))+strings.Repeat("Some body text of a mail.\r\n", 40))
 	}
@@ -308,3 +308,13 @@ func heapInUse() int64 {
 
 // deadline is the deadline of one client read or write.
 func deadline() time.Time { return time.Now().Add(ioTimeout) }
+
+// Without Options.Compress (the default) COMPRESS is neither advertised nor
+// accepted.
+func TestCompressOffByDefault(t *testing.T) {
+	ts := newTestServer(t)
+	c := ts.login("alice")
+	c.do("a1 CAPABILITY").lacks("COMPRESS=DEFLATE").ok()
+	c.do("a2 COMPRESS DEFLATE").bad()
+	c.do("a3 NOOP").ok()
+}

@@ -123,6 +123,12 @@ type Options struct {
 	// remote IP on this Server (mail_max_userip_connections). Default 10;
 	// negative means no limit.
 	MaxUserIPConnections int
+	// Compress offers COMPRESS=DEFLATE (RFC 4978). Off by default: mbsync
+	// 1.4.4 stalls after COMPRESS DEFLATE against this implementation (the
+	// end of its pipelined commands never becomes readable), and a stalled
+	// sync is worse than an uncompressed one. See docs/imap-session.md.
+	Compress bool
+
 	// AppendLimit is the largest message APPEND accepts, advertised as
 	// APPENDLIMIT=n (RFC 7889). 0: no limit of our own (the store may still
 	// refuse with KindTooBig; APPENDLIMIT is then advertised without a
@@ -236,7 +242,11 @@ func New(opts Options) *Server {
 	if opts.AppendLimit < 0 {
 		opts.AppendLimit = 0
 	}
-	return &Server{opts: opts, logger: opts.Logger, caps: implementedCaps(), userIP: map[userIPKey]int{}}
+	caps := implementedCaps()
+	if !opts.Compress {
+		delete(caps, "COMPRESS=DEFLATE")
+	}
+	return &Server{opts: opts, logger: opts.Logger, caps: caps, userIP: map[userIPKey]int{}}
 }
 
 // ServeConn runs one IMAP session on c until the client logs out, the

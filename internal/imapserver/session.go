@@ -175,9 +175,12 @@ func (s *session) serve(ctx context.Context) {
 	s.enc.Untagged().Atom("OK").SP().Special('[').Atom(s.capabilityCode()).Special(']').SP().
 		Text(s.srv.opts.Greeting).CRLF()
 	for {
-		if s.dec.Buffered() == 0 {
-			// Pipelining: answer in order, flush once the client has
-			// nothing more queued (RFC 9051 5.5).
+		if !s.dec.LineBuffered() {
+			// Pipelining: answer in order, flush once the client has no
+			// whole command line queued (RFC 9051 5.5). Flushing on a
+			// partial line too: the client may be waiting for our
+			// answers before it sends the rest (mbsync over COMPRESS:
+			// its Z_PARTIAL_FLUSH holds back the last bits of a line).
 			if err := s.enc.Flush(); err != nil {
 				s.log.Debug("imap write failed", "err", err)
 				return

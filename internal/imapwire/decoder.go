@@ -19,6 +19,7 @@ package imapwire
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -155,6 +156,21 @@ func (d *Decoder) Reset() {
 
 // Buffered returns the number of bytes that can be read without blocking.
 func (d *Decoder) Buffered() int { return d.r.Buffered() }
+
+// LineBuffered reports whether a whole line (up to LF) can be read without
+// blocking. A server that answers pipelined commands in one write must
+// flush when it is not so: a client may send part of its next command and
+// wait for the answers to the previous ones before sending the rest (and
+// a client compressing with Z_PARTIAL_FLUSH holds back the last bits of
+// what it sent until it sends more).
+func (d *Decoder) LineBuffered() bool {
+	n := d.r.Buffered()
+	if n == 0 {
+		return false
+	}
+	b, _ := d.r.Peek(n)
+	return bytes.IndexByte(b, '\n') >= 0
+}
 
 func (d *Decoder) setErr(err error) {
 	if d.err == nil {
