@@ -151,9 +151,10 @@ func (s *session) fetchMsgsOf(ctx context.Context, plan *fetchPlan, uids []mails
 	var window []mailstore.MessageMeta
 	var windowEnd mailstore.UID // window covers UIDs of uids up to here
 	wi := 0
-	// Flags alone (no INTERNALDATE, RFC822.SIZE, MODSEQ): the view's flag
+	// Flags alone (no INTERNALDATE, RFC822.SIZE, MODSEQ, nor body items,
+	// which need the size): the view's flag
 	// cache can answer, filled once for a large request (flagcache.go).
-	flagsOnly := !hasFetchItem(plan.items, imap.FetchInternalDate) && !hasFetchItem(plan.items, imap.FetchRFC822Size) &&
+	flagsOnly := !plan.needBody && !hasFetchItem(plan.items, imap.FetchInternalDate) && !hasFetchItem(plan.items, imap.FetchRFC822Size) &&
 		!hasFetchItem(plan.items, imap.FetchModSeq)
 	cacheTried, cached := false, false
 	inCache := func(uid mailstore.UID) ([]string, bool) {

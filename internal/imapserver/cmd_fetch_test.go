@@ -266,6 +266,15 @@ var benchFlags = [2][]string{{mailstore.FlagSeen}, nil}
 // without a database: the evaluation alone is measured.
 type benchMetas struct{ mailstore.Account }
 
+func (b benchMetas) ScanFlags(ctx context.Context, mbox mailstore.MailboxID, fn func(uid mailstore.UID, modSeq mailstore.ModSeq, flags []string) error) error {
+	for u := mailstore.UID(1); u <= 100000; u++ {
+		if err := fn(u, mailstore.ModSeq(u+1), benchFlags[u%2]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (benchMetas) Metas(_ context.Context, _ mailstore.MailboxID, uids []mailstore.UID) ([]mailstore.MessageMeta, error) {
 	out := make([]mailstore.MessageMeta, len(uids))
 	for i, u := range uids {

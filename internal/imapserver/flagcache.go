@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/roost-mail/roost/internal/imap"
 	"github.com/roost-mail/roost/internal/mailstore"
 )
 
@@ -91,4 +92,71 @@ func (v *selected) useFlagCache(ctx context.Context, acct mailstore.Account, n i
 	}
 	v.fc = fc
 	return true, nil
+}
+
+// flagsOnlyKey reports whether k needs nothing but flags, \Recent,
+// sequence numbers and UIDs: the flag cache can evaluate it.
+func flagsOnlyKey(k *imap.SearchKey) bool {
+	switch k.Op {
+	case "ALL", "AND", "OR", "NOT", "ANSWERED", "UNANSWERED", "DELETED", "UNDELETED", "DRAFT", "UNDRAFT",
+		"FLAGGED", "UNFLAGGED", "SEEN", "UNSEEN", "KEYWORD", "UNKEYWORD", "RECENT", "NEW", "OLD", "SEQSET", "UIDSET":
+	default:
+		return false
+	}
+	for _, c := range k.Children {
+		if !flagsOnlyKey(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// searchCached evaluates a flag-only key over the flag cache (filling it
+// for a large mailbox); messages without a cached entry are read from the
+// store. ok is false when the cache is not used: the caller searches the
+// store.
+func (env *searchEnv) searchCached(ctx context.Context, acct mailstore.Account, k *imap.SearchKey) (out []mailstore.UID, ok bool, err error) {
+	v := env.v
+	if !flagsOnlyKey(k) {
+		return nil, false, nil
+	}
+	if ok, err := v.useFlagCache(ctx, acct, len(v.uids)); !ok || err != nil {
+		return nil, false, err
+	}
+	env.maxModSeq = 0
+	var unknown []mailstore.UID
+	var m mailstore.MessageMeta
+	for i, u := range v.uids {
+		fl, known := v.cachedFlags(i)
+		if !known {
+			unknown = append(unknown, u)
+			continue
+		}
+		m = mailstore.MessageMeta{UID: u, Flags: fl}
+		t, err := env.eval(k, i, &m, nil)
+		if err != nil {
+			return nil, true, err
+		}
+		if t == triYes {
+			out = append(out, u)
+		}
+	}
+	if len(unknown) == 0 {
+		return out, true, nil
+	}
+	err = v.metas(ctx, acct, unknown, func(_ []mailstore.UID, ms []mailstore.MessageMeta) error {
+		for j := range ms {
+			i, _ := v.index(ms[j].UID)
+			t, err := env.eval(k, i, &ms[j], nil)
+			if err != nil {
+				return err
+			}
+			if t == triYes {
+				out = append(out, ms[j].UID)
+			}
+		}
+		return nil
+	})
+	slices.Sort(out)
+	return out, true, err
 }

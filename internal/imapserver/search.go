@@ -298,6 +298,9 @@ const searchBatch = 128
 // (expunged by another session, not reported yet) match nothing. acct and
 // mbox are also used to read messages that metadata alone cannot decide.
 func (env *searchEnv) search(ctx context.Context, acct mailstore.Account, mbox mailstore.MailboxID, k *imap.SearchKey) ([]mailstore.UID, error) {
+	if out, ok, err := env.searchCached(ctx, acct, k); ok || err != nil {
+		return out, err // flags only, from the view's flag cache (flagcache.go)
+	}
 	v := env.v
 	env.maxModSeq = 0
 	var out []mailstore.UID
