@@ -157,15 +157,19 @@ func (s *session) fetchMsgsOf(ctx context.Context, plan *fetchPlan, uids []mails
 	flagsOnly := !plan.needBody && !hasFetchItem(plan.items, imap.FetchInternalDate) && !hasFetchItem(plan.items, imap.FetchRFC822Size) &&
 		!hasFetchItem(plan.items, imap.FetchModSeq)
 	cacheTried, cached := false, false
-	inCache := func(uid mailstore.UID) ([]string, bool) {
-		if !cached {
-			return nil, false
+	// pos finds uid's view index; uids come ascending, so the entry after
+	// the last one found is tried first.
+	next := 0
+	pos := func(uid mailstore.UID) (int, bool) {
+		if next < len(v.uids) && v.uids[next] == uid {
+			next++
+			return next - 1, true
 		}
 		i, ok := v.index(uid)
-		if !ok {
-			return nil, false
+		if ok {
+			next = i + 1
 		}
-		return v.cachedFlags(i)
+		return i, ok
 	}
 	return func(batch []mailstore.UID) (func(uid mailstore.UID, m *fetchMsg) bool, error) {
 		if flagsOnly && !cacheTried {
@@ -176,11 +180,19 @@ func (s *session) fetchMsgsOf(ctx context.Context, plan *fetchPlan, uids []mails
 			}
 		}
 		need := false
+		j, _ := v.index(batch[0]) // batch is ascending: walk the view once
 		for _, u := range batch {
+			for j < len(v.uids) && v.uids[j] < u {
+				j++
+			}
 			if _, ok := known[u]; ok {
 				continue
 			}
-			if _, ok := inCache(u); !ok {
+			if !cached || j >= len(v.uids) || v.uids[j] != u {
+				need = true
+				break
+			}
+			if _, ok := v.cachedFlags(j); !ok {
 				need = true
 				break
 			}
@@ -207,12 +219,13 @@ func (s *session) fetchMsgsOf(ctx context.Context, plan *fetchPlan, uids []mails
 			return nil
 		}
 		return func(uid mailstore.UID, m *fetchMsg) bool {
-			seq, ok := v.seqOf(uid)
+			i, ok := pos(uid)
 			if !ok {
 				return false
 			}
-			if _, ok := known[uid]; !ok {
-				if fl, ok := inCache(uid); ok {
+			seq := mailstore.SeqNum(i + 1)
+			if _, ok := known[uid]; !ok && cached {
+				if fl, ok := v.cachedFlags(i); ok {
 					// The client knows these flags: nothing to note.
 					*m = fetchMsg{seq: seq, uid: uid, flags: v.flagsOf(&mailstore.MessageMeta{UID: uid, Flags: fl}),
 						showFlags: seen[uid]}
