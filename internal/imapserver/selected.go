@@ -16,8 +16,9 @@ import (
 // decision 3, section 3; docs/imap-scale.md): the UIDs of the messages the
 // client knows about, in sequence number order (sequence number = position
 // + 1, UIDs ascending), and the MODSEQ up to which the view is synced with
-// the store. Flags, MODSEQs, dates and sizes are not kept: commands read
-// them from the store in batches (Account.Metas), so a session's memory
+// the store. Flags, MODSEQs, dates and sizes are not kept (except the
+// optional compact flag cache): commands read them from the store in
+// batches (Account.Metas), so a session's memory
 // does not hold an object per message.
 //
 // The view changes only at sync points (syncPending) and through the
@@ -26,7 +27,8 @@ import (
 // stays in the view, marked expunged, until an EXPUNGE response may be sent
 // (RFC 9051 7.5.1); until then it keeps its sequence number.
 //
-// Memory: 4 bytes per message (the UID), plus per-session state that is
+// Memory: 4 bytes per message (the UID), 2 more once the optional flag
+// cache is filled (flagcache.go), plus per-session state that is
 // proportional to what changed (pending expunges, unreported flag changes,
 // flags told ahead of the next sync), never to the mailbox.
 //
