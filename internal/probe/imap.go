@@ -290,32 +290,16 @@ func (p *prober) imapWithUser(ctx context.Context, t Target, s *Service) {
 	caps := s.tlsCaps()
 
 	// Enumeration: a wrong password for the given user vs an unknown user.
-	e := &Enumeration{Tries: enumTries}
-	var known, unknown []time.Duration
-	for i := 0; i < enumTries; i++ {
-		for _, u := range []string{p.o.User, randomName()} {
-			ic, _, err := p.imapOpen(ctx, t, true)
-			if err != nil {
-				s.Notes = append(s.Notes, "enumeration check: "+err.Error())
-				return
-			}
-			start := time.Now()
-			_, _, reply, err := imapLogin(ic, caps, u, randomName())
-			d := time.Since(start)
-			ic.logout()
-			if err != nil {
-				s.Notes = append(s.Notes, "enumeration check: "+err.Error())
-				return
-			}
-			if u == p.o.User {
-				known, e.KnownReply = append(known, d), reply
-			} else {
-				unknown, e.UnknownReply = append(unknown, d), reply
-			}
+	p.checkEnumeration(s, func(u string) (string, time.Duration, error) {
+		ic, _, err := p.imapOpen(ctx, t, true)
+		if err != nil {
+			return "", 0, err
 		}
-	}
-	judgeEnumeration(e, known, unknown)
-	s.Enumeration = e
+		defer ic.logout()
+		start := time.Now()
+		_, _, reply, err := imapLogin(ic, caps, u, randomName())
+		return reply, time.Since(start), err
+	})
 
 	ic, _, err := p.imapOpen(ctx, t, true)
 	if err != nil {

@@ -240,32 +240,16 @@ func (p *prober) popWithUser(ctx context.Context, t Target, s *Service) {
 	p.loggedIn[key] = s.URL
 	caps := s.tlsCaps()
 
-	e := &Enumeration{Tries: enumTries}
-	var known, unknown []time.Duration
-	for i := 0; i < enumTries; i++ {
-		for _, u := range []string{p.o.User, randomName()} {
-			pc, _, err := p.popOpen(ctx, t, true)
-			if err != nil {
-				s.Notes = append(s.Notes, "enumeration check: "+err.Error())
-				return
-			}
-			start := time.Now()
-			_, _, reply, err := popLogin(pc, caps, u, randomName())
-			d := time.Since(start)
-			pc.quit()
-			if err != nil {
-				s.Notes = append(s.Notes, "enumeration check: "+err.Error())
-				return
-			}
-			if u == p.o.User {
-				known, e.KnownReply = append(known, d), reply
-			} else {
-				unknown, e.UnknownReply = append(unknown, d), reply
-			}
+	p.checkEnumeration(s, func(u string) (string, time.Duration, error) {
+		pc, _, err := p.popOpen(ctx, t, true)
+		if err != nil {
+			return "", 0, err
 		}
-	}
-	judgeEnumeration(e, known, unknown)
-	s.Enumeration = e
+		defer pc.quit()
+		start := time.Now()
+		_, _, reply, err := popLogin(pc, caps, u, randomName())
+		return reply, time.Since(start), err
+	})
 
 	pc, _, err := p.popOpen(ctx, t, true)
 	if err != nil {

@@ -100,6 +100,32 @@ func randomName() string {
 	return "probe" + hex.EncodeToString(b)
 }
 
+// checkEnumeration runs the user-enumeration check of a service: enumTries
+// rounds of one failing login for the given user (wrong password) and one
+// for a random user name, each on a fresh connection; try performs one and
+// returns the reply and how long the login itself took. A connection or
+// protocol error ends the check with a note instead of a verdict.
+func (p *prober) checkEnumeration(s *Service, try func(user string) (reply string, d time.Duration, err error)) {
+	e := &Enumeration{Tries: enumTries}
+	var known, unknown []time.Duration
+	for i := 0; i < enumTries; i++ {
+		for _, u := range []string{p.o.User, randomName()} {
+			reply, d, err := try(u)
+			if err != nil {
+				s.Notes = append(s.Notes, "enumeration check: "+err.Error())
+				return
+			}
+			if u == p.o.User {
+				known, e.KnownReply = append(known, d), reply
+			} else {
+				unknown, e.UnknownReply = append(unknown, d), reply
+			}
+		}
+	}
+	judgeEnumeration(e, known, unknown)
+	s.Enumeration = e
+}
+
 // judgeEnumeration compares replies and median timings.
 func judgeEnumeration(e *Enumeration, known, unknown []time.Duration) {
 	km, um := median(known), median(unknown)
