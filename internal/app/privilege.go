@@ -183,6 +183,12 @@ func dropPrivileges(id Identity) error {
 	return nil
 }
 
+// SwitchUser is what roost serve does before opening the store, for the
+// commands that open it themselves: as root it checks the data directory
+// and becomes the configured unprivileged user; as another user it does
+// nothing. It changes the whole process.
+func SwitchUser(cfg *config.Config, log *slog.Logger) error { return switchUser(cfg, log) }
+
 // switchUser is Start's privilege step: as root it checks the data
 // directory and becomes id; as another user it does nothing.
 func switchUser(cfg *config.Config, log *slog.Logger) error {

@@ -58,7 +58,7 @@ func adminCall(e *env, cfgFlag string, req admin.Request, needServer bool, resul
 		defer c.Close()
 		err = c.Call(ctx, req, result)
 	case errors.Is(err, admin.ErrNotRunning) && !needServer:
-		err = adminLocal(ctx, cfg, req, result)
+		err = adminLocal(ctx, e, cfg, req, result)
 	case errors.Is(err, admin.ErrNotRunning):
 		e.errorf("%s: %v; start it with roost serve", req.Cmd, err)
 		return exitUnavailable
@@ -85,13 +85,13 @@ func adminCall(e *env, cfgFlag string, req admin.Request, needServer bool, resul
 
 // adminLocal runs req against the store opened by this process (no server
 // running).
-func adminLocal(ctx context.Context, cfg *config.Config, req admin.Request, result any) error {
+func adminLocal(ctx context.Context, e *env, cfg *config.Config, req admin.Request, result any) error {
 	log := slog.New(slog.DiscardHandler)
 	users, err := app.NewAuth(cfg, log)
 	if err != nil {
 		return err
 	}
-	st, err := app.OpenStore(cfg, log)
+	st, err := openStore(e, cfg, log)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,9 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/roost-mail/roost/internal/app"
 	"github.com/roost-mail/roost/internal/config"
+	"github.com/roost-mail/roost/internal/mailstore"
 )
 
 // Exit statuses (sysexits.h, as dovecot-lda uses them).
@@ -34,6 +36,11 @@ type env struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+	// switchUser: commands that open the mail store themselves switch to
+	// the server's unprivileged user first when run as root, so the files
+	// they create stay the server's. Off in tests, which run Main inside
+	// the test process.
+	switchUser bool
 }
 
 func (e *env) errorf(format string, args ...any) {
@@ -77,6 +84,10 @@ func init() {
 // Main runs the command named by args (without the program name) and returns
 // the exit status.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return mainEnv(args, stdin, stdout, stderr, true)
+}
+
+func mainEnv(args []string, stdin io.Reader, stdout, stderr io.Writer, switchUser bool) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stdout)
 		if len(args) == 0 {
@@ -100,7 +111,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	n := len(strings.Fields(best.name))
-	return best.run(&env{args: args[n:], stdin: stdin, stdout: stdout, stderr: stderr})
+	return best.run(&env{args: args[n:], stdin: stdin, stdout: stdout, stderr: stderr, switchUser: switchUser})
 }
 
 func usage(w io.Writer) {
@@ -177,6 +188,20 @@ func loadConfig(e *env, path string) *config.Config {
 		return nil
 	}
 	return cfg
+}
+
+// openStore opens the configured mail store for a command that works
+// without the server (deliver, import, export, mailbox commands). Run as
+// root it first becomes the server's user (default_internal_user or
+// mail_uid), as roost serve does, so that files it creates belong to the
+// server; a user that does not exist is an error.
+func openStore(e *env, cfg *config.Config, log *slog.Logger) (mailstore.Store, error) {
+	if e.switchUser {
+		if err := app.SwitchUser(cfg, log); err != nil {
+			return nil, err
+		}
+	}
+	return app.OpenStore(cfg, log)
 }
 
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {

@@ -18,7 +18,7 @@ import (
 func run(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code = Main(args, strings.NewReader(stdin), &out, &errb)
+	code = mainEnv(args, strings.NewReader(stdin), &out, &errb, false)
 	return code, out.String(), errb.String()
 }
 

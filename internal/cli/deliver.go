@@ -37,7 +37,7 @@ func runDeliver(e *env) int {
 		e.errorf("%v", err)
 		return exitTempFail
 	}
-	st, err := app.OpenStore(cfg, log)
+	st, err := openStore(e, cfg, log)
 	if err != nil {
 		e.errorf("%v", err)
 		return exitTempFail

@@ -7,7 +7,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/roost-mail/roost/internal/app"
 	"github.com/roost-mail/roost/internal/auth/passwdfile"
 	"github.com/roost-mail/roost/internal/mailstore"
 	"github.com/roost-mail/roost/internal/migrate"
@@ -57,7 +56,7 @@ func runMigrate(e *env, isImport bool) int {
 		return exitConfig
 	}
 	log := newLogger(e.stderr, slog.LevelWarn)
-	st, err := app.OpenStore(cfg, log)
+	st, err := openStore(e, cfg, log)
 	if err != nil {
 		e.errorf("%v", err)
 		return exitFailure

@@ -96,6 +96,21 @@ func TestPrivilegeDrop(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "250 2.0.0 <alice@example.com>") {
 		t.Fatalf("swaks exit %d:\n%s", code, out)
 	}
+	// roost deliver run as root (as an MTA might) switches to the same
+	// user before it writes, so the server can still write what it made.
+	bob := "From: a@example.org\r\nSubject: deliver as root\r\n\r\nhi bob\r\n"
+	s.deliver("bob", []byte(bob))
+	if err := filepath.Walk(filepath.Join(s.dir, "mail"), func(path string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if sys := fi.Sys().(*syscall.Stat_t); fmt.Sprint(sys.Uid) != uid {
+			t.Errorf("%s belongs to uid %d, want the server's %s", path, sys.Uid, uid)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	res := s.popFetch("ssl")
 	if len(res.Msgs) != 1 || !strings.HasSuffix(string(res.Msgs[0]), body) {
 		t.Fatalf("alice's messages over POP3: %q", res.Msgs)
