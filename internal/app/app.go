@@ -228,6 +228,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts StartOptions) (*App, e
 				AppendLimit:          cfg.MaxMailSize,
 				MaxMailboxes:         noCap(cfg.QuotaMailboxCount),
 				Logger:               log.With("proto", "imap"),
+				Compress:             true,
 			})
 		case "lmtp":
 			users := a.auth

@@ -123,10 +123,9 @@ type Options struct {
 	// remote IP on this Server (mail_max_userip_connections). Default 10;
 	// negative means no limit.
 	MaxUserIPConnections int
-	// Compress offers COMPRESS=DEFLATE (RFC 4978). Off by default: mbsync
-	// 1.4.4 stalls after COMPRESS DEFLATE against this implementation (the
-	// end of its pipelined commands never becomes readable), and a stalled
-	// sync is worse than an uncompressed one. See docs/imap-session.md.
+	// Compress offers COMPRESS=DEFLATE (RFC 4978) after login. The zero
+	// value leaves it out (library users and tests opt in); roost serve
+	// (internal/app) turns it on. See docs/imap-session.md.
 	Compress bool
 
 	// AppendLimit is the largest message APPEND accepts, advertised as
