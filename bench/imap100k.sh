@@ -14,6 +14,8 @@
 # Append, in order). Needs root (Dovecot's mail user owns the Maildir).
 set -eu
 cd "$(dirname "$0")/.."
+# The reference Dovecot script lives in shared/ beside the repository.
+DOVECOT_REF=${DOVECOT_REF:-$(cd .. && pwd)/shared/reference/dovecot-ref.sh}
 WORK=${WORK:-/tmp/imap100k}; N=${N:-100000}; ROUNDS=${ROUNDS:-7}; WARMUP=${WARMUP:-1}
 ROOST_PORT=${ROOST_PORT:-11143}; export IMAP_PORT=${IMAP_PORT:-10143}
 export IMAPS_PORT=${IMAPS_PORT:-10993} POP3_PORT=${POP3_PORT:-10110} POP3S_PORT=${POP3S_PORT:-10995} LMTP_PORT=${LMTP_PORT:-10024}
@@ -26,7 +28,7 @@ go build -o "$WORK/bin/roost-prof" ./internal/bench/cmd/roost-prof
 
 maildir=$WORK/dovecot/mail/testuser1/Maildir
 if [ "$(cat "$WORK/dovecot/loaded" 2>/dev/null)" != "$N" ]; then
-  /work/shared/reference/dovecot-ref.sh stop "$WORK/dovecot"
+  "$DOVECOT_REF" stop "$WORK/dovecot"
   rm -rf "$WORK/dovecot"
   "$WORK/bin/imap100k-load" -n "$N" -maildir "$maildir"
   chown -R mail:mail "$WORK/dovecot/mail"
@@ -60,10 +62,10 @@ echo 'testuser1:{PLAIN}pass::::::' > "$WORK/roost/users"
 roost_pid=
 cleanup() {
   [ -n "$roost_pid" ] && kill "$roost_pid" 2>/dev/null && wait "$roost_pid" 2>/dev/null
-  /work/shared/reference/dovecot-ref.sh stop "$WORK/dovecot"
+  "$DOVECOT_REF" stop "$WORK/dovecot"
 }
 trap cleanup EXIT
-USERS=1 /work/shared/reference/dovecot-ref.sh start "$WORK/dovecot" >/dev/null
+USERS=1 "$DOVECOT_REF" start "$WORK/dovecot" >/dev/null
 if [ "${PPROF:-}" = 1 ]; then
   "$WORK/bin/roost-prof" -c "$WORK/roost/roost.conf" 2>"$WORK/roost/log" &
 else
