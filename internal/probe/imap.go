@@ -277,16 +277,9 @@ func imapLogin(ic *imapClient, caps []string, user, pass string) (ok bool, metho
 // imapWithUser runs the enumeration check and the one real login, once per
 // host for IMAP, over TLS only.
 func (p *prober) imapWithUser(ctx context.Context, t Target, s *Service) {
-	key := "imap " + t.Host
-	if done, ok := p.loggedIn[key]; ok {
-		s.Login = &AuthAttempt{Method: "login", Skipped: "done once per host, on " + done}
+	if !p.mayLogin(s, t, "imap") {
 		return
 	}
-	if !t.Implicit() && !s.StartTLS {
-		s.Login = &AuthAttempt{Method: "login", Skipped: "no TLS on this port: the password is never sent in the clear"}
-		return
-	}
-	p.loggedIn[key] = s.URL
 	caps := s.tlsCaps()
 
 	// Enumeration: a wrong password for the given user vs an unknown user.

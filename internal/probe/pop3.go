@@ -224,20 +224,13 @@ func popLogin(pc *popClient, caps []string, user, pass string) (ok bool, method,
 // popWithUser is imapWithUser for POP3: enumeration check, one login,
 // CAPA and STAT afterwards.
 func (p *prober) popWithUser(ctx context.Context, t Target, s *Service) {
-	key := "pop3 " + t.Host
-	if done, ok := p.loggedIn[key]; ok {
-		s.Login = &AuthAttempt{Method: "login", Skipped: "done once per host, on " + done}
-		return
-	}
-	if !t.Implicit() && !s.StartTLS {
-		s.Login = &AuthAttempt{Method: "login", Skipped: "no TLS on this port: the password is never sent in the clear"}
-		return
-	}
 	if strings.ContainsAny(p.o.User+p.o.Password, "\r\n") {
 		s.Login = &AuthAttempt{Method: "login", Skipped: "user or password contains a line break"}
 		return
 	}
-	p.loggedIn[key] = s.URL
+	if !p.mayLogin(s, t, "pop3") {
+		return
+	}
 	caps := s.tlsCaps()
 
 	p.checkEnumeration(s, func(u string) (string, time.Duration, error) {

@@ -100,6 +100,23 @@ func randomName() string {
 	return "probe" + hex.EncodeToString(b)
 }
 
+// mayLogin decides whether the given credentials may be used on this
+// service: once per host and protocol, and only where TLS protects them.
+// When not, it records why in s.Login. When so, it marks the host as done.
+func (p *prober) mayLogin(s *Service, t Target, proto string) bool {
+	key := proto + " " + t.Host
+	if done, ok := p.loggedIn[key]; ok {
+		s.Login = &AuthAttempt{Method: "login", Skipped: "done once per host, on " + done}
+		return false
+	}
+	if !t.Implicit() && !s.StartTLS {
+		s.Login = &AuthAttempt{Method: "login", Skipped: "no TLS on this port: the password is never sent in the clear"}
+		return false
+	}
+	p.loggedIn[key] = s.URL
+	return true
+}
+
 // checkEnumeration runs the user-enumeration check of a service: enumTries
 // rounds of one failing login for the given user (wrong password) and one
 // for a random user name, each on a fresh connection; try performs one and
