@@ -104,9 +104,11 @@ func printJSON(e *env, v any) {
 	fmt.Fprintf(e.stdout, "%s\n", b)
 }
 
-// needUser checks -u.
-func needUser(e *env, f adminFlags, usage string) bool {
-	if *f.user == "" {
+// valid reports whether the command line is usable: argsOK (the caller's
+// check of the positional arguments) and -u given where the command has
+// it. Otherwise it prints the usage once.
+func (f adminFlags) valid(e *env, usage string, argsOK bool) bool {
+	if !argsOK || f.user != nil && *f.user == "" {
 		e.errorf("usage: roost %s", usage)
 		return false
 	}
@@ -120,8 +122,7 @@ func runWho(e *env) int {
 	if err != nil {
 		return exitUsage
 	}
-	if len(args) != 0 {
-		e.errorf("usage: roost %s", usage)
+	if !f.valid(e, usage, len(args) == 0) {
 		return exitUsage
 	}
 	var who []admin.Session
@@ -155,10 +156,7 @@ func runKick(e *env) int {
 		*f.user = args[0] // doveadm kick USER
 		args = nil
 	}
-	if len(args) != 0 || !needUser(e, f, usage) {
-		if len(args) != 0 {
-			e.errorf("usage: roost %s", usage)
-		}
+	if !f.valid(e, usage, len(args) == 0) {
 		return exitUsage
 	}
 	var res admin.KickResult
@@ -184,11 +182,7 @@ func runMailboxList(e *env) int {
 	if err != nil {
 		return exitUsage
 	}
-	if len(args) != 0 {
-		e.errorf("usage: roost %s", usage)
-		return exitUsage
-	}
-	if !needUser(e, f, usage) {
+	if !f.valid(e, usage, len(args) == 0) {
 		return exitUsage
 	}
 	var list []admin.MailboxInfo
@@ -224,10 +218,7 @@ func mailboxChange(e *env, verb string, nargs int) int {
 	if err != nil {
 		return exitUsage
 	}
-	if len(args) != nargs || !needUser(e, f, usage) {
-		if len(args) != nargs {
-			e.errorf("usage: roost %s", usage)
-		}
+	if !f.valid(e, usage, len(args) == nargs) {
 		return exitUsage
 	}
 	req := admin.Request{Cmd: "mailbox." + verb, User: *f.user, Mailbox: args[0], SpecialUse: *special}
@@ -251,10 +242,7 @@ func runMailboxStatus(e *env) int {
 	if err != nil {
 		return exitUsage
 	}
-	if len(args) != 1 || !needUser(e, f, usage) {
-		if len(args) != 1 {
-			e.errorf("usage: roost %s", usage)
-		}
+	if !f.valid(e, usage, len(args) == 1) {
 		return exitUsage
 	}
 	var st admin.MailboxStatus
@@ -279,10 +267,7 @@ func runExpunge(e *env) int {
 	if err != nil {
 		return exitUsage
 	}
-	if len(args) == 0 || *mailbox == "" || !needUser(e, f, usage) {
-		if len(args) == 0 || *mailbox == "" {
-			e.errorf("usage: roost %s", usage)
-		}
+	if !f.valid(e, usage, len(args) > 0 && *mailbox != "") {
 		return exitUsage
 	}
 	query := searchQuery(args)
