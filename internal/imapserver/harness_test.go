@@ -45,7 +45,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -65,6 +64,7 @@ import (
 	"github.com/roost-mail/roost/internal/mailstore"
 	"github.com/roost-mail/roost/internal/mailstore/sqlstore/sqlite"
 	"github.com/roost-mail/roost/internal/netserver"
+	"github.com/roost-mail/roost/internal/testutil"
 	"github.com/roost-mail/roost/internal/tlsutil"
 )
 
@@ -430,30 +430,13 @@ func (c *testClient) expectPrefix(prefix string) string {
 // anything more.
 func (c *testClient) expectClosed() {
 	c.t.Helper()
-	c.conn.SetReadDeadline(time.Now().Add(ioTimeout))
-	b, err := c.r.ReadByte()
-	if err == nil {
-		rest, _ := c.r.Peek(c.r.Buffered())
-		c.t.Fatalf("expected close, got %q", string(b)+string(rest))
-	}
-	if !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
-		c.t.Fatalf("expected EOF, got %v", err)
-	}
+	testutil.ExpectClosed(c.t, c.conn, c.r, ioTimeout)
 }
 
 // startTLS runs the client side of a TLS handshake after STARTTLS's OK.
 func (c *testClient) startTLS() {
 	c.t.Helper()
-	if c.r.Buffered() != 0 {
-		c.t.Fatalf("%d unread bytes before TLS", c.r.Buffered())
-	}
-	tc := tls.Client(c.conn, &tls.Config{InsecureSkipVerify: true})
-	c.conn.SetDeadline(time.Now().Add(ioTimeout))
-	if err := tc.Handshake(); err != nil {
-		c.t.Fatalf("TLS handshake: %v", err)
-	}
-	c.conn = tc
-	c.r = bufio.NewReader(tc)
+	c.conn, c.r = testutil.ClientTLS(c.t, c.conn, c.r, ioTimeout)
 }
 
 // response is what the server answered to one command.
@@ -626,11 +609,10 @@ func (c countingConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
-// syncBuffer is a log sink safe for concurrent writes. It counts logged
-// session panics.
+// syncBuffer is the test log sink. It counts logged session panics as
+// they are written (the buffer may be trimmed during long fuzz runs).
 type syncBuffer struct {
-	mu     sync.Mutex
-	b      bytes.Buffer
+	testutil.LogBuffer
 	panics atomic.Int64
 }
 
@@ -638,16 +620,5 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	if bytes.Contains(p, []byte("panic in imap session")) {
 		s.panics.Add(1)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.b.Len() > 8<<20 {
-		s.b.Reset() // a long fuzz run: keep the recent part only
-	}
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	return s.LogBuffer.Write(p)
 }

@@ -2,7 +2,6 @@ package lmtpserver
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 	"github.com/roost-mail/roost/internal/delivery"
 	"github.com/roost-mail/roost/internal/mailstore/sqlstore/sqlite"
 	"github.com/roost-mail/roost/internal/netserver"
+	"github.com/roost-mail/roost/internal/testutil"
 )
 
 // ioTimeout bounds every client read and write so that a wrong expectation
@@ -48,32 +48,15 @@ type env struct {
 	users *users
 	net   *netserver.Server
 	addr  string
-	logs  *syncBuffer
+	logs  *testutil.LogBuffer
 	done  chan struct{}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // newEnv starts a server; adjust may change its options (the Deliverer is
 // set already).
 func newEnv(t testing.TB, adjust func(*Options)) *env {
 	t.Helper()
-	e := &env{t: t, users: &users{names: []string{"alice", "bob@example.com"}}, logs: &syncBuffer{}, done: make(chan struct{})}
+	e := &env{t: t, users: &users{names: []string{"alice", "bob@example.com"}}, logs: &testutil.LogBuffer{}, done: make(chan struct{})}
 	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if _, ok := t.(*testing.B); ok {
 		logger = slog.New(slog.DiscardHandler)

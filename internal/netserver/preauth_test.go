@@ -2,7 +2,6 @@ package netserver
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -10,9 +9,10 @@ import (
 	"net"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/roost-mail/roost/internal/testutil"
 )
 
 // loginEcho is a LoginHandler: "LOGIN" logs in, anything else is echoed.
@@ -48,10 +48,10 @@ func (loginEcho) ServeConn(ctx context.Context, c *Conn) {
 	}
 }
 
-func startLogin(t *testing.T, opts Options) (string, *bytes.Buffer) {
+func startLogin(t *testing.T, opts Options) (string, *testutil.LogBuffer) {
 	t.Helper()
-	var buf syncBuffer
-	opts.Logger = slog.New(slog.NewTextHandler(&buf, nil))
+	buf := &testutil.LogBuffer{}
+	opts.Logger = slog.New(slog.NewTextHandler(buf, nil))
 	s := New(opts)
 	l := Listener{Name: "imap", Protocol: "imap", Address: "127.0.0.1:0", Handler: loginEcho{}}
 	ln, err := s.Listen(l)
@@ -64,18 +64,7 @@ func startLogin(t *testing.T, opts Options) (string, *bytes.Buffer) {
 		defer cancel()
 		s.Shutdown(ctx)
 	})
-	return ln.Addr().String(), &buf.b
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
+	return ln.Addr().String(), buf
 }
 
 // client is one test connection from a chosen loopback address.

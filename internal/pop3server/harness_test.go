@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/roost-mail/roost/internal/mailstore"
 	"github.com/roost-mail/roost/internal/mailstore/sqlstore/sqlite"
 	"github.com/roost-mail/roost/internal/netserver"
+	"github.com/roost-mail/roost/internal/testutil"
 	"github.com/roost-mail/roost/internal/tlsutil"
 )
 
@@ -45,7 +45,7 @@ type env struct {
 	addr    string
 	tls     *tls.Config // server side; nil: no STLS
 	cancel  context.CancelFunc
-	logs    *syncBuffer
+	logs    *testutil.LogBuffer
 	writes  atomic.Int64 // Write calls on server-side connections
 	wg      sync.WaitGroup
 	clients []*client
@@ -61,7 +61,7 @@ type envConfig struct {
 // newEnv starts a server. Cleanup stops it and waits for every session.
 func newEnv(t testing.TB, cfg envConfig) *env {
 	t.Helper()
-	e := &env{t: t, dir: cfg.dir, logs: &syncBuffer{}, ended: make(chan struct{}, 1000)}
+	e := &env{t: t, dir: cfg.dir, logs: &testutil.LogBuffer{}, ended: make(chan struct{}, 1000)}
 	if e.dir == "" {
 		e.dir = t.TempDir()
 	}
@@ -345,30 +345,13 @@ func (c *client) ReadBody() []byte {
 // anything more.
 func (c *client) ExpectClosed() {
 	c.t.Helper()
-	c.conn.SetReadDeadline(time.Now().Add(ioTimeout))
-	b, err := c.r.ReadByte()
-	if err == nil {
-		rest, _ := c.r.Peek(c.r.Buffered())
-		c.t.Fatalf("expected close, got %q", string(b)+string(rest))
-	}
-	if !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
-		c.t.Fatalf("expected EOF, got %v", err)
-	}
+	testutil.ExpectClosed(c.t, c.conn, c.r, ioTimeout)
 }
 
 // StartTLS runs the client side of a TLS handshake after STLS.
 func (c *client) StartTLS() {
 	c.t.Helper()
-	if c.r.Buffered() != 0 {
-		c.t.Fatalf("%d unread bytes before TLS", c.r.Buffered())
-	}
-	tc := tls.Client(c.conn, &tls.Config{InsecureSkipVerify: true})
-	c.conn.SetDeadline(time.Now().Add(ioTimeout))
-	if err := tc.Handshake(); err != nil {
-		c.t.Fatalf("TLS handshake: %v", err)
-	}
-	c.conn = tc
-	c.r = bufio.NewReader(tc)
+	c.conn, c.r = testutil.ClientTLS(c.t, c.conn, c.r, ioTimeout)
 }
 
 // countingConn counts Write calls, to check that pipelined answers are
@@ -383,24 +366,6 @@ func (c countingConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // selfSignedTLS returns a server TLS config with a fresh self-signed
 // certificate for localhost.
 func selfSignedTLS(t testing.TB) *tls.Config {
@@ -411,10 +376,4 @@ func selfSignedTLS(t testing.TB) *tls.Config {
 // msg builds a small CRLF message.
 func msg(subject, body string) string {
 	return "From: sender@example.org\r\nTo: alice@example.org\r\nSubject: " + subject + "\r\n\r\n" + body
-}
-
-func (s *syncBuffer) Reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.b.Reset()
 }
