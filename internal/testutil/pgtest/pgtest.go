@@ -1,0 +1,369 @@
+// Package pgtest gives tests a fresh, empty PostgreSQL database each.
+//
+// Where the databases come from:
+//
+//   - If ROOST_TEST_POSTGRES is set (a postgres:// URL of a server where its
+//     user may CREATE DATABASE), each test gets a new database there, which
+//     is dropped when the test ends.
+//   - Otherwise the first test that asks starts one private, throwaway
+//     cluster for the whole test binary from Debian's binaries
+//     (/usr/lib/postgresql/*/bin): initdb into a temporary directory, the
+//     server listening only on a Unix socket in that directory (no TCP),
+//     fsync off (tests only: a crash of the test machine loses nothing that
+//     matters). When the test process runs as root, initdb and postgres run
+//     as the "postgres" system user, which owns the directory. The cluster
+//     is stopped and its directory removed by Stop, which the package's
+//     TestMain must call (Main does).
+//
+// Without PostgreSQL binaries and without ROOST_TEST_POSTGRES, tests that
+// ask for a database are skipped, except under CI=true, where they fail:
+// CI installs the postgresql package (.ci/run).
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// EnvServer names the environment variable with an external server's URL.
+const EnvServer = "ROOST_TEST_POSTGRES"
+
+// superuser is the bootstrap superuser of the private cluster.
+const superuser = "roost"
+
+// startTimeout bounds initdb plus server start-up.
+const startTimeout = 60 * time.Second
+
+var (
+	mu       sync.Mutex
+	mainUsed bool    // Main or Stop is in charge of cleanup
+	cluster  *server // the private cluster, once started
+	startErr error   // why it could not be started (sticky)
+	skipWhy  string  // non-empty: no PostgreSQL here (skip or fail)
+	started  bool    // a start was attempted
+)
+
+// server is the private cluster.
+type server struct {
+	dir    string // temp dir: data/ and the socket
+	cmd    *exec.Cmd
+	done   chan error // receives the postgres process's exit
+	stopCh chan struct{}
+	admin  string // URL of the postgres database as superuser
+}
+
+// Main runs the tests and then stops the private cluster, if one was
+// started. Use it as a package's TestMain:
+//
+//	func TestMain(m *testing.M) { pgtest.Main(m) }
+func Main(m *testing.M) {
+	mu.Lock()
+	mainUsed = true
+	mu.Unlock()
+	code := m.Run()
+	Stop()
+	os.Exit(code)
+}
+
+// Stop stops the private cluster and removes its directory. A TestMain
+// that cannot use Main calls it (for example deferred) after m.Run.
+func Stop() {
+	mu.Lock()
+	s := cluster
+	cluster = nil
+	mainUsed = true
+	mu.Unlock()
+	if s != nil {
+		s.stop()
+	}
+}
+
+// Database is a fresh database for one test.
+type Database struct {
+	// Name is the database name.
+	Name string
+	// DSN is a postgres:// URL connecting to it as a user that owns it.
+	DSN string
+}
+
+// DSN returns the URL of a fresh, empty database for t (see NewDatabase).
+func DSN(t testing.TB) string {
+	t.Helper()
+	return NewDatabase(t).DSN
+}
+
+// NewDatabase creates a fresh, empty database for t, dropped when t ends.
+// It skips t when no PostgreSQL is available (fails it under CI=true).
+func NewDatabase(t testing.TB) *Database {
+	t.Helper()
+	admin := serverURL(t)
+	name := "roost_test_" + randHex(8)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatalf("pgtest: connect to %s: %v", redact(admin), err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("pgtest: create database: %v", err)
+	}
+	t.Cleanup(func() { dropDatabase(t, admin, name) })
+	dsn, err := withDatabase(admin, name)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	return &Database{Name: name, DSN: dsn}
+}
+
+// dropDatabase removes a test database, disconnecting what is left
+// connected (PostgreSQL 13+). Failure is only logged: the database is
+// garbage in a throwaway cluster, or visible by its name on a shared one.
+func dropDatabase(t testing.TB, admin, name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Logf("pgtest: drop %s: %v", name, err)
+		return
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+		t.Logf("pgtest: drop %s: %v", name, err)
+	}
+}
+
+// serverURL returns the URL of a maintenance database on the server that
+// holds the test databases, starting the private cluster if needed.
+func serverURL(t testing.TB) string {
+	t.Helper()
+	if u := os.Getenv(EnvServer); u != "" {
+		if !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
+			t.Fatalf("pgtest: %s must be a postgres:// URL", EnvServer)
+		}
+		return u
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !mainUsed {
+		t.Fatal("pgtest: the package's TestMain must call pgtest.Main(m) or defer pgtest.Stop(), so the private PostgreSQL cluster is stopped")
+	}
+	if !started {
+		started = true
+		cluster, skipWhy, startErr = start()
+	}
+	switch {
+	case skipWhy != "":
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("pgtest: %s (CI must install the postgresql package)", skipWhy)
+		}
+		t.Skipf("pgtest: %s; install postgresql or set %s", skipWhy, EnvServer)
+	case startErr != nil:
+		t.Fatalf("pgtest: start private PostgreSQL: %v", startErr)
+	}
+	return cluster.admin
+}
+
+// binDir returns the newest /usr/lib/postgresql/<version>/bin holding
+// initdb and postgres, or "".
+func binDir() string {
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	type cand struct {
+		v   int
+		dir string
+	}
+	var cs []cand
+	for _, d := range dirs {
+		v, err := strconv.Atoi(filepath.Base(filepath.Dir(d)))
+		if err != nil {
+			continue
+		}
+		if isExec(filepath.Join(d, "initdb")) && isExec(filepath.Join(d, "postgres")) {
+			cs = append(cs, cand{v, d})
+		}
+	}
+	if len(cs) == 0 {
+		return ""
+	}
+	sort.Slice(cs, func(i, j int) bool { return cs[i].v > cs[j].v })
+	return cs[0].dir
+}
+
+func isExec(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+}
+
+// start creates and starts the private cluster. skip is set when there are
+// no binaries; err when starting failed.
+func start() (s *server, skip string, err error) {
+	bin := binDir()
+	if bin == "" {
+		return nil, "no PostgreSQL binaries in /usr/lib/postgresql/*/bin", nil
+	}
+	// A short path under /tmp: the socket path must fit in sun_path (108
+	// bytes), and the postgres user must be able to reach it.
+	dir, err := os.MkdirTemp("/tmp", "roost-pg-")
+	if err != nil {
+		return nil, "", err
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+		}
+	}()
+	var cred *syscall.Credential
+	if os.Geteuid() == 0 {
+		// PostgreSQL refuses to run as root.
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			return nil, "", fmt.Errorf("running as root needs the postgres system user: %w", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		if err := os.Chown(dir, uid, gid); err != nil {
+			return nil, "", err
+		}
+		cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	}
+	data := filepath.Join(dir, "data")
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	initdb := exec.CommandContext(ctx, filepath.Join(bin, "initdb"),
+		"-D", data, "-U", superuser, "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C")
+	initdb.Dir = dir
+	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	if out, err := initdb.CombinedOutput(); err != nil {
+		return nil, "", fmt.Errorf("initdb: %v\n%s", err, out)
+	}
+
+	s = &server{dir: dir, done: make(chan error, 1), stopCh: make(chan struct{})}
+	logFile, err := os.Create(filepath.Join(dir, "postgres.log"))
+	if err != nil {
+		return nil, "", err
+	}
+	s.cmd = exec.Command(filepath.Join(bin, "postgres"),
+		"-D", data,
+		"-k", dir, // Unix socket in the private directory
+		"-c", "listen_addresses=", // no TCP at all
+		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+		"-c", "max_connections=400",
+		"-c", "shared_buffers=32MB",
+		"-c", "log_min_messages=warning")
+	s.cmd.Dir = dir
+	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
+	// The server goes down with the test binary, even when it is killed:
+	// Pdeathsig fires when the thread that started the child exits, so it
+	// is started from a goroutine locked to its thread that lives until
+	// stop.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT, Setpgid: true}
+	startErr := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := s.cmd.Start(); err != nil {
+			startErr <- err
+			return
+		}
+		startErr <- nil
+		go func() { s.done <- s.cmd.Wait(); logFile.Close() }()
+		<-s.stopCh // keep this thread (and so Pdeathsig) until stop
+	}()
+	if err := <-startErr; err != nil {
+		logFile.Close()
+		return nil, "", fmt.Errorf("start postgres: %w", err)
+	}
+	s.admin = (&url.URL{
+		Scheme:   "postgres",
+		User:     url.User(superuser),
+		Path:     "/postgres",
+		RawQuery: url.Values{"host": {dir}, "sslmode": {"disable"}}.Encode(),
+	}).String()
+	if err := s.waitReady(ctx); err != nil {
+		s.stop()
+		log, _ := os.ReadFile(filepath.Join(dir, "postgres.log"))
+		return nil, "", fmt.Errorf("%w\n%s", err, log)
+	}
+	return s, "", nil
+}
+
+// waitReady waits until the server accepts connections.
+func (s *server) waitReady(ctx context.Context) error {
+	for {
+		select {
+		case err := <-s.done:
+			s.done <- err
+			return fmt.Errorf("postgres exited during start-up: %v", err)
+		default:
+		}
+		conn, err := pgx.Connect(ctx, s.admin)
+		if err == nil {
+			conn.Close(ctx)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("postgres did not accept connections: %w", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// stop shuts the server down at once (SIGQUIT: immediate shutdown; the data
+// is thrown away anyway) and removes the directory.
+func (s *server) stop() {
+	if s.cmd.Process != nil {
+		s.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-s.done:
+		case <-time.After(10 * time.Second):
+			s.cmd.Process.Kill()
+			<-s.done
+		}
+	}
+	close(s.stopCh)
+	os.RemoveAll(s.dir)
+}
+
+// withDatabase returns the server URL u with its database replaced by name.
+func withDatabase(u, name string) (string, error) {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "", errors.New("invalid server URL")
+	}
+	p.Path = "/" + name
+	p.RawPath = ""
+	return p.String(), nil
+}
+
+// redact hides a password in a URL for messages.
+func redact(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(invalid URL)"
+	}
+	return p.Redacted()
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
