@@ -20,6 +20,7 @@
 package blob
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -90,10 +91,13 @@ func (s *Store) path(id string) (string, error) {
 	return filepath.Join(s.dir, id[:2], id), nil
 }
 
+// Store implements Backend.
+var _ Backend = (*Store)(nil)
+
 // Put stores the bytes of r durably and returns the new blob's id and size.
 // It is PutTee without a tee.
-func (s *Store) Put(r io.Reader, maxSize int64) (id string, size int64, err error) {
-	return s.PutTee(r, maxSize, nil)
+func (s *Store) Put(ctx context.Context, r io.Reader, maxSize int64) (id string, size int64, err error) {
+	return s.PutTee(ctx, r, maxSize, nil)
 }
 
 // PutTee stores the bytes of r durably and returns the new blob's id and
@@ -106,8 +110,9 @@ func (s *Store) Put(r io.Reader, maxSize int64) (id string, size int64, err erro
 //
 // With maxSize > 0, a body longer than maxSize fails with a *mailstore.Error of
 // kind KindTooBig after reading at most maxSize+1 bytes from r. On any error
-// the temp file is removed and nothing is stored.
-func (s *Store) PutTee(r io.Reader, maxSize int64, tee io.Writer) (id string, size int64, err error) {
+// the temp file is removed and nothing is stored. Local file writes are not
+// interrupted by ctx; it is checked before the data is made durable.
+func (s *Store) PutTee(ctx context.Context, r io.Reader, maxSize int64, tee io.Writer) (id string, size int64, err error) {
 	id, err = newID()
 	if err != nil {
 		return "", 0, err
@@ -139,6 +144,9 @@ func (s *Store) PutTee(r io.Reader, maxSize int64, tee io.Writer) (id string, si
 	if maxSize > 0 && size > maxSize {
 		err = &mailstore.Error{Kind: mailstore.KindTooBig, Msg: fmt.Sprintf("message larger than %d octets", maxSize)}
 		return "", 0, err
+	}
+	if err = ctx.Err(); err != nil {
+		return "", 0, fmt.Errorf("put blob: %w", err)
 	}
 	if err = f.Sync(); err != nil {
 		return "", 0, fmt.Errorf("put blob: fsync: %w", err)
@@ -174,17 +182,35 @@ func (s *Store) PutTee(r io.Reader, maxSize int64, tee io.Writer) (id string, si
 
 // Open opens the blob id for reading. An unknown id gives an error for which
 // errors.Is(err, fs.ErrNotExist) is true; a malformed one gives ErrInvalidID.
-func (s *Store) Open(id string) (*os.File, error) {
+// The bytes stay readable after Delete until the Reader is closed.
+func (s *Store) Open(ctx context.Context, id string) (Reader, error) {
 	p, err := s.path(id)
 	if err != nil {
 		return nil, err
 	}
-	return os.Open(p)
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open blob: %w", err)
+	}
+	return &fileReader{File: f, size: fi.Size()}, nil
 }
+
+// fileReader is an open blob file.
+type fileReader struct {
+	*os.File
+	size int64
+}
+
+func (f *fileReader) Size() int64 { return f.size }
 
 // Delete removes the blob id. Deleting a blob that does not exist is not an
 // error. Open files keep their bytes readable until closed.
-func (s *Store) Delete(id string) error {
+func (s *Store) Delete(ctx context.Context, id string) error {
 	p, err := s.path(id)
 	if err != nil {
 		return err
@@ -200,7 +226,7 @@ func (s *Store) Delete(id string) error {
 // goroutine or process has just written and not yet committed; use a value far
 // above the time between Put and the metadata commit (an hour, say). It returns
 // the number of files removed.
-func (s *Store) Sweep(minAge time.Duration, referenced func(id string) bool) (int, error) {
+func (s *Store) Sweep(ctx context.Context, minAge time.Duration, referenced func(id string) bool) (int, error) {
 	cutoff := time.Now().Add(-minAge)
 	removed := 0
 	old := func(e fs.DirEntry) bool {
@@ -228,6 +254,9 @@ func (s *Store) Sweep(minAge time.Duration, referenced func(id string) bool) (in
 		}
 		ents, err := os.ReadDir(filepath.Join(s.dir, name))
 		if err != nil {
+			return removed, fmt.Errorf("sweep blobs: %w", err)
+		}
+		if err := ctx.Err(); err != nil {
 			return removed, fmt.Errorf("sweep blobs: %w", err)
 		}
 		for _, e := range ents {

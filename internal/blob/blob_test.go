@@ -2,6 +2,7 @@ package blob
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"io/fs"
@@ -13,6 +14,9 @@ import (
 
 	"github.com/roost-mail/roost/internal/mailstore"
 )
+
+// ctx is the context of the tests: none of them cancels.
+var ctx = context.Background()
 
 func openStore(t *testing.T) *Store {
 	t.Helper()
@@ -26,7 +30,7 @@ func openStore(t *testing.T) *Store {
 func TestPutOpenDelete(t *testing.T) {
 	s := openStore(t)
 	data := []byte("Subject: hi\r\n\r\nbody\r\n")
-	id, size, err := s.Put(bytes.NewReader(data), 0)
+	id, size, err := s.Put(ctx, bytes.NewReader(data), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +43,7 @@ func TestPutOpenDelete(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(s.Dir(), id[:2], id)); err != nil {
 		t.Fatalf("blob not at its sharded path: %v", err)
 	}
-	f, err := s.Open(id)
+	f, err := s.Open(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +52,7 @@ func TestPutOpenDelete(t *testing.T) {
 		t.Fatalf("read back %q, want %q", got, data)
 	}
 	// Deleting keeps an open file readable.
-	if err := s.Delete(id); err != nil {
+	if err := s.Delete(ctx, id); err != nil {
 		t.Fatal(err)
 	}
 	f.Seek(0, io.SeekStart)
@@ -57,10 +61,10 @@ func TestPutOpenDelete(t *testing.T) {
 	if !bytes.Equal(got2, data) {
 		t.Fatalf("open file after delete read %q", got2)
 	}
-	if _, err := s.Open(id); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := s.Open(ctx, id); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("open after delete: %v, want not exist", err)
 	}
-	if err := s.Delete(id); err != nil {
+	if err := s.Delete(ctx, id); err != nil {
 		t.Fatalf("second delete: %v", err)
 	}
 	tmp, _ := os.ReadDir(filepath.Join(s.Dir(), tmpDir))
@@ -73,7 +77,7 @@ func TestUniqueIDs(t *testing.T) {
 	s := openStore(t)
 	seen := map[string]bool{}
 	for i := 0; i < 50; i++ {
-		id, _, err := s.Put(strings.NewReader("x"), 0)
+		id, _, err := s.Put(ctx, strings.NewReader("x"), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,7 +113,7 @@ func (endless) Read(p []byte) (int, error) {
 func TestTooBig(t *testing.T) {
 	s := openStore(t)
 	cr := &countingReader{r: endless{}}
-	_, _, err := s.Put(cr, 1000)
+	_, _, err := s.Put(ctx, cr, 1000)
 	if mailstore.KindOf(err) != mailstore.KindTooBig {
 		t.Fatalf("err %v, want KindTooBig", err)
 	}
@@ -121,7 +125,7 @@ func TestTooBig(t *testing.T) {
 		t.Fatalf("temp files left: %v", tmp)
 	}
 	// Exactly maxSize is fine.
-	if _, n, err := s.Put(strings.NewReader(strings.Repeat("b", 1000)), 1000); err != nil || n != 1000 {
+	if _, n, err := s.Put(ctx, strings.NewReader(strings.Repeat("b", 1000)), 1000); err != nil || n != 1000 {
 		t.Fatalf("put of exactly max: %d, %v", n, err)
 	}
 }
@@ -132,7 +136,7 @@ func (failReader) Read(p []byte) (int, error) { return 0, errors.New("boom") }
 
 func TestPutReadErrorLeavesNothing(t *testing.T) {
 	s := openStore(t)
-	if _, _, err := s.Put(io.MultiReader(strings.NewReader("abc"), failReader{}), 0); err == nil {
+	if _, _, err := s.Put(ctx, io.MultiReader(strings.NewReader("abc"), failReader{}), 0); err == nil {
 		t.Fatal("no error from failing reader")
 	}
 	ents, _ := os.ReadDir(s.Dir())
@@ -151,7 +155,7 @@ func TestPutTee(t *testing.T) {
 	s := openStore(t)
 	data := strings.Repeat("line of text\r\n", 10000)
 	var tee bytes.Buffer
-	id, _, err := s.PutTee(strings.NewReader(data), 0, &tee)
+	id, _, err := s.PutTee(ctx, strings.NewReader(data), 0, &tee)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +169,7 @@ func TestPutTee(t *testing.T) {
 		b, _ := io.ReadAll(pr)
 		done <- len(b)
 	}()
-	_, _, err = s.PutTee(strings.NewReader(data), 0, pw)
+	_, _, err = s.PutTee(ctx, strings.NewReader(data), 0, pw)
 	pw.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -184,10 +188,10 @@ func TestInvalidIDs(t *testing.T) {
 		if ValidID(id) {
 			t.Errorf("ValidID(%q) = true", id)
 		}
-		if _, err := s.Open(id); !errors.Is(err, ErrInvalidID) {
+		if _, err := s.Open(ctx, id); !errors.Is(err, ErrInvalidID) {
 			t.Errorf("Open(%q): %v, want ErrInvalidID", id, err)
 		}
-		if err := s.Delete(id); !errors.Is(err, ErrInvalidID) {
+		if err := s.Delete(ctx, id); !errors.Is(err, ErrInvalidID) {
 			t.Errorf("Delete(%q): %v, want ErrInvalidID", id, err)
 		}
 	}
@@ -195,9 +199,9 @@ func TestInvalidIDs(t *testing.T) {
 
 func TestSweep(t *testing.T) {
 	s := openStore(t)
-	keep, _, _ := s.Put(strings.NewReader("keep"), 0)
-	drop, _, _ := s.Put(strings.NewReader("drop"), 0)
-	young, _, _ := s.Put(strings.NewReader("young"), 0)
+	keep, _, _ := s.Put(ctx, strings.NewReader("keep"), 0)
+	drop, _, _ := s.Put(ctx, strings.NewReader("drop"), 0)
+	young, _, _ := s.Put(ctx, strings.NewReader("young"), 0)
 	tmpFile := filepath.Join(s.Dir(), tmpDir, "leftover")
 	os.WriteFile(tmpFile, []byte("x"), 0o600)
 	old := time.Now().Add(-2 * time.Hour)
@@ -206,7 +210,7 @@ func TestSweep(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	n, err := s.Sweep(time.Hour, func(id string) bool { return id == keep })
+	n, err := s.Sweep(ctx, time.Hour, func(id string) bool { return id == keep })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +218,7 @@ func TestSweep(t *testing.T) {
 		t.Fatalf("removed %d, want 2", n)
 	}
 	for id, want := range map[string]bool{keep: true, drop: false, young: true} {
-		_, err := s.Open(id)
+		_, err := s.Open(ctx, id)
 		if (err == nil) != want {
 			t.Errorf("blob %s present=%v, want %v", id, err == nil, want)
 		}

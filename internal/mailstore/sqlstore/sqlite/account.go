@@ -141,7 +141,7 @@ func (a *account) maybeSweep(ctx context.Context) {
 		a.st.log.Warn("sqlite store: sweep", "user", a.user, "err", errors.Join(err, rows.Err()))
 		return
 	}
-	n, err := a.blobs.Sweep(sweepMinAge, func(id string) bool { return referenced[id] })
+	n, err := a.blobs.Sweep(ctx, sweepMinAge, func(id string) bool { return referenced[id] })
 	if err != nil {
 		a.st.log.Warn("sqlite store: sweep", "user", a.user, "err", err)
 	}
@@ -249,7 +249,7 @@ func (a *account) notify() { a.st.wake(a.user) }
 // reference. Failures only leak files, so they are logged.
 func (a *account) deleteBlobs(ids []string) {
 	for _, id := range ids {
-		if err := a.blobs.Delete(id); err != nil {
+		if err := a.blobs.Delete(context.Background(), id); err != nil {
 			a.st.log.Warn("sqlite store: delete message file", "user", a.user, "blob", id, "err", err)
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"io/fs"
-	"os"
 	"sort"
 	"time"
 
@@ -46,7 +45,7 @@ func (a *account) appendAt(ctx context.Context, mailbox string, want mailstore.U
 
 	// Store the bytes durably and parse them in the same pass.
 	p := startParser()
-	blobID, size, err := a.blobs.PutTee(body, a.st.opts.MaxMessageSize, p.pw)
+	blobID, size, err := a.blobs.PutTee(ctx, body, a.st.opts.MaxMessageSize, p.pw)
 	cache, perr := p.finish(err)
 	if err != nil {
 		if mailstore.KindOf(err) == mailstore.KindTooBig {
@@ -295,14 +294,6 @@ func (a *account) Cache(ctx context.Context, mbox mailstore.MailboxID, uids []ma
 	return out, nil
 }
 
-// body is an open message file.
-type body struct {
-	*os.File
-	size int64
-}
-
-func (b *body) Size() int64 { return b.size }
-
 func (a *account) Open(ctx context.Context, mbox mailstore.MailboxID, uid mailstore.UID) (mailstore.Body, error) {
 	var blobID string
 	var size int64
@@ -320,7 +311,7 @@ func (a *account) Open(ctx context.Context, mbox mailstore.MailboxID, uid mailst
 	if err != nil {
 		return nil, err
 	}
-	f, err := a.blobs.Open(blobID)
+	f, err := a.blobs.Open(ctx, blobID)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			// Expunged (and its file deleted) after our read.
@@ -328,7 +319,7 @@ func (a *account) Open(ctx context.Context, mbox mailstore.MailboxID, uid mailst
 		}
 		return nil, mailstore.Internal("open message file", err)
 	}
-	return &body{File: f, size: size}, nil
+	return f, nil
 }
 
 func (a *account) StoreFlags(ctx context.Context, mbox mailstore.MailboxID, uids []mailstore.UID, op mailstore.FlagOp,

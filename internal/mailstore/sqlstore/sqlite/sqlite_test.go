@@ -346,11 +346,11 @@ func TestSweepAtOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := acc.(*accountRef).account
-	orphan, _, err := a.blobs.Put(strings.NewReader("leaked by a crash"), 0)
+	orphan, _, err := a.blobs.Put(context.Background(), strings.NewReader("leaked by a crash"), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	young, _, _ := a.blobs.Put(strings.NewReader("being delivered"), 0)
+	young, _, _ := a.blobs.Put(context.Background(), strings.NewReader("being delivered"), 0)
 	adir, _ := st.AccountDir("alice")
 	old := time.Now().Add(-2 * time.Hour)
 	for _, id := range append([]string{orphan}, blobFiles(t, adir)...) {
