@@ -25,6 +25,9 @@ type Importer interface {
 	// be below the mailbox's UIDNEXT: KindExists if it is (the UID was
 	// given out already, by an earlier import or otherwise), checked
 	// before body is read, so a repeated import skips what it stored.
-	// UIDNEXT becomes uid+1.
+	// UIDNEXT becomes uid+1. AppendUID is not refused for quota: a
+	// migration must not lose mail, so imported messages are counted in
+	// usage but the limits are not checked (as Dovecot's dsync ignores
+	// quota limits while it syncs); the account may end over quota.
 	AppendUID(ctx context.Context, mailbox string, uid UID, msg NewMessage, body io.Reader) (Mailbox, error)
 }

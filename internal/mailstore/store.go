@@ -60,6 +60,14 @@ type Account interface {
 	// message's UID. It returns only once the message is durable (blob
 	// fsynced, metadata committed). KindTooBig if body exceeds the store's
 	// size limit; body is then not read further than the limit.
+	//
+	// Quota (RFC 9208 4.2): KindOverQuota if the account's usage plus this
+	// message would go over a limit of the store's QuotaFunc (see
+	// Quota.Exceeds). The check and the usage update are in the same write
+	// transaction as the insert, so concurrent appends never take usage
+	// past a limit: of two appends that each fit alone but not together,
+	// exactly one succeeds. The message is stored before the check (its
+	// size is known only then) and deleted again when refused.
 	Append(ctx context.Context, mailbox string, msg NewMessage, body io.Reader) (Mailbox, UID, error)
 
 	// Messages returns the metadata of every message in the mailbox, in UID
@@ -99,13 +107,30 @@ type Account interface {
 	// Expunge removes messages and leaves tombstones. With OnlyDeleted,
 	// only messages that have \Deleted are removed. A nil UIDs means every
 	// message in the mailbox. It returns the UIDs removed, in order.
+	// Usage goes down by the removed messages in the same transaction
+	// (DeleteMailbox likewise for the mailbox's messages).
 	Expunge(ctx context.Context, mbox MailboxID, opts ExpungeOptions) ([]UID, error)
 	// Copy copies messages to the mailbox named dst, keeping flags and
-	// internal dates; the bytes are shared, not duplicated.
+	// internal dates; the bytes are shared, not duplicated. Copies count
+	// against the quota at their full size: KindOverQuota (nothing copied)
+	// if usage plus all the copies would go over a limit, checked in the
+	// copy's transaction as for Append.
 	Copy(ctx context.Context, src MailboxID, uids []UID, dst string) (CopyResult, error)
 	// Move moves messages to dst atomically: the copy and the expunge are
-	// one transaction (RFC 6851).
+	// one transaction (RFC 6851). Usage does not change, so Move is never
+	// refused for quota, even when the account is over its limits.
 	Move(ctx context.Context, src MailboxID, uids []UID, dst string) (CopyResult, error)
+
+	// Quota returns the user's limits (from the store's QuotaFunc) and the
+	// account's usage. Usage comes from a counter the backend keeps up to
+	// date in the same transaction as every change to the messages, so the
+	// call costs the same for any number of messages.
+	Quota(ctx context.Context) (Quota, Usage, error)
+	// RecalcUsage counts the account's messages and sizes again, stores the
+	// result as the counter Quota reads, and returns it. It is the repair
+	// tool for a counter suspected wrong ("roost quota recalc"); with a
+	// correct backend it changes nothing.
+	RecalcUsage(ctx context.Context) (Usage, error)
 
 	// LockMaildrop takes the account's exclusive POP3 maildrop lock
 	// (RFC 1939 section 8). KindInUse if another session holds it. The

@@ -197,3 +197,44 @@ type MailboxView struct {
 	// sorted.
 	Keywords []string
 }
+
+// Quota is a user's limits. A zero field means no limit on that resource.
+// Storage is in octets and counts every stored message at its full size
+// (RFC 9208 5.1 STORAGE; a copy counts again even though the bytes are
+// shared, as Dovecot's count backend does); Messages counts messages in all
+// mailboxes (RFC 9208 5.2 MESSAGE).
+type Quota struct {
+	Storage  int64
+	Messages int64
+}
+
+// Usage is what an account currently holds, in the units of Quota: the sum
+// of the sizes and the number of all its messages in every mailbox.
+type Usage struct {
+	Storage  int64
+	Messages int64
+}
+
+// Exceeds reports whether adding storage octets in messages messages to u
+// would go over a limit of q. Reaching a limit exactly is allowed. Storing
+// nothing (messages and storage 0) never exceeds.
+func (q Quota) Exceeds(u Usage, storage, messages int64) bool {
+	if storage <= 0 && messages <= 0 {
+		return false
+	}
+	return q.Storage > 0 && u.Storage+storage > q.Storage ||
+		q.Messages > 0 && u.Messages+messages > q.Messages
+}
+
+// Full reports whether u is at or over a limit of q, so that not even an
+// empty message fits: what LMTP checks at RCPT time.
+func (q Quota) Full(u Usage) bool {
+	return q.Storage > 0 && u.Storage >= q.Storage ||
+		q.Messages > 0 && u.Messages >= q.Messages
+}
+
+// QuotaFunc returns the limits of user. A backend calls it (once per
+// operation that adds messages, and from Account.Quota), so it must be
+// cheap and safe for concurrent use; changing what it returns takes effect
+// on the next call. A nil QuotaFunc means no limits for anyone.
+type QuotaFunc func(user string) Quota

@@ -68,6 +68,13 @@ func (a *account) appendAt(ctx context.Context, mailbox string, want mailstore.U
 		if m.UIDNext >= maxUID {
 			return mailstore.Errorf(mailstore.KindLimit, "mailbox has run out of UIDs")
 		}
+		// An import (want != 0, mailstore.Importer) is counted but not
+		// refused for quota.
+		if want == 0 {
+			if err := a.checkQuotaTx(ctx, tx, size, 1); err != nil {
+				return err
+			}
+		}
 		kws, err := canonicalKeywords(ctx, tx, kws, true)
 		if err != nil {
 			return err
@@ -552,6 +559,17 @@ func (a *account) copyMove(ctx context.Context, src mailstore.MailboxID, uids []
 		}
 		if uint64(d.UIDNext)+uint64(len(res.Source)) > maxUID {
 			return mailstore.Errorf(mailstore.KindLimit, "mailbox has run out of UIDs")
+		}
+		if !move {
+			// A copy adds to usage; a move leaves it unchanged.
+			var size int64
+			if err := tx.QueryRowContext(ctx, `SELECT COALESCE(SUM(size), 0) FROM message
+				WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?))`, src, jsonInts(res.Source)).Scan(&size); err != nil {
+				return err
+			}
+			if err := a.checkQuotaTx(ctx, tx, size, int64(len(res.Source))); err != nil {
+				return err
+			}
 		}
 		modseq := d.HighestModSeq + 1
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO message (mailbox_id, uid, modseq, flags, keywords, internal_date, internal_tz, size, content)

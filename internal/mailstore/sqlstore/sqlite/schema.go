@@ -132,6 +132,24 @@ END;
 	// 3: EXPUNGE/CLOSE find the \Deleted messages without a scan of
 	// every message.
 	`CREATE INDEX message_deleted ON message (mailbox_id, uid) WHERE (flags & 8) != 0;`,
+	// 4: quota usage of the whole account (all mailboxes), kept by
+	// triggers in the transaction of every insert and delete of a message,
+	// so that Quota reads one row and Append checks the limit in its own
+	// transaction. A move (UPDATE of mailbox_id) leaves it alone. Existing
+	// accounts are counted once here.
+	`
+ALTER TABLE account ADD COLUMN usage_storage INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE account ADD COLUMN usage_messages INTEGER NOT NULL DEFAULT 0;
+UPDATE account SET
+	usage_storage = (SELECT COALESCE(SUM(size), 0) FROM message),
+	usage_messages = (SELECT COUNT(*) FROM message);
+CREATE TRIGGER message_usage_insert AFTER INSERT ON message BEGIN
+	UPDATE account SET usage_storage = usage_storage + NEW.size, usage_messages = usage_messages + 1 WHERE id = 1;
+END;
+CREATE TRIGGER message_usage_delete AFTER DELETE ON message BEGIN
+	UPDATE account SET usage_storage = usage_storage - OLD.size, usage_messages = usage_messages - 1 WHERE id = 1;
+END;
+`,
 }
 
 // migrate brings the database to the current schema and, for a new

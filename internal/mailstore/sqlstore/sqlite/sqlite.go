@@ -98,6 +98,10 @@ type Options struct {
 	// BusyTimeout is how long a statement waits for a lock held by another
 	// connection or process before failing with KindUnavailable. Default 10s.
 	BusyTimeout time.Duration
+	// Quota returns each user's limits; nil means no limits. Append and
+	// Copy check them (mailstore.Account.Append); usage is kept in the
+	// account database whether or not there are limits.
+	Quota mailstore.QuotaFunc
 	// IdleClose is how long an account stays open after its last reference
 	// is closed, so that back-to-back deliveries and reconnecting clients
 	// don't reopen the databases every time. Default 30s; negative closes
