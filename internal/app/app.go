@@ -71,6 +71,7 @@ func NewAuth(cfg *config.Config, log *slog.Logger) (*auth.Service, error) {
 		Debug:                cfg.AuthDebug,
 		DebugPasswords:       cfg.AuthDebugPasswords,
 		AnonymousUsername:    cfg.AuthAnonymousUsername,
+		UsernameFormat:       cfg.AuthUsernameFormat,
 		Penalty:              penalty(cfg.AuthPenalty),
 	})
 }

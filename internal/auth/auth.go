@@ -668,26 +668,44 @@ func (x *SASL) Principal() Principal {
 // auth_username_format and the passdb's username_format), for delivery. Users with "deny" exist. It returns
 // ErrTempFail if a passdb cannot be read and no other passdb has the user.
 func (s *Service) UserExists(ctx context.Context, user string) (bool, error) {
+	_, ok, err := s.LookupUser(ctx, user)
+	return ok, err
+}
+
+// LookupUser is the userdb lookup of delivery (LMTP RCPT, roost deliver
+// -d) and of the admin commands: it returns the account name a login
+// as user would get (the Principal's User: user after
+// auth_username_format, or the entry's "user" extra field), so that mail
+// delivered to an address is the mail its owner sees after logging in,
+// as Dovecot's LMTP uses the userdb's user name. Users with "deny" exist.
+// ErrTempFail if a passdb cannot be read and no other passdb has the user.
+func (s *Service) LookupUser(ctx context.Context, user string) (string, bool, error) {
 	if err := ctx.Err(); err != nil {
-		return false, err
+		return "", false, err
 	}
 	user = s.format.apply(user)
+	if user == "" {
+		return "", false, nil
+	}
 	tempfail := false
 	for i, db := range s.passdbs {
-		_, ok, err := db.file.Lookup(db.format.apply(user))
+		e, ok, err := db.file.Lookup(db.format.apply(user))
 		if err != nil {
 			s.log.Error("passdb lookup failed", "passdb", i+1, "user", user, "err", err)
 			tempfail = true
 			continue
 		}
 		if ok {
-			return true, nil
+			if u := e.Extra["user"]; u != "" {
+				return u, true, nil
+			}
+			return user, true, nil
 		}
 	}
 	if tempfail {
-		return false, ErrTempFail
+		return "", false, ErrTempFail
 	}
-	return false, nil
+	return "", false, nil
 }
 
 // Users lists the user names of all passdbs, in file order, without

@@ -60,13 +60,13 @@ func runDeliver(e *env) int {
 // staticUsers is a delivery.Users that knows a fixed set of names.
 type staticUsers []string
 
-func (s staticUsers) UserExists(_ context.Context, user string) (bool, error) {
+func (s staticUsers) LookupUser(_ context.Context, user string) (string, bool, error) {
 	for _, u := range s {
 		if u == user {
-			return true, nil
+			return u, true, nil
 		}
 	}
-	return false, nil
+	return "", false, nil
 }
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

@@ -56,6 +56,9 @@ type Config struct {
 	AuthDebug             bool   // auth_debug
 	AuthDebugPasswords    bool   // auth_debug_passwords
 	AuthAnonymousUsername string // auth_anonymous_username
+	AuthUsernameFormat    string // auth_username_format; checked by auth.New
+
+	Quota QuotaConfig // quota, quota_rule*, quota_full_tempfail (quota.go)
 
 	Passdbs []DB // passdb sections, in file order (tried in this order)
 	Userdbs []DB // userdb sections, in file order

@@ -191,6 +191,17 @@ var settings = []setting{
 			return nil
 		},
 		get: func(c *Config) string { return c.AuthAnonymousUsername }},
+	// Applied to every login name and LMTP/deliver recipient before the
+	// passdb lookup; the result is the account name (Dovecot's default).
+	{name: "auth_username_format", def: "%Lu",
+		set: func(_ *decoder, c *Config, e *Entry) error {
+			if e.Value == "" {
+				return fmt.Errorf("must not be empty (default %%Lu)")
+			}
+			c.AuthUsernameFormat = e.Value
+			return nil
+		},
+		get: func(c *Config) string { return c.AuthUsernameFormat }},
 	// Roost default; Dovecot's is "Dovecot ready.".
 	{name: "login_greeting", def: "Roost ready.",
 		set: func(_ *decoder, c *Config, e *Entry) error {

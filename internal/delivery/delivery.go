@@ -21,9 +21,12 @@ import (
 // ErrUnknownUser is returned when the recipient has no account.
 var ErrUnknownUser = errors.New("unknown user")
 
-// Users tells whether a user exists (auth.Service satisfies it).
+// Users is the userdb lookup (auth.Service satisfies it): LookupUser
+// returns the account name that a login as user gets (after
+// auth_username_format, or the passdb entry's "user" field), or false when
+// no such user exists.
 type Users interface {
-	UserExists(ctx context.Context, user string) (bool, error)
+	LookupUser(ctx context.Context, user string) (account string, ok bool, err error)
 }
 
 // Options configure a Deliverer.
@@ -50,6 +53,7 @@ func New(opts Options) *Deliverer {
 
 // Result describes a saved message.
 type Result struct {
+	User    string // the account it went to (see Users)
 	Mailbox string
 	UID     mailstore.UID
 }
@@ -72,13 +76,16 @@ func (d *Deliverer) Deliver(ctx context.Context, user, mailbox string, r io.Read
 // the message after a leading mbox "From " line is dropped, and counts
 // toward the size limit like the rest of the message.
 func (d *Deliverer) DeliverWithHeader(ctx context.Context, user, mailbox string, header []byte, r io.Reader) (Result, error) {
-	ok, err := d.opts.Users.UserExists(ctx, user)
+	// The account is the one login uses: "Alice@Example.org" under
+	// auth_username_format = %Ln is the account "alice".
+	account, ok, err := d.opts.Users.LookupUser(ctx, user)
 	if err != nil {
 		return Result{}, fmt.Errorf("look up user %q: %w", user, err)
 	}
 	if !ok {
 		return Result{}, ErrUnknownUser
 	}
+	user = account
 	acct, err := d.opts.Store.Account(ctx, user)
 	if err != nil {
 		return Result{}, fmt.Errorf("open account %q: %w", user, err)
@@ -109,7 +116,7 @@ func (d *Deliverer) DeliverWithHeader(ctx context.Context, user, mailbox string,
 		return Result{}, fmt.Errorf("save to %s/%s: %w", user, mailbox, err)
 	}
 	d.log.Info("delivered", "user", user, "mailbox", mb.Name, "uid", uid, "duration", time.Since(start).Round(time.Microsecond))
-	return Result{Mailbox: mb.Name, UID: uid}, nil
+	return Result{User: user, Mailbox: mb.Name, UID: uid}, nil
 }
 
 // skipMboxFrom drops a leading mbox "From " separator line, which MTAs

@@ -15,13 +15,13 @@ import (
 
 type users []string
 
-func (u users) UserExists(_ context.Context, name string) (bool, error) {
+func (u users) LookupUser(_ context.Context, name string) (string, bool, error) {
 	for _, x := range u {
 		if x == name {
-			return true, nil
+			return x, true, nil
 		}
 	}
-	return false, nil
+	return "", false, nil
 }
 
 func TestDeliver(t *testing.T) {

@@ -29,16 +29,16 @@ type users struct {
 	fail  error
 }
 
-func (u *users) UserExists(_ context.Context, name string) (bool, error) {
+func (u *users) LookupUser(_ context.Context, name string) (string, bool, error) {
 	if u.fail != nil {
-		return false, u.fail
+		return "", false, u.fail
 	}
 	for _, n := range u.names {
 		if n == name {
-			return true, nil
+			return n, true, nil
 		}
 	}
-	return false, nil
+	return "", false, nil
 }
 
 // env is an LMTP server on a fresh SQLite store, listening on 127.0.0.1.

@@ -65,7 +65,7 @@ var _ Deliverer = (*delivery.Deliverer)(nil)
 type Options struct {
 	// Deliverer saves messages. Required.
 	Deliverer Deliverer
-	// Users answers RCPT's "does this account exist" (*auth.Service).
+	// Users maps RCPT addresses to accounts as login does (*auth.Service).
 	// Required.
 	Users delivery.Users
 	// Hostname is used in the greeting and the Received field. Default:

@@ -24,6 +24,7 @@ import (
 type rcpt struct {
 	addr    string // as given in RCPT TO (go-smtp's key for its status)
 	user    string // the account
+	lookup  string // the name that found it (passed to the Deliverer, which maps it again)
 	mailbox string // where to save: "" for INBOX, or the detail (SaveToDetailMailbox)
 }
 
@@ -53,7 +54,7 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 }
 
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
-	user, detail, err := s.srv.resolve(context.Background(), to)
+	lookup, user, detail, err := s.srv.resolve(context.Background(), to)
 	if err != nil {
 		if errors.Is(err, errUnknownUser) {
 			s.log.Info("lmtp recipient rejected", "rcpt", to, "reason", "unknown user")
@@ -64,7 +65,7 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0},
 			Message: fmt.Sprintf("<%s> Temporary internal error", to)}
 	}
-	rc := rcpt{addr: to, user: user}
+	rc := rcpt{addr: to, user: user, lookup: lookup}
 	if s.srv.opts.SaveToDetailMailbox {
 		rc.mailbox = detailMailbox(detail)
 	}
@@ -105,7 +106,7 @@ func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 		}
 		start := time.Now()
 		hdr := s.traceHeader(rc, id, time.Now())
-		res, derr := s.srv.opts.Deliverer.DeliverWithHeader(ctx, rc.user, rc.mailbox, hdr, sp.Reader())
+		res, derr := s.srv.opts.Deliverer.DeliverWithHeader(ctx, rc.lookup, rc.mailbox, hdr, sp.Reader())
 		reply := dataReply(id, derr)
 		log := s.log.With("from", s.from, "rcpt", rc.addr, "user", rc.user, "id", id,
 			"size", sp.Size(), "duration", time.Since(start).Round(time.Microsecond))
@@ -150,14 +151,20 @@ func (s *session) traceHeader(rc rcpt, id string, now time.Time) []byte {
 var errUnknownUser = errors.New("unknown user")
 
 // resolve maps an RCPT address to an account name and returns the
-// address's detail too. The address is lowercased (Dovecot's default
-// auth_username_format %Lu) and its detail removed ("user+detail@domain" ->
-// "user@domain", per RecipientDelimiter); then the full address is tried,
-// and then its local part alone, so that a passwd-file user "alice"
-// receives mail for alice@any.domain. The detail keeps its case, as in
-// Dovecot, since it may name a mailbox. A lookup failure is returned as is
-// (temporary); a miss is errUnknownUser.
-func (s *Server) resolve(ctx context.Context, addr string) (user, detail string, err error) {
+// address's detail too. The address is lowercased and its detail removed
+// ("user+detail@domain" -> "user@domain", per RecipientDelimiter); then
+// the full address is looked up, and then its local part alone, so that a
+// passwd-file user "alice" receives mail for alice@any.domain. Each lookup
+// goes through Users.LookupUser, which applies auth_username_format and
+// the passdb entry's "user" field exactly as login does, so the account
+// found is the one its owner logs in to (with auth_username_format = %Ln,
+// RCPT alice@example.org is the account "alice"). The detail keeps its
+// case, as in Dovecot, since it may name a mailbox. A lookup failure is
+// returned as is (temporary); a miss is errUnknownUser.
+//
+// lookup is the name that found the account: the Deliverer is given it and
+// maps it to the same account (a "user" field need not name an entry).
+func (s *Server) resolve(ctx context.Context, addr string) (lookup, user, detail string, err error) {
 	local, domain, hasDomain := addr, "", false
 	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
 		local, domain, hasDomain = addr[:i], addr[i+1:], true
@@ -177,15 +184,15 @@ func (s *Server) resolve(ctx context.Context, addr string) (user, detail string,
 		if u == "" {
 			continue
 		}
-		ok, err := s.opts.Users.UserExists(ctx, u)
+		account, ok, err := s.opts.Users.LookupUser(ctx, u)
 		if err != nil {
-			return "", "", err
+			return "", "", "", err
 		}
 		if ok {
-			return u, detail, nil
+			return u, account, detail, nil
 		}
 	}
-	return "", "", errUnknownUser
+	return "", "", "", errUnknownUser
 }
 
 // detailMailbox returns the mailbox a detail names, or "" (INBOX) when it
