@@ -15,7 +15,9 @@
 // Commands (fields used): who; kick (user); mailbox.list (user);
 // mailbox.create (user, mailbox, special_use); mailbox.delete (user,
 // mailbox); mailbox.rename (user, mailbox, new_name); mailbox.status (user,
-// mailbox); expunge (user, mailbox, query: an IMAP search key list).
+// mailbox); expunge (user, mailbox, query: an IMAP search key list);
+// account.purge (user: an account whose user was removed from the passdb;
+// its sessions are kicked and all its mail is removed).
 //
 // Changes go through the server's own store, so sessions (IDLE, NOOP) see
 // them as they see each other's changes.
@@ -164,8 +166,58 @@ func (s *Service) Call(ctx context.Context, req Request) (any, error) {
 		return KickResult{Kicked: len(kicked), Pending: pending, Sessions: append([]Session{}, kicked...)}, nil
 	case "mailbox.list", "mailbox.create", "mailbox.delete", "mailbox.rename", "mailbox.status", "expunge":
 		return s.withAccount(ctx, req)
+	case "account.purge":
+		return s.purge(ctx, req.User)
 	}
 	return nil, &Error{CodeUsage, fmt.Sprintf("unknown command %q", req.Cmd)}
+}
+
+// PurgeResult is the result of account.purge.
+type PurgeResult struct {
+	User   string `json:"user"`
+	Kicked int    `json:"kicked"`
+}
+
+// purge removes an account's mail (roost user del --purge). The user must
+// be gone from the passdbs already, so that no login or delivery can open
+// the account again meanwhile; its remaining sessions are kicked, and a
+// delivery or session still closing is waited for (up to KickWait).
+func (s *Service) purge(ctx context.Context, user string) (any, error) {
+	if user == "" {
+		return nil, &Error{CodeUsage, "account.purge: user missing"}
+	}
+	ok, err := s.Users.UserExists(ctx, user)
+	if err != nil {
+		return nil, &Error{CodeFailed, fmt.Sprintf("looking up user %s: %v", user, err)}
+	}
+	if ok {
+		return nil, &Error{CodeExists, fmt.Sprintf("user %s still exists: remove it from the passdb first", user)}
+	}
+	p, ok := s.Store.(mailstore.AccountPurger)
+	if !ok {
+		return nil, &Error{CodeFailed, "this mail store cannot remove accounts"}
+	}
+	wait := s.KickWait
+	if wait <= 0 {
+		wait = 5 * time.Second
+	}
+	res := PurgeResult{User: user}
+	if s.Sessions != nil {
+		kicked, _ := s.Sessions.Kick(user, wait)
+		res.Kicked = len(kicked)
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		err = p.PurgeAccount(ctx, user)
+		if mailstore.KindOf(err) != mailstore.KindInUse || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		return nil, storeError(err)
+	}
+	return res, nil
 }
 
 // withAccount runs the commands that work on one account.

@@ -65,7 +65,7 @@ func init() {
 		{"deliver", "deliver [-c FILE] -d USER [-m MAILBOX] < MESSAGE", "deliver one message from stdin (like dovecot-lda)", runDeliver},
 		{"user add", "user add [-c FILE] [-s SCHEME] NAME [-p PASSWORD | --password-stdin]", "add a user to the passwd-file", runUserAdd},
 		{"user passwd", "user passwd [-c FILE] [-s SCHEME] NAME [-p PASSWORD | --password-stdin]", "change a user's password", runUserPasswd},
-		{"user del", "user del [-c FILE] NAME", "remove a user from the passwd-file (mail is kept)", runUserDel},
+		{"user del", "user del [-c FILE] [--purge [--force]] NAME", "remove a user (--purge: and its mail; --force: kick its sessions)", runUserDel},
 		{"user list", "user list [-c FILE]", "list users", runUserList},
 		{"import", importUsage, "import a Dovecot Maildir or mbox, keeping UIDs (idempotent)", runImport},
 		{"export", exportUsage, "export to a Maildir or mbox that Dovecot reads with the same UIDs", runExport},
@@ -78,6 +78,7 @@ func init() {
 		{"mailbox rename", "mailbox rename [-c FILE] -u USER NAME NEWNAME", "rename a mailbox (and its children)", runMailboxRename},
 		{"mailbox status", "mailbox status [-c FILE] -u USER [--json] NAME", "messages, unseen, size, uidvalidity, uidnext, highestmodseq", runMailboxStatus},
 		{"expunge", "expunge [-c FILE] -u USER -m MAILBOX [--json] SEARCH-QUERY", "expunge the messages an IMAP search query matches", runExpunge},
+		{"bench", benchUsage, "load-test any IMAP/POP3 server with simulated clients; report throughput, latency, errors", runBench},
 	}
 }
 
