@@ -258,7 +258,7 @@ func TestMaxMailSize(t *testing.T) {
 		}
 	}
 	// Other plugin settings are accepted with a warning, not applied.
-	c, err := Parse("roost.conf", []byte("plugin {\n  quota_rule = *:storage=1G\n}\n"), nil)
+	c, err := Parse("roost.conf", []byte("plugin {\n  quota_warning = storage=95%% quota-warning 95 %u\n}\n"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
