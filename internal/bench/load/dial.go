@@ -1,0 +1,82 @@
+package load
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"time"
+)
+
+// TLSMode says how a connection gets TLS.
+type TLSMode int
+
+const (
+	TLSNone     TLSMode = iota
+	TLSImplicit         // IMAPS/POP3S: TLS from the first byte
+	TLSStart            // STARTTLS (IMAP) or STLS (POP3) after the greeting
+)
+
+// Target is where and how to connect.
+type Target struct {
+	Addr    string
+	TLS     TLSMode
+	TLSConf *tls.Config // verification settings; ServerName is filled from Addr if empty
+	// Timeout bounds the connect and every command's complete response.
+	Timeout time.Duration
+}
+
+func (t Target) timeout() time.Duration {
+	if t.Timeout > 0 {
+		return t.Timeout
+	}
+	return 30 * time.Second
+}
+
+func (t Target) tlsConfig() *tls.Config {
+	c := &tls.Config{}
+	if t.TLSConf != nil {
+		c = t.TLSConf.Clone()
+	}
+	if c.ServerName == "" && !c.InsecureSkipVerify {
+		if host, _, err := net.SplitHostPort(t.Addr); err == nil {
+			c.ServerName = host
+		}
+	}
+	// Many clients resume sessions; keeping a cache per target models
+	// them and keeps the handshake cost realistic for reconnecting users.
+	if c.ClientSessionCache == nil {
+		c.ClientSessionCache = tls.NewLRUClientSessionCache(1024)
+	}
+	return c
+}
+
+// dialTCP connects from local (may be nil) to t.Addr and, for implicit TLS,
+// completes the handshake.
+func dialTCP(ctx context.Context, t Target, tc *tls.Config, local net.Addr) (net.Conn, error) {
+	d := net.Dialer{Timeout: t.timeout(), LocalAddr: local}
+	c, err := d.DialContext(ctx, "tcp", t.Addr)
+	if err != nil {
+		return nil, &Error{Kind: KindConnect, Op: "connect", Detail: err.Error(), Err: err}
+	}
+	if t.TLS == TLSImplicit {
+		return handshake(ctx, c, tc, t.timeout())
+	}
+	return c, nil
+}
+
+func handshake(ctx context.Context, c net.Conn, tc *tls.Config, timeout time.Duration) (net.Conn, error) {
+	tlsc := tls.Client(c, tc)
+	hctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := tlsc.HandshakeContext(hctx); err != nil {
+		c.Close()
+		return nil, &Error{Kind: KindTLS, Op: "connect", Detail: err.Error(), Err: err}
+	}
+	return tlsc, nil
+}
+
+func isEOF(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
+}
