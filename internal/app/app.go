@@ -46,7 +46,8 @@ type App struct {
 func OpenStore(cfg *config.Config, log *slog.Logger) (mailstore.Store, error) {
 	switch cfg.MailLocation.Driver {
 	case "sqlite":
-		return sqlite.Open(sqlite.Options{Dir: cfg.MailLocation.Path, MaxMessageSize: cfg.MaxMailSize, Logger: log})
+		return sqlite.Open(sqlite.Options{Dir: cfg.MailLocation.Path, MaxMessageSize: cfg.MaxMailSize, Logger: log,
+			Quota: QuotaFunc(cfg, log)})
 	}
 	return nil, fmt.Errorf("mail_location: unsupported driver %q", cfg.MailLocation.Driver)
 }
