@@ -242,6 +242,9 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts StartOptions) (*App, e
 
 				RecipientDelimiter:  cmp.Or(cfg.RecipientDelimiter, "none"),
 				SaveToDetailMailbox: cfg.LMTPSaveToDetailMailbox,
+				QuotaFullTempfail:   cfg.Quota.FullTempfail,
+				RcptCheckQuota:      cfg.Quota.LMTPRcptCheck,
+				Store:               a.store,
 			})
 		}
 	}

@@ -9,12 +9,14 @@ import (
 
 	"github.com/roost-mail/roost/internal/app"
 	"github.com/roost-mail/roost/internal/delivery"
+	"github.com/roost-mail/roost/internal/mailstore"
 )
 
 // runDeliver is the dovecot-lda equivalent: exit 0 once the message is
 // durable, 67 (EX_NOUSER) for an unknown user, 77 (EX_NOPERM) for a
-// permanent refusal such as a message over the size limit, 75 (EX_TEMPFAIL)
-// for anything that may work later, so that the MTA retries.
+// permanent refusal such as a message over the size limit or the quota, 75
+// (EX_TEMPFAIL) for anything that may work later, so that the MTA retries;
+// with quota_full_tempfail = yes a full mailbox is 75 too.
 func runDeliver(e *env) int {
 	fs := newFlags(e, "deliver")
 	cfgFlag := fs.String("c", "", "configuration `file`")
@@ -49,6 +51,8 @@ func runDeliver(e *env) int {
 		switch {
 		case errors.Is(err, delivery.ErrUnknownUser):
 			return exitNoUser
+		case mailstore.KindOf(err) == mailstore.KindOverQuota && cfg.Quota.FullTempfail:
+			return exitTempFail // quota_full_tempfail = yes, as dovecot-lda
 		case delivery.Permanent(err):
 			return exitNoPerm
 		}

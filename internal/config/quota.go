@@ -17,6 +17,7 @@ import (
 //	quota_rule = *:storage=1G         default limits; storage without a unit is in KiB
 //	quota_rule2 = *:messages=10000    further rules, quota_rule2 ... quota_rule9
 //	quota_full_tempfail = no          LMTP 552 5.2.2 / deliver exit 77; yes: 452 4.2.2 / 75
+//	lmtp_rcpt_check_quota = no        yes: LMTP refuses a full mailbox at RCPT already
 //
 // A user's extra fields in the passwd-file override rules of the same name
 // (userdb_quota_rule=*:storage=2G), see Config.QuotaLimits.
@@ -34,6 +35,9 @@ type QuotaConfig struct {
 	// temporary failure (LMTP 452 4.2.2, deliver exit 75) instead of a
 	// permanent one (552 5.2.2, exit 77).
 	FullTempfail bool
+	// LMTPRcptCheck is lmtp_rcpt_check_quota: LMTP refuses a recipient
+	// whose mailbox is already full at RCPT (not only after DATA).
+	LMTPRcptCheck bool
 }
 
 // maxQuotaRules bounds quota_rule, quota_rule2 ... quota_ruleN.
@@ -96,6 +100,14 @@ func init() {
 				return err
 			},
 			get: func(c *Config) string { return formatBool(c.Quota.FullTempfail) }},
+		// Dovecot's LMTP setting (default no there too): refuse a
+		// recipient whose mailbox is already full at RCPT.
+		setting{name: "lmtp_rcpt_check_quota", def: "no",
+			set: func(_ *decoder, c *Config, e *Entry) (err error) {
+				c.Quota.LMTPRcptCheck, err = parseBool(e.Value)
+				return err
+			},
+			get: func(c *Config) string { return formatBool(c.Quota.LMTPRcptCheck) }},
 	)
 	pluginSettings = append(pluginSettings, "quota", "quota_full_tempfail")
 	pluginSettings = append(pluginSettings, quotaRuleNames...)

@@ -74,11 +74,11 @@ func TestQuotaSettings(t *testing.T) {
 	if c.Quota.RootName != "User quota" || c.Quota.FullTempfail {
 		t.Fatalf("defaults: %+v", c.Quota)
 	}
-	c, err := Parse("roost.conf", []byte("plugin {\n  quota = count:Mail space\n  quota_full_tempfail = yes\n}\n"), nil)
+	c, err := Parse("roost.conf", []byte("lmtp_rcpt_check_quota = yes\nplugin {\n  quota = count:Mail space\n  quota_full_tempfail = yes\n}\n"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Quota.RootName != "Mail space" || !c.Quota.FullTempfail {
+	if c.Quota.RootName != "Mail space" || !c.Quota.FullTempfail || !c.Quota.LMTPRcptCheck {
 		t.Fatalf("parsed: %+v", c.Quota)
 	}
 	if w := c.Warnings(); len(w) != 0 {

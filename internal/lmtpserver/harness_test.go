@@ -56,12 +56,19 @@ type env struct {
 // set already).
 func newEnv(t testing.TB, adjust func(*Options)) *env {
 	t.Helper()
+	return newEnvStore(t, sqlite.Options{}, adjust)
+}
+
+// newEnvStore is newEnv with store options (Dir and Logger are set here).
+func newEnvStore(t testing.TB, so sqlite.Options, adjust func(*Options)) *env {
+	t.Helper()
 	e := &env{t: t, users: &users{names: []string{"alice", "bob@example.com"}}, logs: &testutil.LogBuffer{}, done: make(chan struct{})}
 	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if _, ok := t.(*testing.B); ok {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	st, err := sqlite.Open(sqlite.Options{Dir: filepath.Join(t.TempDir(), "mail"), Logger: logger})
+	so.Dir, so.Logger = filepath.Join(t.TempDir(), "mail"), logger
+	st, err := sqlite.Open(so)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,6 +76,7 @@ func newEnv(t testing.TB, adjust func(*Options)) *env {
 	opts := Options{
 		Deliverer: delivery.New(delivery.Options{Store: st, Users: e.users, Logger: logger}),
 		Users:     e.users,
+		Store:     st,
 		Hostname:  "mx.test",
 		Logger:    logger,
 	}

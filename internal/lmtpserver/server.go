@@ -36,6 +36,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/roost-mail/roost/internal/delivery"
+	"github.com/roost-mail/roost/internal/mailstore"
 	"github.com/roost-mail/roost/internal/netserver"
 )
 
@@ -83,6 +84,16 @@ type Options struct {
 	// user's mailbox "Folder" when it exists, else in INBOX (Dovecot's
 	// lmtp_save_to_detail_mailbox; mailboxes are not created).
 	SaveToDetailMailbox bool
+	// QuotaFullTempfail answers a recipient over quota with 452 4.2.2
+	// (retry later) instead of 552 5.2.2 (Dovecot's quota_full_tempfail).
+	QuotaFullTempfail bool
+	// RcptCheckQuota refuses a recipient already at or over a quota limit
+	// at RCPT, before the message is sent (Dovecot's
+	// lmtp_rcpt_check_quota); a message that does not fit is refused after
+	// DATA either way. It needs Store.
+	RcptCheckQuota bool
+	// Store is where RcptCheckQuota reads usage and limits.
+	Store mailstore.Store
 	// Timeout is the idle and write timeout. Default DefaultTimeout.
 	Timeout time.Duration
 	// TempDir holds spool files of large messages. Default os.TempDir().
@@ -101,6 +112,9 @@ type Server struct {
 func New(opts Options) *Server {
 	if opts.Deliverer == nil || opts.Users == nil {
 		panic("lmtpserver: Options.Deliverer and Options.Users are required")
+	}
+	if opts.RcptCheckQuota && opts.Store == nil {
+		panic("lmtpserver: Options.RcptCheckQuota needs Options.Store")
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

@@ -65,6 +65,12 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0},
 			Message: fmt.Sprintf("<%s> Temporary internal error", to)}
 	}
+	if s.srv.opts.RcptCheckQuota {
+		if reply := s.srv.checkQuota(context.Background(), to, user); reply != nil {
+			s.log.Info("lmtp recipient rejected", "rcpt", to, "user", user, "reason", "over quota", "reply", reply.Code)
+			return reply
+		}
+	}
 	rc := rcpt{addr: to, user: user, lookup: lookup}
 	if s.srv.opts.SaveToDetailMailbox {
 		rc.mailbox = detailMailbox(detail)
@@ -107,7 +113,7 @@ func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 		start := time.Now()
 		hdr := s.traceHeader(rc, id, time.Now())
 		res, derr := s.srv.opts.Deliverer.DeliverWithHeader(ctx, rc.lookup, rc.mailbox, hdr, sp.Reader())
-		reply := dataReply(id, derr)
+		reply := dataReply(id, derr, s.srv.opts.QuotaFullTempfail)
 		log := s.log.With("from", s.from, "rcpt", rc.addr, "user", rc.user, "id", id,
 			"size", sp.Size(), "duration", time.Since(start).Round(time.Microsecond))
 		if derr != nil {
