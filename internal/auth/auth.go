@@ -57,6 +57,7 @@ import (
 	"github.com/roost-mail/roost/internal/auth/passwdfile"
 	"github.com/roost-mail/roost/internal/auth/password"
 	"github.com/roost-mail/roost/internal/auth/sasl"
+	"github.com/roost-mail/roost/internal/auth/sqlpassdb"
 )
 
 // ConnInfo describes the client connection an authentication happens on.
@@ -87,7 +88,7 @@ var (
 
 // PassdbConfig configures one passdb, as Dovecot's passdb { driver, args }.
 type PassdbConfig struct {
-	Driver  string // only "passwd-file"
+	Driver  string // "passwd-file" or "sql" (Path: Dovecot's sql.conf, PostgreSQL)
 	Path    string
 	Options map[string]string // "scheme" (default CRYPT), "username_format" (default %u)
 }
@@ -161,7 +162,7 @@ type Service struct {
 }
 
 type passdb struct {
-	file          *passwdfile.File
+	file          source
 	defaultScheme string
 	format        usernameFormat
 }
@@ -243,9 +244,23 @@ func New(opts Options) (*Service, error) {
 	return s, nil
 }
 
+// source is where a passdb looks users up: a passwd-file, or a
+// PostgreSQL table through Dovecot's sql.conf (driver sql, sqlpassdb).
+// First returns an entry with a real stored password (the unknown-user
+// path verifies against it, so it costs what a wrong password costs).
+type source interface {
+	Lookup(key string) (passwdfile.Entry, bool, error)
+	First() (passwdfile.Entry, bool, error)
+	Users() ([]passwdfile.Entry, error)
+	Path() string
+}
+
 func newPassdb(pc PassdbConfig) (*passdb, error) {
+	if pc.Driver == "sql" {
+		return newSQLPassdb(pc)
+	}
 	if pc.Driver != "passwd-file" {
-		return nil, fmt.Errorf("unsupported driver %q (only passwd-file)", pc.Driver)
+		return nil, fmt.Errorf("unsupported driver %q (passwd-file or sql)", pc.Driver)
 	}
 	if pc.Path == "" {
 		return nil, errors.New("passwd-file: no path")
@@ -274,6 +289,30 @@ func newPassdb(pc PassdbConfig) (*passdb, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// newSQLPassdb opens driver sql: args is the sql.conf path; its
+// default_pass_scheme is the passdb's default scheme.
+func newSQLPassdb(pc PassdbConfig) (*passdb, error) {
+	if pc.Path == "" {
+		return nil, errors.New("sql: no args file")
+	}
+	format := "%u"
+	for k, v := range pc.Options {
+		if k != "username_format" {
+			return nil, fmt.Errorf("sql: unknown option %q", k)
+		}
+		format = v
+	}
+	f, err := parseUsernameFormat(format)
+	if err != nil {
+		return nil, fmt.Errorf("sql: %w", err)
+	}
+	db, err := sqlpassdb.Open(pc.Path)
+	if err != nil {
+		return nil, err
+	}
+	return &passdb{file: db, defaultScheme: db.DefaultScheme(), format: f}, nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -41,6 +41,13 @@ type Config struct {
 
 	MailLocation MailLocation // mail_location
 
+	// Message bodies in an object store (scaleout.go): mail_blob_location is
+	// "" (bodies stay with the mail store) or s3://bucket/prefix?...;
+	// the secret key is only ever read from a file, so dumps never show it.
+	MailBlobLocation    string  // mail_blob_location
+	MailBlobS3AccessKey string  // mail_blob_s3_access_key
+	MailBlobS3SecretKey PEMFile // mail_blob_s3_secret_key = <path (Data: the key, trimmed)
+
 	SSL            string  // ssl: "no", "yes" or "required"
 	SSLCert        PEMFile // ssl_cert = <path
 	SSLKey         PEMFile // ssl_key = <path

@@ -465,6 +465,13 @@ func parseDBArgs(db *DB, file string) error {
 		}
 		db.Path = filepath.Clean(resolvePath(file, path))
 		db.Args = normalizedArgs(db.Options, db.Path)
+	case "sql":
+		// args is Dovecot's sql.conf (driver, connect, password_query).
+		if len(words) != 1 {
+			return errors.New("sql needs the file name of its sql.conf (args = /etc/roost/sql.conf)")
+		}
+		db.Path = filepath.Clean(resolvePath(file, words[0]))
+		db.Args = db.Path
 	case "static":
 		for _, w := range words {
 			k, v, ok := strings.Cut(w, "=")

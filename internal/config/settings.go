@@ -450,7 +450,7 @@ var (
 		"passwd-file", "passwd", "static", "sql", "ldap", "prefetch",
 		"checkpassword", "lua", "dict", "vpopmail", "nss",
 	}
-	implementedPassdbDrivers = []string{"passwd-file"}
+	implementedPassdbDrivers = []string{"passwd-file", "sql"}
 	implementedUserdbDrivers = []string{"passwd-file", "static"}
 )
 

@@ -23,6 +23,7 @@ import (
 func (c *Config) Validate() []Problem {
 	v := &validator{c: c, stat: os.Stat}
 	v.mailLocation()
+	v.scaleOut()
 	v.tls()
 	v.auth()
 	v.listeners()
