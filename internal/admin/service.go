@@ -17,7 +17,7 @@
 // mailbox); mailbox.rename (user, mailbox, new_name); mailbox.status (user,
 // mailbox); expunge (user, mailbox, query: an IMAP search key list);
 // account.purge (user: an account whose user was removed from the passdb;
-// its sessions are kicked and all its mail is removed).
+// its sessions are kicked and all its mail is removed); health (health.go).
 //
 // Changes go through the server's own store, so sessions (IDLE, NOOP) see
 // them as they see each other's changes.
@@ -88,6 +88,8 @@ type Service struct {
 	Sessions *Registry
 	// KickWait is how long kick waits for sessions to end. Default 5s.
 	KickWait time.Duration
+	// Checks are health checks besides the store's own (health.go).
+	Checks []Check
 }
 
 // MailboxInfo is one row of mailbox.list.
@@ -168,6 +170,8 @@ func (s *Service) Call(ctx context.Context, req Request) (any, error) {
 		return s.withAccount(ctx, req)
 	case "account.purge":
 		return s.purge(ctx, req.User)
+	case "health":
+		return s.health(ctx), nil
 	}
 	return nil, &Error{CodeUsage, fmt.Sprintf("unknown command %q", req.Cmd)}
 }

@@ -116,14 +116,18 @@ func (f adminFlags) valid(e *env, usage string, argsOK bool) bool {
 }
 
 func runWho(e *env) int {
-	const usage = "who [-c FILE] [--json]"
+	const usage = "who [-c FILE] [--json] [--health]"
 	fs, f := newAdminFlags(e, "who", false)
+	health := fs.Bool("health", false, "check that the server and its store are reachable (exit 0) or not (exit 1)")
 	args, err := parseInterspersed(fs, e.args)
 	if err != nil {
 		return exitUsage
 	}
 	if !f.valid(e, usage, len(args) == 0) {
 		return exitUsage
+	}
+	if *health {
+		return runHealth(e, *f.cfg, *f.json)
 	}
 	var who []admin.Session
 	if code := adminCall(e, *f.cfg, admin.Request{Cmd: "who"}, true, &who); code != exitOK {

@@ -70,7 +70,7 @@ func init() {
 		{"import", importUsage, "import a Dovecot Maildir or mbox, keeping UIDs (idempotent)", runImport},
 		{"export", exportUsage, "export to a Maildir or mbox that Dovecot reads with the same UIDs", runExport},
 		{"probe", "probe [--json] [--fail-on SEV] [--user U --password-stdin] [--source IP] URL|HOST...", "footprint an IMAP/POP3 server as an attacker would; report findings", runProbe},
-		{"who", "who [-c FILE] [--json]", "list logged-in IMAP/POP3 sessions (needs the running server)", runWho},
+		{"who", "who [-c FILE] [--json] [--health]", "list logged-in IMAP/POP3 sessions; --health: exit 0 if the server and its store are reachable, else 1", runWho},
 		{"kick", "kick [-c FILE] -u USER [--json]", "disconnect a user's sessions (needs the running server)", runKick},
 		{"mailbox list", "mailbox list [-c FILE] -u USER [--json]", "list a user's mailboxes (--json: special-use, counts)", runMailboxList},
 		{"mailbox create", "mailbox create [-c FILE] -u USER [-s SPECIAL-USE] NAME", "create a mailbox", runMailboxCreate},
