@@ -2,7 +2,7 @@ package postgres
 
 import (
 	"context"
-		"errors"
+	"errors"
 
 	"github.com/jackc/pgx/v5"
 	"io"
