@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/roost-mail/roost/internal/testutil/pgtest"
 )
 
 // Globals set once by TestMain and read-only afterwards.
@@ -51,6 +53,11 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(shared)
+	// The private PostgreSQL cluster of the multi-node and SQL tests, if
+	// one was started (pgtest): stopped at the end. The first Stop, before
+	// any cluster exists, only tells pgtest that cleanup is arranged.
+	pgtest.Stop()
+	defer pgtest.Stop()
 	if err := writeCerts(shared); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: certificates:", err)
 		return 1
