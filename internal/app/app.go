@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/roost-mail/roost/internal/admin"
 	"github.com/roost-mail/roost/internal/auth"
@@ -22,6 +23,7 @@ import (
 	"github.com/roost-mail/roost/internal/imapserver"
 	"github.com/roost-mail/roost/internal/lmtpserver"
 	"github.com/roost-mail/roost/internal/mailstore"
+	"github.com/roost-mail/roost/internal/mailstore/sqlstore/postgres"
 	"github.com/roost-mail/roost/internal/mailstore/sqlstore/sqlite"
 	"github.com/roost-mail/roost/internal/netserver"
 	"github.com/roost-mail/roost/internal/pop3server"
@@ -42,11 +44,22 @@ type App struct {
 	admin    *admin.Server   // the admin socket
 }
 
+// storeOpenTimeout bounds connecting to PostgreSQL and applying
+// migrations at start.
+const storeOpenTimeout = time.Minute
+
 // OpenStore opens the mail store named by mail_location.
 func OpenStore(cfg *config.Config, log *slog.Logger) (mailstore.Store, error) {
 	switch cfg.MailLocation.Driver {
 	case "sqlite":
 		return sqlite.Open(sqlite.Options{Dir: cfg.MailLocation.Path, MaxMessageSize: cfg.MaxMailSize, Logger: log,
+			Quota: QuotaFunc(cfg, log)})
+	case "postgres":
+		// Connecting and migrating; a database that does not answer
+		// within this fails the start (the service manager retries).
+		ctx, cancel := context.WithTimeout(context.Background(), storeOpenTimeout)
+		defer cancel()
+		return postgres.Open(ctx, postgres.Options{DSN: cfg.MailLocation.DSN, MaxMessageSize: cfg.MaxMailSize, Logger: log,
 			Quota: QuotaFunc(cfg, log)})
 	}
 	return nil, fmt.Errorf("mail_location: unsupported driver %q", cfg.MailLocation.Driver)
@@ -229,6 +242,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts StartOptions) (*App, e
 				MaxUserIPConnections: maxUserIP,
 				AppendLimit:          cfg.MaxMailSize,
 				MaxMailboxes:         noCap(cfg.QuotaMailboxCount),
+				QuotaRoot:            cfg.Quota.RootName,
 				Logger:               log.With("proto", "imap"),
 				Compress:             true,
 			})

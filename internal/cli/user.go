@@ -261,7 +261,8 @@ func accountLocation(cfg *config.Config, account string) string {
 			return filepath.Join(cfg.MailLocation.Path, "accounts", safe)
 		}
 	}
-	return fmt.Sprintf("the %s store at %s", cfg.MailLocation.Driver, cfg.MailLocation.Path)
+	// String hides a database password.
+	return "the store " + cfg.MailLocation.String()
 }
 
 func runUserList(e *env) int {

@@ -98,10 +98,27 @@ type Config struct {
 	origin map[string]pos // top-level setting name -> where it was last set
 }
 
-// MailLocation is the parsed mail_location setting: "sqlite:DIR".
+// MailLocation is the parsed mail_location setting: "sqlite:DIR" or
+// "postgres:CONNINFO" (a postgres:// URL or libpq key=value pairs).
 type MailLocation struct {
-	Driver string // "sqlite"; "" when mail_location is not set
-	Path   string // data directory, resolved against the config file's directory
+	Driver string // "sqlite" or "postgres"; "" when mail_location is not set
+	// Path is the node's local data directory (the admin socket; with
+	// sqlite all mail too): sqlite's DIR, resolved against the config
+	// file's directory, or base_dir with postgres.
+	Path string
+	DSN  string // postgres: the connection string; may hold a password, print String() instead
+}
+
+// String returns the setting's value with any password in the connection
+// string replaced by "xxxxx", for dumps, logs and messages.
+func (m MailLocation) String() string {
+	switch m.Driver {
+	case "":
+		return ""
+	case "postgres":
+		return m.Driver + ":" + redactConnString(m.DSN)
+	}
+	return m.Driver + ":" + m.Path
 }
 
 // PEMFile is a value written as `<path`: the file's path (resolved against
@@ -292,6 +309,11 @@ func parse(name string, data []byte, opts ParseOptions) (*Config, error) {
 	d.decode(c, tree)
 	if len(d.errs) > 0 {
 		return nil, errors.Join(d.errs...)
+	}
+	if c.MailLocation.Driver == "postgres" {
+		// The mail is in the database; the node keeps only its admin
+		// socket, in base_dir (whichever line set it).
+		c.MailLocation.Path = c.BaseDir
 	}
 	return c, nil
 }

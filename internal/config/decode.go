@@ -170,20 +170,21 @@ func resolvePath(file, p string) string {
 	return filepath.Join(filepath.Dir(file), p)
 }
 
-// parseMailLocation parses "sqlite:DIR". dir is the directory relative
-// paths are resolved against.
+// parseMailLocation parses "sqlite:DIR" or "postgres:CONNINFO". dir is
+// the directory relative paths are resolved against. Errors never quote a
+// connection string (it may hold a password).
 func parseMailLocation(v, dir string) (MailLocation, error) {
 	if v == "" {
 		return MailLocation{}, nil
 	}
 	driver, rest, ok := strings.Cut(v, ":")
 	if !ok {
-		return MailLocation{}, fmt.Errorf("invalid value %q (use sqlite:DIR)", v)
+		return MailLocation{}, fmt.Errorf("invalid value %q (use sqlite:DIR or postgres:postgres://user@host/db)", v)
 	}
 	switch driver {
 	case "sqlite":
 	case "postgres":
-		return MailLocation{}, errors.New(`driver "postgres" is not supported yet (use sqlite:DIR)`)
+		return parsePostgresLocation(rest)
 	default:
 		return MailLocation{}, fmt.Errorf("driver %q is not supported by Roost (use sqlite:DIR)", driver)
 	}

@@ -77,12 +77,7 @@ var settings = []setting{
 			c.MailLocation = ml
 			return nil
 		},
-		get: func(c *Config) string {
-			if c.MailLocation.Driver == "" {
-				return ""
-			}
-			return c.MailLocation.Driver + ":" + c.MailLocation.Path
-		}},
+		get: func(c *Config) string { return c.MailLocation.String() }},
 	{name: "ssl", def: "yes",
 		set: func(_ *decoder, c *Config, e *Entry) error {
 			switch e.Value {

@@ -117,6 +117,9 @@ func (v *validator) mailLocation() {
 	if v.c.MailLocation.Driver == "" {
 		v.add(Error, "mail_location", "not set; Roost needs a data directory (mail_location = sqlite:/var/lib/roost)")
 	}
+	if v.c.MailLocation.Driver == "postgres" {
+		v.postgresLocation()
+	}
 }
 
 // enabledListeners returns the effective listeners of all enabled
