@@ -31,3 +31,55 @@ type Importer interface {
 	// quota limits while it syncs); the account may end over quota.
 	AppendUID(ctx context.Context, mailbox string, uid UID, msg NewMessage, body io.Reader) (Mailbox, error)
 }
+
+// ImportLedger is an optional Account capability beside Importer: the
+// import ledger records every message an import stored, by its identity
+// in the source, in the account itself, so that a second run imports
+// exactly what is new even when the account changed meanwhile (deliveries
+// took the next UIDs, the user moved or expunged imported messages).
+// Without it an import can only skip by UID (below UIDNEXT), which skips
+// new source messages whose UIDs a delivery took.
+type ImportLedger interface {
+
+	// ImportMessage stores a message from another server in mailbox and
+	// records src in the ledger, in one transaction. It takes UID uid
+	// when uid is not 0 and not below UIDNEXT, and UIDNEXT otherwise.
+	// KindExists, before body is read, if src.Key is in the ledger
+	// already. Unlike Append it is not refused for quota (the mail
+	// exists already; it is counted).
+	ImportMessage(ctx context.Context, mailbox string, uid UID, src ImportSource, msg NewMessage, body io.Reader) (Mailbox, UID, error)
+
+	// Imported reports whether key is in the ledger.
+	Imported(ctx context.Context, key string) (bool, error)
+
+	// ImportedByMessageID returns the ledger records of messages with
+	// this Message-ID (not empty), for recognizing a message whose source
+	// identity changed (an mbox rewritten, a Maildir file renamed).
+	ImportedByMessageID(ctx context.Context, messageID string) ([]ImportRecord, error)
+
+	// RekeyImport changes a ledger record's key from oldKey to newKey,
+	// once the message behind newKey was recognized as oldKey's.
+	// KindNotFound if oldKey is not there, KindExists if newKey is.
+	RekeyImport(ctx context.Context, oldKey, newKey string) error
+}
+
+// ImportSource identifies a message in the source of an import.
+type ImportSource struct {
+	// Key is the message's identity in its source, unique across the
+	// account's imports: "maildir:" and the file's base name (which
+	// survives flag changes and moves between folders), or "mbox:", the
+	// mailbox, the offset of the message in its file and a hash of its
+	// header.
+	Key string
+	// MessageID is the Message-ID field's body ("<x@y>"), or "".
+	MessageID string
+}
+
+// ImportRecord is one ledger record.
+type ImportRecord struct {
+	Key       string
+	MessageID string
+	Size      int64 // stored size (CRLF octets)
+	Mailbox   MailboxID
+	UID       UID
+}

@@ -270,11 +270,17 @@ func ImportMaildir(ctx context.Context, acc mailstore.Account, root string, opts
 		return st, fmt.Errorf("read maildir %s: %w", root, err)
 	}
 	p := newProgress(opts)
+	lr := newLedgerRun(acc)
 	for _, f := range folders {
-		if err := importMaildirFolder(ctx, acc, imp, f, &st, p); err != nil {
+		if err := importMaildirFolder(ctx, acc, imp, lr, f, &st, p); err != nil {
 			return st, fmt.Errorf("import %s (%s): %w", f.name, f.dir, err)
 		}
 		st.Mailboxes++
+	}
+	if lr.l != nil {
+		if err := lr.finish(ctx, &st, p); err != nil {
+			return st, err
+		}
 	}
 	if err := importMaildirSubscriptions(ctx, acc, root); err != nil {
 		st.warnf("subscriptions: %v", err)
@@ -282,7 +288,7 @@ func ImportMaildir(ctx context.Context, acc mailstore.Account, root string, opts
 	return st, nil
 }
 
-func importMaildirFolder(ctx context.Context, acc mailstore.Account, imp mailstore.Importer, f maildirFolder, st *Stats, p *progress) error {
+func importMaildirFolder(ctx context.Context, acc mailstore.Account, imp mailstore.Importer, lr *ledgerRun, f maildirFolder, st *Stats, p *progress) error {
 	keywords, err := readKeywords(f.dir)
 	if err != nil {
 		return err
@@ -336,13 +342,29 @@ func importMaildirFolder(ctx context.Context, acc mailstore.Account, imp mailsto
 			return fmt.Errorf("dovecot-uidlist header: %w", err)
 		}
 	}
+	keepUIDs := true
 	mb, err := imp.ImportMailbox(ctx, f.name, hdr.uidValidity, 0)
+	if mailstore.KindOf(err) == mailstore.KindExists && lr.l != nil {
+		// The mailbox got mail under another UIDVALIDITY before the
+		// first import (deliveries already come here): add the source's
+		// messages with new UIDs; the ledger still keeps runs exact.
+		st.warnf("%s: %v; its messages get new UIDs (IMAP clients download this mailbox again)", f.name, err)
+		keepUIDs = false
+		mb, err = acc.Mailbox(ctx, f.name)
+	}
 	if err != nil {
 		return err
 	}
-	next := mb.UIDNext // UIDs below were given out before: skip them
+	next := mb.UIDNext // UIDs below were given out before: skip them (no ledger)
 	stored, skipped := 0, 0
-	put := func(uid mailstore.UID, rel string) error {
+	put := func(uid mailstore.UID, base string) error {
+		rel := files[base]
+		if lr.l != nil {
+			if !keepUIDs {
+				uid = 0
+			}
+			return putLedger(ctx, lr, f, keywords, uid, base, rel, st, p, &stored, &skipped)
+		}
 		if uid < next {
 			skipped++
 			return nil
@@ -375,14 +397,13 @@ func importMaildirFolder(ctx context.Context, acc mailstore.Account, imp mailsto
 				continue
 			}
 			maxUID = max(maxUID, uid)
-			rel, ok := files[base]
-			if !ok {
+			if _, ok := files[base]; !ok {
 				continue // expunged, uidlist not yet cleaned up
 			}
-			delete(files, base)
-			if err := put(uid, rel); err != nil {
+			if err := put(uid, base); err != nil {
 				return err
 			}
+			delete(files, base)
 		}
 		if err := sc.Err(); err != nil {
 			return fmt.Errorf("dovecot-uidlist: %w", err)
@@ -398,17 +419,74 @@ func importMaildirFolder(ctx context.Context, acc mailstore.Account, imp mailsto
 	sort.Strings(rest)
 	uid := max(hdr.nextUID, maxUID+1, 1)
 	for _, base := range rest {
-		if err := put(uid, files[base]); err != nil {
+		if err := put(uid, base); err != nil {
 			return err
 		}
 		uid++
 	}
-	if _, err := imp.ImportMailbox(ctx, f.name, hdr.uidValidity, uid); err != nil {
-		return err
+	if keepUIDs {
+		if _, err := imp.ImportMailbox(ctx, f.name, hdr.uidValidity, uid); err != nil {
+			return err
+		}
 	}
 	st.Messages += stored
 	st.Skipped += skipped
 	p.mailbox(f.name, stored, skipped)
+	return nil
+}
+
+// putLedger imports one Maildir file through the import ledger (see
+// ledger.go): skipped if its base name was imported before, deferred if
+// the ledger knows its Message-ID and size, else stored with uid (0: the
+// next UID).
+func putLedger(ctx context.Context, lr *ledgerRun, f maildirFolder, keywords map[int]string, uid mailstore.UID, base, rel string,
+	st *Stats, p *progress, stored, skipped *int) error {
+	src := mailstore.ImportSource{Key: "maildir:" + base}
+	if done, err := lr.known(ctx, src.Key); err != nil {
+		return err
+	} else if done {
+		*skipped++
+		return nil
+	}
+	path := filepath.Join(f.dir, rel)
+	_, info := maildirBase(rel)
+	date, err := internalDate(path)
+	if err != nil {
+		return err
+	}
+	msg := mailstore.NewMessage{Flags: infoFlags(info, keywords), InternalDate: date}
+	if src.MessageID, err = fileMessageID(path); err != nil {
+		return err
+	}
+	dup, size, err := lr.sameMessage(ctx, src.MessageID, func() (int64, error) { return fileCRLFSize(path) })
+	if err != nil {
+		return err
+	}
+	if dup {
+		lr.deferred = append(lr.deferred, deferredMsg{mailbox: f.name, uid: uid, src: src, size: size, msg: msg, scope: "maildir:", desc: rel,
+			open: func() (io.ReadCloser, error) { return openCRLF(path) }})
+		return nil
+	}
+	body, err := openCRLF(path)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	n, err := lr.store(ctx, f.name, uid, src, msg, body)
+	switch mailstore.KindOf(err) {
+	case mailstore.KindExists:
+		*skipped++ // stored meanwhile by a concurrent run
+		return nil
+	case mailstore.KindTooBig:
+		st.warnf("%s: UID %d (%s) is over the size limit; not imported", f.name, uid, rel)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	*stored++
+	st.Bytes += n
+	p.message(f.name)
 	return nil
 }
 

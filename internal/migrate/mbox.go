@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -52,6 +53,8 @@ func parseFromLine(line []byte) (time.Time, bool) {
 
 // mboxReader splits an mbox into messages, one at a time.
 type mboxReader struct {
+	cnt      *countReader // under br: bytes read from the file
+	fromOff  int64        // offset of the From_ line in from
 	br       *bufio.Reader
 	from     []byte // the From_ line of the next message; nil at EOF
 	midLine  bool   // the last chunk did not end a line
@@ -60,7 +63,8 @@ type mboxReader struct {
 }
 
 func newMboxReader(r io.Reader) (*mboxReader, error) {
-	m := &mboxReader{br: bufio.NewReaderSize(r, 64<<10)}
+	m := &mboxReader{cnt: &countReader{r: r}}
+	m.br = bufio.NewReaderSize(m.cnt, 64<<10)
 	for {
 		line, err := m.br.ReadBytes('\n')
 		if len(bytes.TrimSpace(line)) == 0 && err == nil {
@@ -73,12 +77,17 @@ func newMboxReader(r io.Reader) (*mboxReader, error) {
 			return nil, errors.New("not an mbox file: does not start with a From_ line")
 		}
 		m.from = line
+		m.fromOff = m.pos() - int64(len(line))
 		return m, nil
 	}
 }
 
+// pos is the offset in the file of the next byte br returns.
+func (m *mboxReader) pos() int64 { return m.cnt.n - int64(m.br.Buffered()) }
+
 // mboxMessage is a message being read.
 type mboxMessage struct {
+	offset int64 // of its From_ line in the file
 	date   time.Time
 	header []byte // without the hidden fields, LF or CRLF as in the file
 	fields map[string]string
@@ -94,7 +103,7 @@ func (m *mboxReader) next() (*mboxMessage, error) {
 		}
 		return nil, io.EOF
 	}
-	msg := &mboxMessage{fields: map[string]string{}}
+	msg := &mboxMessage{fields: map[string]string{}, offset: m.fromOff}
 	msg.date, _ = parseFromLine(m.from)
 	m.from = nil
 	var hdr bytes.Buffer
@@ -192,6 +201,7 @@ func (b *mboxBody) fill() error {
 		if bytes.HasPrefix(chunk, []byte("From ")) && err != bufio.ErrBufferFull {
 			if _, ok := parseFromLine(chunk); ok || m.heldLine {
 				m.from = append([]byte(nil), chunk...)
+				m.fromOff = m.pos() - int64(len(chunk))
 				m.heldLine = false
 				b.done = true
 				return nil
@@ -243,6 +253,7 @@ func (b *mboxBody) fillCL() error {
 			return errors.New("no From_ line after the Content-Length of a message")
 		}
 		m.from = line
+		m.fromOff = m.pos() - int64(len(line))
 		return nil
 	}
 }
@@ -283,11 +294,17 @@ func ImportMbox(ctx context.Context, acc mailstore.Account, path, mailbox string
 		return st, err
 	}
 	p := newProgress(opts)
+	lr := newLedgerRun(acc)
 	if !fi.IsDir() {
 		if mailbox == "" {
 			mailbox = "INBOX"
 		}
-		err := importMboxFile(ctx, acc, imp, path, mailbox, &st, p)
+		if err := importMboxFile(ctx, acc, imp, lr, path, mailbox, &st, p); err != nil {
+			return st, err
+		}
+		if lr.l != nil {
+			err = lr.finish(ctx, &st, p)
+		}
 		return st, err
 	}
 	var files []string
@@ -310,14 +327,19 @@ func ImportMbox(ctx context.Context, acc mailstore.Account, path, mailbox string
 	for _, f := range files {
 		rel, _ := filepath.Rel(path, f)
 		name := mboxName(filepath.ToSlash(rel))
-		if err := importMboxFile(ctx, acc, imp, f, name, &st, p); err != nil {
+		if err := importMboxFile(ctx, acc, imp, lr, f, name, &st, p); err != nil {
+			return st, err
+		}
+	}
+	if lr.l != nil {
+		if err := lr.finish(ctx, &st, p); err != nil {
 			return st, err
 		}
 	}
 	return st, nil
 }
 
-func importMboxFile(ctx context.Context, acc mailstore.Account, imp mailstore.Importer, path, mailbox string, st *Stats, p *progress) error {
+func importMboxFile(ctx context.Context, acc mailstore.Account, imp mailstore.Importer, lr *ledgerRun, path, mailbox string, st *Stats, p *progress) error {
 	fh, err := os.Open(path)
 	if err != nil {
 		return err
@@ -332,6 +354,7 @@ func importMboxFile(ctx context.Context, acc mailstore.Account, imp mailstore.Im
 	stored, skipped := 0, 0
 	var uidValidity mailstore.UIDValidity
 	var uidNext mailstore.UID
+	keepUIDs := true
 	for n := 0; ; n++ {
 		msg, err := r.next()
 		if err == io.EOF {
@@ -361,6 +384,13 @@ func importMboxFile(ctx context.Context, acc mailstore.Account, imp mailstore.Im
 				uidValidity = mb.UIDValidity
 			}
 			mb, err := imp.ImportMailbox(ctx, mailbox, uidValidity, 0)
+			if mailstore.KindOf(err) == mailstore.KindExists && lr.l != nil {
+				// Mail under another UIDVALIDITY came first (see
+				// importMaildirFolder): new UIDs, the ledger keeps runs exact.
+				st.warnf("%s: %v; its messages get new UIDs (IMAP clients download this mailbox again)", mailbox, err)
+				keepUIDs = false
+				mb, err = acc.Mailbox(ctx, mailbox)
+			}
 			if err != nil {
 				return fmt.Errorf("%s: %w", mailbox, err)
 			}
@@ -371,6 +401,22 @@ func importMboxFile(ctx context.Context, acc mailstore.Account, imp mailstore.Im
 			uid = mailstore.UID(x)
 		}
 		assign = uid + 1
+		if lr.l != nil {
+			if !keepUIDs {
+				uid = 0
+			}
+			res, err := putMboxLedger(ctx, lr, path, mailbox, n+1, uid, msg, st, p)
+			if err != nil {
+				return fmt.Errorf("%s: message %d: %w", path, n+1, err)
+			}
+			switch res {
+			case putStored:
+				stored++
+			case putSkipped:
+				skipped++
+			}
+			continue
+		}
 		if uid < next {
 			skipped++
 			if _, err := io.Copy(io.Discard, msg.body); err != nil {
@@ -400,7 +446,7 @@ func importMboxFile(ctx context.Context, acc mailstore.Account, imp mailstore.Im
 		next = uid + 1
 		p.message(mailbox)
 	}
-	if uidValidity != 0 {
+	if uidValidity != 0 && keepUIDs {
 		if _, err := imp.ImportMailbox(ctx, mailbox, uidValidity, max(uidNext, assign)); err != nil {
 			return fmt.Errorf("%s: %w", mailbox, err)
 		}
@@ -410,6 +456,118 @@ func importMboxFile(ctx context.Context, acc mailstore.Account, imp mailstore.Im
 	st.Skipped += skipped
 	p.mailbox(mailbox, stored, skipped)
 	return nil
+}
+
+// putResult is what became of one source message.
+type putResult int
+
+const (
+	putFailed   putResult = iota
+	putStored             // stored now
+	putSkipped            // imported before
+	putDeferred           // decided when the run finishes (ledger.go)
+	putRefused            // not importable (over the size limit), warned
+)
+
+// putMboxLedger imports one mbox message through the import ledger (see
+// ledger.go); its key is the mailbox, the offset of its From_ line and a
+// hash of its header without the fields Dovecot rewrites. It reads the
+// message's body to its end in every case and reports what became of the
+// message (deferred ones are counted when the run finishes).
+func putMboxLedger(ctx context.Context, lr *ledgerRun, path, mailbox string, n int, uid mailstore.UID, msg *mboxMessage,
+	st *Stats, p *progress) (putResult, error) {
+	sum := sha256.Sum256(msg.header)
+	src := mailstore.ImportSource{
+		Key:       fmt.Sprintf("mbox:%s:%d:%x", mailbox, msg.offset, sum[:8]),
+		MessageID: headerMessageID(msg.header),
+	}
+	discard := func() error { _, err := io.Copy(io.Discard, msg.body); return err }
+	if done, err := lr.known(ctx, src.Key); err != nil {
+		return putFailed, err
+	} else if done {
+		return putSkipped, discard()
+	}
+	date := msg.date
+	if date.IsZero() {
+		date = time.Now()
+	}
+	nm := mailstore.NewMessage{Flags: mboxFlags(msg.fields), InternalDate: date}
+	whole := func() io.Reader {
+		return message.NewCRLFReader(io.MultiReader(bytes.NewReader(msg.header), msg.body))
+	}
+	reopen := func() (io.ReadCloser, error) { return openMboxAt(path, msg.offset) }
+	consumed := false
+	dup, size, err := lr.sameMessage(ctx, src.MessageID, func() (int64, error) {
+		consumed = true
+		return io.Copy(io.Discard, whole())
+	})
+	if err != nil {
+		return putFailed, err
+	}
+	desc := fmt.Sprintf("message %d", n)
+	if dup {
+		lr.deferred = append(lr.deferred, deferredMsg{mailbox: mailbox, uid: uid, src: src, size: size, msg: nm,
+			scope: "mbox:" + mailbox + ":", desc: desc, open: reopen})
+		return putDeferred, nil
+	}
+	var body io.Reader
+	if consumed {
+		rc, err := reopen()
+		if err != nil {
+			return putFailed, err
+		}
+		defer rc.Close()
+		body = rc
+	} else {
+		body = whole()
+	}
+	nb, err := lr.store(ctx, mailbox, uid, src, nm, body)
+	// A refused body must still be read up to the next message.
+	if derr := discard(); err == nil {
+		err = derr
+	}
+	switch mailstore.KindOf(err) {
+	case mailstore.KindExists:
+		return putSkipped, nil // stored meanwhile by a concurrent run
+	case mailstore.KindTooBig:
+		st.warnf("%s: %s is over the size limit; not imported", mailbox, desc)
+		return putRefused, nil
+	}
+	if err != nil {
+		return putFailed, err
+	}
+	st.Bytes += nb
+	p.message(mailbox)
+	return putStored, nil
+}
+
+// openMboxAt returns the message whose From_ line starts at off in the
+// mbox file path, as it is stored (hidden fields dropped, CRLF).
+func openMboxAt(path string, off int64) (io.ReadCloser, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		f.Close()
+		return nil, err
+	}
+	r, err := newMboxReader(f)
+	if err == nil && r.from == nil {
+		err = errors.New("message gone")
+	}
+	var msg *mboxMessage
+	if err == nil {
+		msg, err = r.next()
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("re-read mbox message at offset %d: %w", off, err)
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{message.NewCRLFReader(io.MultiReader(bytes.NewReader(msg.header), msg.body)), f}, nil
 }
 
 // mboxName turns a path below Dovecot's mbox root into a mailbox name:

@@ -22,6 +22,21 @@ func (a *account) Append(ctx context.Context, mailbox string, msg mailstore.NewM
 // appendAt appends with UID want, or with the mailbox's UIDNEXT if want is
 // 0. A want below UIDNEXT is KindExists (see mailstore.Importer).
 func (a *account) appendAt(ctx context.Context, mailbox string, want mailstore.UID, msg mailstore.NewMessage, body io.Reader) (mailstore.Mailbox, mailstore.UID, error) {
+	return a.appendWith(ctx, mailbox, appendOpts{want: want}, msg, body)
+}
+
+// appendOpts are the import variants of an append (importer.go).
+type appendOpts struct {
+	want mailstore.UID // the UID to take; 0: UIDNEXT
+	// fresh: a want below UIDNEXT takes UIDNEXT instead of failing.
+	fresh bool
+	// ledger, if not nil, is recorded in import_ledger in the append's
+	// transaction; a key already there is KindExists and nothing is stored.
+	ledger *mailstore.ImportSource
+}
+
+func (a *account) appendWith(ctx context.Context, mailbox string, o appendOpts, msg mailstore.NewMessage, body io.Reader) (mailstore.Mailbox, mailstore.UID, error) {
+	want := o.want
 	name, err := mailstore.NormalizeMailboxName(mailbox)
 	if err != nil {
 		return mailstore.Mailbox{}, 0, err
@@ -34,8 +49,15 @@ func (a *account) appendAt(ctx context.Context, mailbox string, want mailstore.U
 	// checked again in the transaction.
 	if m, err := mailboxByName(ctx, a.r, name); err != nil {
 		return mailstore.Mailbox{}, 0, dbErr("append", err)
-	} else if want != 0 && want < m.UIDNext {
+	} else if want != 0 && want < m.UIDNext && !o.fresh {
 		return mailstore.Mailbox{}, 0, mailstore.Errorf(mailstore.KindExists, "UID %d was given out already", want)
+	}
+	if o.ledger != nil {
+		if found, err := ledgerHas(ctx, a.r, o.ledger.Key); err != nil {
+			return mailstore.Mailbox{}, 0, dbErr("append", err)
+		} else if found {
+			return mailstore.Mailbox{}, 0, mailstore.Errorf(mailstore.KindExists, "imported before: %s", o.ledger.Key)
+		}
 	}
 	date := msg.InternalDate
 	if date.IsZero() {
@@ -70,7 +92,7 @@ func (a *account) appendAt(ctx context.Context, mailbox string, want mailstore.U
 		}
 		// An import (want != 0, mailstore.Importer) is counted but not
 		// refused for quota.
-		if want == 0 {
+		if want == 0 && o.ledger == nil {
 			if err := a.checkQuotaTx(ctx, tx, size, 1); err != nil {
 				return err
 			}
@@ -89,7 +111,7 @@ func (a *account) appendAt(ctx context.Context, mailbox string, want mailstore.U
 			return err
 		}
 		uid = m.UIDNext
-		if want != 0 {
+		if want != 0 && (want >= m.UIDNext || !o.fresh) {
 			if want < m.UIDNext {
 				return mailstore.Errorf(mailstore.KindExists, "UID %d was given out already", want)
 			}
@@ -105,6 +127,11 @@ func (a *account) appendAt(ctx context.Context, mailbox string, want mailstore.U
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE mailbox SET uidnext = ?, highestmodseq = ? WHERE id = ?`, uid+1, modseq, m.ID); err != nil {
 			return err
+		}
+		if o.ledger != nil {
+			if err := ledgerAdd(ctx, tx, *o.ledger, size, m.ID, uid); err != nil {
+				return err
+			}
 		}
 		mb = m.Mailbox
 		mb.UIDNext = uid + 1

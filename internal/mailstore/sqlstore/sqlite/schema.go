@@ -150,6 +150,20 @@ CREATE TRIGGER message_usage_delete AFTER DELETE ON message BEGIN
 	UPDATE account SET usage_storage = usage_storage - OLD.size, usage_messages = usage_messages - 1 WHERE id = 1;
 END;
 `,
+	// 5: the import ledger (mailstore.Importer): each message roost import
+	// stored, by its identity in the source, so that a later run imports
+	// exactly what is new however the account changed meanwhile. Rows stay
+	// when the message is moved or expunged: it was imported.
+	`
+CREATE TABLE import_ledger (
+	source_key TEXT PRIMARY KEY,        -- mailstore.ImportSource.Key
+	message_id TEXT NOT NULL,           -- Message-ID field body, '' if none
+	size INTEGER NOT NULL,              -- stored (CRLF) size
+	mailbox_id INTEGER NOT NULL,        -- where it went, and its UID there
+	uid INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX import_ledger_message_id ON import_ledger (message_id) WHERE message_id != '';
+`,
 }
 
 // migrate brings the database to the current schema and, for a new
