@@ -358,6 +358,9 @@ func init() {
 		"COPY":         (*parser).copyCmd,
 		"MOVE":         (*parser).copyCmd,
 		"NOTIFY":       (*parser).notify,
+		"GETQUOTA":     (*parser).getQuota,
+		"GETQUOTAROOT": (*parser).getQuotaRoot,
+		"SETQUOTA":     (*parser).setQuota,
 	}
 }
 
@@ -649,7 +652,7 @@ func (p *parser) lsub(cmd *Command) any {
 var statusItems = map[string]bool{
 	"MESSAGES": true, "UIDNEXT": true, "UIDVALIDITY": true, "UNSEEN": true,
 	"DELETED": true, "SIZE": true, "RECENT": true, "HIGHESTMODSEQ": true,
-	"APPENDLIMIT": true, "MAILBOXID": true,
+	"APPENDLIMIT": true, "MAILBOXID": true, "DELETED-STORAGE": true,
 }
 
 // statusItems: "(" status-att *(SP status-att) ")".

@@ -34,6 +34,9 @@ var capOrder = []string{
 	"STATUS=SIZE",        // RFC 8438
 	"UTF8=ACCEPT",        // RFC 6855
 	"COMPRESS=DEFLATE",   // RFC 4978
+	"QUOTA",              // RFC 9208
+	"QUOTA=RES-STORAGE",  // RFC 9208 5.1
+	"QUOTA=RES-MESSAGE",  // RFC 9208 5.2
 }
 
 // rev2Requires lists what RFC 9051 (appendix E and section 7.2.2) folds

@@ -143,7 +143,7 @@ func (s *session) cmdList(ctx context.Context, cmd *imap.Command) error {
 				}
 				return wrapf(err, "status %q", n.name)
 			}
-			s.writeStatus(st, args.ReturnStatus, s.recentCount(ctx, st, args.ReturnStatus))
+			s.writeStatus(st, args.ReturnStatus, s.statusExtra(ctx, st, args.ReturnStatus))
 		}
 	}
 	return nil

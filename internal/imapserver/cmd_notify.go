@@ -101,7 +101,7 @@ func (s *session) cmdNotify(ctx context.Context, cmd *imap.Command) error {
 				}
 				return wrapf(err, "notify: status %q", m.name)
 			}
-			s.writeStatus(st, s.notifyStatusItems(), 0)
+			s.writeStatus(st, s.notifyStatusItems(), statusExtra{})
 		}
 	}
 	return nil

@@ -9,11 +9,12 @@ import (
 )
 
 // statusItems are the STATUS data items we answer (RFC 9051 6.3.11, RFC
-// 8438 SIZE, RFC 7889 APPENDLIMIT, RFC 7162 3.1.7 HIGHESTMODSEQ).
+// 8438 SIZE, RFC 7889 APPENDLIMIT, RFC 7162 3.1.7 HIGHESTMODSEQ, RFC 9208
+// 4.1.4 DELETED-STORAGE).
 var statusItems = map[string]bool{
 	"MESSAGES": true, "UIDNEXT": true, "UIDVALIDITY": true, "UNSEEN": true,
 	"DELETED": true, "SIZE": true, "RECENT": true, "APPENDLIMIT": true,
-	"HIGHESTMODSEQ": true,
+	"HIGHESTMODSEQ": true, "DELETED-STORAGE": true,
 }
 
 // checkStatusItems returns a BAD reply for an item we do not answer.
@@ -42,8 +43,19 @@ func (s *session) cmdStatus(ctx context.Context, cmd *imap.Command) error {
 	if err != nil {
 		return wrapf(err, "status %q", args.Mailbox)
 	}
-	s.writeStatus(st, args.Items, s.recentCount(ctx, st, args.Items))
+	s.writeStatus(st, args.Items, s.statusExtra(ctx, st, args.Items))
 	return nil
+}
+
+// statusExtra holds the STATUS values that cost a read of the mailbox's
+// messages; they are computed only when asked for.
+type statusExtra struct {
+	recent         uint32 // RECENT
+	deletedStorage int64  // DELETED-STORAGE (quota.go)
+}
+
+func (s *session) statusExtra(ctx context.Context, st mailstore.Status, items []string) statusExtra {
+	return statusExtra{recent: s.recentCount(ctx, st, items), deletedStorage: s.deletedStorage(ctx, st, items)}
 }
 
 // recentCount returns the RECENT value for a STATUS that asks for it: the
@@ -75,7 +87,7 @@ func (s *session) recentCount(ctx context.Context, st mailstore.Status, items []
 
 // writeStatus writes "* STATUS name (item value ...)" with the items in
 // the order asked. Also used by LIST-STATUS (RFC 5819).
-func (s *session) writeStatus(st mailstore.Status, items []string, recent uint32) {
+func (s *session) writeStatus(st mailstore.Status, items []string, extra statusExtra) {
 	s.enc.Untagged().Atom("STATUS").SP().Mailbox(st.Name).SP().BeginList()
 	for i, it := range items {
 		if i > 0 {
@@ -97,9 +109,11 @@ func (s *session) writeStatus(st mailstore.Status, items []string, recent uint32
 			s.enc.Number64(uint64(st.Size))
 		case "RECENT":
 			// RFC 9051 removed RECENT; IMAP4rev1 clients still ask.
-			s.enc.Number(recent)
+			s.enc.Number(extra.recent)
 		case "HIGHESTMODSEQ":
 			s.enc.Number64(uint64(st.HighestModSeq))
+		case "DELETED-STORAGE":
+			s.enc.Number64(uint64(extra.deletedStorage))
 		case "APPENDLIMIT":
 			// RFC 7889 3: NIL when there is no limit.
 			if l := s.srv.opts.AppendLimit; l > 0 {

@@ -103,10 +103,14 @@ type testServer struct {
 }
 
 type testConfig struct {
-	tls  bool
-	opts func(*Options)
-	auth func(*auth.Options)
+	tls   bool
+	opts  func(*Options)
+	auth  func(*auth.Options)
+	store func(*sqlite.Options)
 }
+
+// withStore adjusts the store options (Dir and Logger are set already).
+func withStore(f func(*sqlite.Options)) func(*testConfig) { return func(c *testConfig) { c.store = f } }
 
 // withTLS offers STARTTLS.
 func withTLS() func(*testConfig) { return func(c *testConfig) { c.tls = true } }
@@ -128,7 +132,11 @@ func newTestServer(t testing.TB, cfgs ...func(*testConfig)) *testServer {
 	ts := &testServer{t: t, dir: t.TempDir(), logs: &syncBuffer{}, ended: make(chan struct{}, 1000)}
 	logger := slog.New(slog.NewTextHandler(ts.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
-	st, err := sqlite.Open(sqlite.Options{Dir: filepath.Join(ts.dir, "mail"), Logger: logger})
+	so := sqlite.Options{Dir: filepath.Join(ts.dir, "mail"), Logger: logger}
+	if cfg.store != nil {
+		cfg.store(&so)
+	}
+	st, err := sqlite.Open(so)
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}

@@ -292,7 +292,7 @@ func (s *session) notifyMailboxes(ctx context.Context) error {
 			}
 			return wrapf(err, "notify: status %q", m.Name)
 		}
-		s.writeStatus(st, s.notifyStatusItems(), 0)
+		s.writeStatus(st, s.notifyStatusItems(), statusExtra{})
 	}
 	return s.enc.Err()
 }
