@@ -28,7 +28,8 @@ func (s *session) cmdStartTLS(ctx context.Context, cmd *imap.Command) error {
 		s.log.Info("imap STARTTLS handshake failed", "err", err)
 		return fatal(err)
 	}
-	s.br = bufio.NewReaderSize(s.conn, 8*1024)
+	s.src.has = false // (consumed by the STARTTLS line itself; never carried over)
+	s.br = bufio.NewReaderSize(&s.src, readBufSize)
 	s.newDecoder()
 	s.bw.Reset(deadlineWriter{s})
 	return errReplied

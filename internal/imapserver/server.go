@@ -104,6 +104,10 @@ const (
 	// store (and every LIST) with mailboxes. Real accounts have tens to a
 	// few thousand.
 	DefaultMaxMailboxes = 10000
+	// DefaultQuotaRoot is the quota root name Dovecot's example
+	// configuration uses ("quota = maildir:User quota"); some clients
+	// (Apple Mail) show no quota for an empty name.
+	DefaultQuotaRoot = "User quota"
 	// DefaultMaxUserIPConnections is Dovecot's mail_max_userip_connections.
 	DefaultMaxUserIPConnections = 10
 	// writeBufSize is the output buffer per connection.
@@ -137,6 +141,9 @@ type Options struct {
 	// exceed it (counting the parents it creates) is NO [LIMIT]. Default
 	// DefaultMaxMailboxes; negative means no limit.
 	MaxMailboxes int
+	// QuotaRoot is the name of each account's quota root in the QUOTA
+	// extension (RFC 9208). Default DefaultQuotaRoot.
+	QuotaRoot string
 	// TempDir is where APPEND literals are spooled. "" means os.TempDir().
 	TempDir string
 	// Sessions, if set, is told about logged-in sessions (roost who,
@@ -183,8 +190,6 @@ type Server struct {
 	caps map[string]bool
 	// recent hands out \Recent to one session per message (selected.go).
 	recent recentTracker
-	// idle wakes sessions in IDLE (idlehub.go).
-	idle idleHub
 
 	mu     sync.Mutex
 	userIP map[userIPKey]int // logged-in sessions per user and remote IP
@@ -212,6 +217,9 @@ func New(opts Options) *Server {
 	}, opts.Greeting)
 	if opts.MaxUserIPConnections == 0 {
 		opts.MaxUserIPConnections = DefaultMaxUserIPConnections
+	}
+	if opts.QuotaRoot == "" {
+		opts.QuotaRoot = DefaultQuotaRoot
 	}
 	if opts.MaxMailboxes == 0 {
 		opts.MaxMailboxes = DefaultMaxMailboxes

@@ -26,8 +26,12 @@ type session struct {
 	conn *netserver.Conn
 	log  *slog.Logger
 
+	// br reads from src (the connection) and bw writes to the connection;
+	// both give their buffers back while the session waits for its client
+	// (iobuf.go).
 	br  *bufio.Reader
 	bw  *bufio.Writer
+	src connReader
 	dec *imapwire.Decoder
 	// enc carries all output. The loop flushes it once per command when no
 	// more pipelined input is buffered; IDLE and continuations flush
@@ -77,7 +81,8 @@ func newSession(srv *Server, c *netserver.Conn) *session {
 		enabled: map[string]bool{},
 		start:   time.Now(),
 	}
-	s.br = bufio.NewReaderSize(c, 8*1024)
+	s.src.conn = c
+	s.br = bufio.NewReaderSize(&s.src, readBufSize)
 	s.bw = bufio.NewWriterSize(deadlineWriter{s}, writeBufSize)
 	s.enc = imapwire.NewEncoder(s.bw)
 	s.newDecoder()
@@ -236,6 +241,9 @@ func (s *session) step(ctx context.Context) error {
 	s.conn.SetReadDeadline(time.Now().Add(s.timeout()))
 	if ctx.Err() != nil {
 		return errShutdown
+	}
+	if err := s.awaitInput(); err != nil {
+		return s.readFailed(ctx, err)
 	}
 	cmd, err := imap.ReadCommand(s.dec, imap.ParseOptions{
 		TempDir:       s.srv.opts.TempDir,

@@ -58,8 +58,11 @@ type Options struct {
 	// STARTTLS. nil disables both.
 	TLSConfig *tls.Config
 	Logger    *slog.Logger
-	// MaxConnections caps concurrent connections over all listeners
-	// (0: 10000). Connections over the cap are closed at once.
+	// MaxConnections caps concurrent connections over all listeners.
+	// Connections over the cap are closed at once. 0: derived from the
+	// open-file limit, which New raises to its hard limit
+	// (RaiseOpenFileLimit): three quarters of it, the rest kept for the
+	// store's files; 49152 under the systemd unit's LimitNOFILE=65536.
 	MaxConnections int
 	// MaxPreauthPerIP caps connections of a LoginHandler that have not
 	// logged in yet, per remote IPv4 address or IPv6 /64 (0:
@@ -125,7 +128,12 @@ func New(opts Options) *Server {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.MaxConnections == 0 {
-		opts.MaxConnections = 10000
+		nofile, err := RaiseOpenFileLimit()
+		if err != nil {
+			opts.Logger.Warn("open-file limit", "err", err)
+		}
+		opts.MaxConnections = connectionsFor(nofile)
+		opts.Logger.Info("connection cap from the open-file limit", "max_connections", opts.MaxConnections, "open_files", nofile)
 	}
 	if opts.MaxPreauthPerIP == 0 {
 		opts.MaxPreauthPerIP = DefaultMaxPreauthPerIP
