@@ -190,6 +190,8 @@ type Server struct {
 	caps map[string]bool
 	// recent hands out \Recent to one session per message (selected.go).
 	recent recentTracker
+	// idle wakes sessions in IDLE (idlehub.go).
+	idle idleHub
 
 	mu     sync.Mutex
 	userIP map[userIPKey]int // logged-in sessions per user and remote IP
