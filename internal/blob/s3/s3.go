@@ -147,6 +147,23 @@ var _ blob.Backend = (*Store)(nil)
 // Open connects to the object store and checks that the bucket exists
 // (it does not create it: buckets carry policies an admin sets up).
 func Open(ctx context.Context, o Options) (*Store, error) {
+	s, err := New(o)
+	if err != nil {
+		return nil, err
+	}
+	ok, err := s.client.BucketExists(ctx, s.bucket)
+	if err != nil {
+		return nil, fmt.Errorf("open s3 blob store: bucket %s at %s: %w", s.bucket, s.client.EndpointURL().Host, err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("open s3 blob store: bucket %s does not exist at %s", s.bucket, s.client.EndpointURL().Host)
+	}
+	return s, nil
+}
+
+// New is Open without the network round trip: the first request shows
+// whether the store is reachable.
+func New(o Options) (*Store, error) {
 	if o.Bucket == "" {
 		return nil, errors.New("open s3 blob store: no bucket")
 	}
@@ -192,20 +209,17 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if s.window <= 0 {
 		s.window = DefaultWindow
 	}
-	ok, err := client.BucketExists(ctx, o.Bucket)
-	if err != nil {
-		return nil, fmt.Errorf("open s3 blob store: bucket %s at %s: %w", o.Bucket, endpoint, err)
-	}
-	if !ok {
-		return nil, fmt.Errorf("open s3 blob store: bucket %s does not exist at %s", o.Bucket, endpoint)
-	}
 	return s, nil
 }
 
-// Ping checks that the bucket is reachable (health checks).
+// Ping checks that the bucket is reachable and exists (health checks).
 func (s *Store) Ping(ctx context.Context) error {
-	if _, err := s.client.BucketExists(ctx, s.bucket); err != nil {
+	ok, err := s.client.BucketExists(ctx, s.bucket)
+	if err != nil {
 		return fmt.Errorf("s3 bucket %s: %w", s.bucket, err)
+	}
+	if !ok {
+		return fmt.Errorf("s3 bucket %s does not exist", s.bucket)
 	}
 	return nil
 }
