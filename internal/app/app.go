@@ -59,8 +59,14 @@ func OpenStore(cfg *config.Config, log *slog.Logger) (mailstore.Store, error) {
 		// within this fails the start (the service manager retries).
 		ctx, cancel := context.WithTimeout(context.Background(), storeOpenTimeout)
 		defer cancel()
+		// Bodies in the object store of mail_blob_location, if set
+		// (blobstore.go); nil keeps them in the database.
+		blobs, err := OpenBlobs(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
 		return postgres.Open(ctx, postgres.Options{DSN: cfg.MailLocation.DSN, MaxMessageSize: cfg.MaxMailSize, Logger: log,
-			Quota: QuotaFunc(cfg, log)})
+			Quota: QuotaFunc(cfg, log), Blobs: blobs})
 	}
 	return nil, fmt.Errorf("mail_location: unsupported driver %q", cfg.MailLocation.Driver)
 }
@@ -265,7 +271,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts StartOptions) (*App, e
 	// The admin socket (roost who, kick, mailbox, expunge) lives in the
 	// data directory, owned by the user the server runs as, mode 0600.
 	if a.admin, err = admin.Listen(admin.SocketPath(cfg.MailLocation.Path),
-		&admin.Service{Store: a.store, Users: a.auth, Sessions: a.sessions}, log.With("proto", "admin")); err != nil {
+		&admin.Service{Store: a.store, Users: a.auth, Sessions: a.sessions, Checks: blobChecks(cfg)}, log.With("proto", "admin")); err != nil {
 		return nil, err
 	}
 	a.wg.Add(1)
