@@ -17,7 +17,8 @@
 // mailbox); mailbox.rename (user, mailbox, new_name); mailbox.status (user,
 // mailbox); expunge (user, mailbox, query: an IMAP search key list);
 // account.purge (user: an account whose user was removed from the passdb;
-// its sessions are kicked and all its mail is removed); health (health.go).
+// its sessions are kicked and all its mail is removed); health (health.go);
+// quota.get and quota.recalc (user; quota.go).
 //
 // Changes go through the server's own store, so sessions (IDLE, NOOP) see
 // them as they see each other's changes.
@@ -166,7 +167,8 @@ func (s *Service) Call(ctx context.Context, req Request) (any, error) {
 		}
 		kicked, pending := s.Sessions.Kick(req.User, wait)
 		return KickResult{Kicked: len(kicked), Pending: pending, Sessions: append([]Session{}, kicked...)}, nil
-	case "mailbox.list", "mailbox.create", "mailbox.delete", "mailbox.rename", "mailbox.status", "expunge":
+	case "mailbox.list", "mailbox.create", "mailbox.delete", "mailbox.rename", "mailbox.status", "expunge",
+		"quota.get", "quota.recalc":
 		return s.withAccount(ctx, req)
 	case "account.purge":
 		return s.purge(ctx, req.User)
@@ -229,7 +231,7 @@ func (s *Service) withAccount(ctx context.Context, req Request) (any, error) {
 	if req.User == "" {
 		return nil, &Error{CodeUsage, req.Cmd + ": user missing"}
 	}
-	needMailbox := req.Cmd != "mailbox.list"
+	needMailbox := req.Cmd != "mailbox.list" && req.Cmd != "quota.get" && req.Cmd != "quota.recalc"
 	if needMailbox && req.Mailbox == "" {
 		return nil, &Error{CodeUsage, req.Cmd + ": mailbox missing"}
 	}
@@ -270,6 +272,8 @@ func (s *Service) withAccount(ctx context.Context, req Request) (any, error) {
 
 func (s *Service) accountCmd(ctx context.Context, acct mailstore.Account, req Request, charset string, key *searchKey) (any, error) {
 	switch req.Cmd {
+	case "quota.get", "quota.recalc":
+		return s.quotaCmd(ctx, acct, req)
 	case "mailbox.list":
 		mboxes, err := acct.Mailboxes(ctx)
 		if err != nil {

@@ -78,6 +78,8 @@ func init() {
 		{"mailbox rename", "mailbox rename [-c FILE] -u USER NAME NEWNAME", "rename a mailbox (and its children)", runMailboxRename},
 		{"mailbox status", "mailbox status [-c FILE] -u USER [--json] NAME", "messages, unseen, size, uidvalidity, uidnext, highestmodseq", runMailboxStatus},
 		{"expunge", "expunge [-c FILE] -u USER -m MAILBOX [--json] SEARCH-QUERY", "expunge the messages an IMAP search query matches", runExpunge},
+		{"quota get", "quota get [-c FILE] -u USER [--json]", "a user's quota usage and limits (STORAGE in KiB; --json: octets)", runQuotaGet},
+		{"quota recalc", "quota recalc [-c FILE] -u USER [--json]", "recount a user's quota usage from the stored messages", runQuotaRecalc},
 		{"bench", benchUsage, "load-test any IMAP/POP3 server with simulated clients; report throughput, latency, errors", runBench},
 	}
 }
