@@ -54,7 +54,11 @@ func (t Target) tlsConfig() *tls.Config {
 
 // dialTCP connects from local (may be nil) to t.Addr and, for implicit TLS,
 // completes the handshake.
+//
+// A connect under way when the run ends is finished, not aborted: an
+// abort would look like a server failure (the caller checks ctx before).
 func dialTCP(ctx context.Context, t Target, tc *tls.Config, local net.Addr) (net.Conn, error) {
+	ctx = context.WithoutCancel(ctx)
 	d := net.Dialer{Timeout: t.timeout(), LocalAddr: local}
 	c, err := d.DialContext(ctx, "tcp", t.Addr)
 	if err != nil {

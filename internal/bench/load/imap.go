@@ -90,7 +90,7 @@ func (w *Worker) dialIMAP(ctx context.Context) (*IMAP, error) {
 			nc.Close()
 			return nil, err
 		}
-		tc, err := handshake(ctx, nc, w.eng.tlsConf, c.timeout)
+		tc, err := handshake(context.WithoutCancel(ctx), nc, w.eng.tlsConf, c.timeout)
 		if err != nil {
 			return nil, err
 		}

@@ -57,7 +57,7 @@ func (w *Worker) dialPOP3(ctx context.Context) (*POP3, error) {
 			nc.Close()
 			return nil, err
 		}
-		tc, err := handshake(ctx, nc, w.eng.tlsConf, c.timeout)
+		tc, err := handshake(context.WithoutCancel(ctx), nc, w.eng.tlsConf, c.timeout)
 		if err != nil {
 			return nil, err
 		}
