@@ -108,3 +108,22 @@ func TestRecipientDelimiter(t *testing.T) {
 	c2.expect("MAIL FROM:<>", "250")
 	c2.expect("RCPT TO:<alice+x@example.com>", "550 5.1.1")
 }
+
+// TestLongLines: a message line longer than go-smtp's default limit (2000)
+// is saved byte-exact, as Dovecot saves it; refusing it with 451 made the
+// MTA retry such mail forever.
+func TestLongLines(t *testing.T) {
+	e := newEnv(t, nil)
+	c := e.dial()
+	c.expect("LHLO client.test", "250")
+	c.expect("MAIL FROM:<s@example.org>", "250")
+	c.expect("RCPT TO:<alice@example.org>", "250")
+	c.expect("DATA", "354")
+	long := strings.Repeat("<td>cell</td>", 5000) // 65,000 octets, one line
+	c.send("Subject: html\r\nContent-Type: text/html\r\n\r\n" + long + "\r\n.\r\n")
+	c.expectLine("250 2.0.0 <alice@example.org> ")
+	msgs := e.inbox("alice")
+	if len(msgs) != 1 || !strings.HasSuffix(string(msgs[0]), "\r\n\r\n"+long+"\r\n") {
+		t.Fatalf("stored %d messages; the line did not survive", len(msgs))
+	}
+}

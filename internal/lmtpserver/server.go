@@ -49,6 +49,15 @@ const (
 	DefaultTimeout = 5 * time.Minute
 )
 
+// maxLineLength bounds command and message lines. go-smtp's default (2000)
+// refused real mail (unwrapped HTML, long header fields) with a temporary
+// error, so the MTA retried it forever; Dovecot's LMTP accepts such
+// lines, and RFC 5321's 1000-octet limit is not enforced by MTAs in
+// practice (Postfix passes lines up to line_length_limit = 2048 and splits
+// longer ones). go-smtp only counts line bytes, so the bound is about a
+// runaway client, not memory per line.
+const maxLineLength = 1 << 20
+
 // memSpoolSize is the largest message kept in memory during DATA; larger
 // ones are spooled to a temporary file, so concurrent large deliveries do
 // not hold their whole size in memory.
@@ -156,6 +165,7 @@ func (s *Server) ServeConn(ctx context.Context, c *netserver.Conn) {
 	ss.ReadTimeout = s.opts.Timeout
 	ss.WriteTimeout = s.opts.Timeout
 	ss.EnableSMTPUTF8 = true
+	ss.MaxLineLength = maxLineLength
 	ss.ErrorLog = slogAdapter{log}
 
 	log.Debug("lmtp session started")
