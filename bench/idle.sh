@@ -15,16 +15,16 @@
 # ("roost dovecot"), TLS=1 (implicit TLS on both), SETTLE (10s, wait before
 # measuring), HOLD (0: keep the connections open this long after measuring),
 # PPROF=1 (run Roost as roost-prof: /debug/pprof on 127.0.0.1:6061; take a
-# heap profile during HOLD), ROOST_PORT (11143/11993), IMAP_PORT (10143,
+# heap profile during HOLD), ROOST_PORT (13143/13993), IMAP_PORT (12143,
 # Dovecot), DOVECOT_PROCS (N+100: Dovecot's imap process_limit).
 set -eu
 cd "$(dirname "$0")/.."
 DOVECOT_REF=${DOVECOT_REF:-$(cd .. && pwd)/shared/reference/dovecot-ref.sh}
 N=${N:-10000}; USERS=${USERS:-1}; WORK=${WORK:-/tmp/idlebench}; SERVERS=${SERVERS:-roost dovecot}
 TLS=${TLS:-0}; SETTLE=${SETTLE:-10s}; HOLD=${HOLD:-0}; DOVECOT_PROCS=${DOVECOT_PROCS:-$((N + 100))}
-ROOST_PORT=${ROOST_PORT:-11143}; ROOST_TLS_PORT=${ROOST_TLS_PORT:-11993}
-export IMAP_PORT=${IMAP_PORT:-10143} IMAPS_PORT=${IMAPS_PORT:-10993}
-export POP3_PORT=${POP3_PORT:-10110} POP3S_PORT=${POP3S_PORT:-10995} LMTP_PORT=${LMTP_PORT:-10024}
+ROOST_PORT=${ROOST_PORT:-13143}; ROOST_TLS_PORT=${ROOST_TLS_PORT:-13993}
+export IMAP_PORT=${IMAP_PORT:-12143} IMAPS_PORT=${IMAPS_PORT:-12993}
+export POP3_PORT=${POP3_PORT:-12110} POP3S_PORT=${POP3S_PORT:-12995} LMTP_PORT=${LMTP_PORT:-12024}
 [ "$(id -u)" = 0 ] || { echo "idle.sh: run as root (Dovecot's processes, smaps_rollup of other users)" >&2; exit 1; }
 mkdir -p "$WORK/bin" "$WORK/roost"
 
