@@ -44,7 +44,9 @@ func quotaCmd(e *env, verb string) int {
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "Quota name\tType\tValue\tLimit\t%")
-	fmt.Fprintf(tw, "%s\tSTORAGE\t%d\t%s\t%s\n", root, (res.StorageUsed+1023)/1024, limitText((res.StorageLimit+1023)/1024), percent(res.StorageUsed, res.StorageLimit))
+	// As doveadm: the percentage of the KiB figures shown.
+	usedK, limitK := (res.StorageUsed+1023)/1024, (res.StorageLimit+1023)/1024
+	fmt.Fprintf(tw, "%s\tSTORAGE\t%d\t%s\t%s\n", root, usedK, limitText(limitK), percent(usedK, limitK))
 	fmt.Fprintf(tw, "%s\tMESSAGE\t%d\t%s\t%s\n", root, res.MessagesUsed, limitText(res.MessagesLimit), percent(res.MessagesUsed, res.MessagesLimit))
 	tw.Flush()
 	return exitOK

@@ -28,10 +28,16 @@ func init() {
 // mailbox's quota root and that root's QUOTA response.
 func (s *session) cmdGetQuotaRoot(ctx context.Context, cmd *imap.Command) error {
 	args := cmd.Args.(*imap.GetQuotaRootCmd)
-	// The mailbox must exist (RFC 9208 4.1.2 lists the roots of an
-	// existing mailbox); the store's KindNotFound becomes NO [NONEXISTENT].
+	// Every mailbox name of the account, existing or not, belongs to its
+	// one root: a client may ask before it creates a mailbox or APPENDs to
+	// one. Dovecot answers the same way; only a name that could never be
+	// a mailbox is refused.
+	name := args.Mailbox
 	mb, err := s.acct.Mailbox(ctx, args.Mailbox)
-	if err != nil {
+	switch {
+	case err == nil:
+		name = mb.Name
+	case mailstore.KindOf(err) != mailstore.KindNotFound:
 		return wrapf(err, "getquotaroot %q", args.Mailbox)
 	}
 	q, u, err := s.acct.Quota(ctx)
@@ -39,7 +45,7 @@ func (s *session) cmdGetQuotaRoot(ctx context.Context, cmd *imap.Command) error 
 		return wrapf(err, "getquotaroot: read quota")
 	}
 	root := s.srv.opts.QuotaRoot
-	s.enc.Untagged().Atom("QUOTAROOT").SP().Mailbox(mb.Name).SP().String(root).CRLF()
+	s.enc.Untagged().Atom("QUOTAROOT").SP().Mailbox(name).SP().String(root).CRLF()
 	s.writeQuota(root, q, u)
 	return nil
 }

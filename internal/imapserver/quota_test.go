@@ -71,7 +71,9 @@ func TestGetQuotaRoot(t *testing.T) {
 	l.set("alice", mailstore.Quota{Messages: 5})
 	c.do(`a4 GETQUOTA "User quota"`).untagged(`* QUOTA "User quota" (MESSAGE 2 5)`).ok()
 
-	c.do(`a5 GETQUOTAROOT Nonexistent`).no("NONEXISTENT")
+	// A mailbox that does not exist (yet) has the same root, as in Dovecot.
+	c.do(`a5 GETQUOTAROOT Later`).untagged(`* QUOTAROOT Later "User quota"`, `* QUOTA "User quota" (MESSAGE 2 5)`).ok()
+	c.do(`a5b GETQUOTAROOT "bad//name"`).no()
 	c.do(`a6 GETQUOTA "Other root"`).no("NONEXISTENT")
 	c.do(`a7 GETQUOTA ""`).no("NONEXISTENT")
 	c.do(`a8 SETQUOTA "User quota" (STORAGE 1)`).no("NOPERM")
