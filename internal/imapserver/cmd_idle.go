@@ -48,6 +48,7 @@ func (s *session) cmdIdle(ctx context.Context, cmd *imap.Command) error {
 	if err := s.syncPoint(ctx, true); err != nil {
 		return err
 	}
+	s.writeModSeqReport() // no tagged OK until DONE (condstore.go)
 	s.enc.Continuation("idling")
 	if err := s.enc.Flush(); err != nil {
 		return fatal(err)
@@ -178,6 +179,7 @@ func (s *session) idleSync(ctx context.Context) error {
 		}
 		s.log.Warn("imap idle: sync failed", "user", s.user, "err", err)
 	}
+	s.writeModSeqReport()
 	if err := s.enc.Flush(); err != nil {
 		return fatal(err)
 	}

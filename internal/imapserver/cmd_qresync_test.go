@@ -48,14 +48,16 @@ func TestQResyncVanished(t *testing.T) {
 
 	c2.do(`b3 UID STORE 5:6 +FLAGS.SILENT (\Deleted)`).ok()
 	c2.do("b4 UID EXPUNGE 5:6").untagged("* 4 EXPUNGE", "* 3 EXPUNGE").ok()
-	c.do("a5 NOOP").untagged("* VANISHED 5:6").ok()
+	// VANISHED has no modseq: the tagged OK carries the HIGHESTMODSEQ
+	// (as Dovecot answers; condstore.go noteModSeqReport).
+	c.do("a5 NOOP").untagged("* VANISHED 5:6").tagged("OK [HIGHESTMODSEQ 13] Noop completed.")
 
 	// Not during FETCH, STORE or SEARCH by sequence number (RFC 9051
 	// 7.5.1, RFC 7162 3.2.10): VANISHED waits like EXPUNGE would.
 	c2.do(`b5 STORE 1 +FLAGS.SILENT (\Deleted)`).ok()
 	c2.do("b6 EXPUNGE").ok() // MODSEQ 15
-	c.do("a6 FETCH 1 (UID)").untagged("* 1 FETCH (UID 1)").ok()
-	c.do("a7 UID FETCH 3 (UID)").untagged("* 2 FETCH (UID 3)", "* VANISHED 1").ok()
+	c.do("a6 FETCH 1 (UID)").untagged("* 1 FETCH (UID 1)").tagged("OK Fetch completed.")
+	c.do("a7 UID FETCH 3 (UID)").untagged("* 2 FETCH (UID 3)", "* VANISHED 1").tagged("OK [HIGHESTMODSEQ 15] Fetch completed.")
 
 	// IDLE.
 	c.send("a8 IDLE\r\n")
@@ -64,6 +66,8 @@ func TestQResyncVanished(t *testing.T) {
 	c.expect(`* 1 FETCH (UID 3 FLAGS (\Deleted \Recent) MODSEQ (16))`)
 	c2.do("b8 UID EXPUNGE 3").ok()
 	c.expect("* VANISHED 3")
+	// In IDLE there is no tagged reply to carry it: untagged, as Dovecot.
+	c.expect("* OK [HIGHESTMODSEQ 17] Highest")
 	c.send("DONE\r\n")
 	c.expect("a8 OK Idle completed.")
 
@@ -168,4 +172,68 @@ func TestQResyncFetchVanished(t *testing.T) {
 	c.do("a8 UID FETCH 1:* (UID) (CHANGEDSINCE 9 VANISHED)").untagged(
 		"* VANISHED 1",
 	).ok()
+}
+
+// TestQResyncHighestModSeqReports: when updates leave the client unable
+// to work out the mailbox's HIGHESTMODSEQ from what it got, the tagged OK
+// (or, in IDLE, an untagged OK) carries it (RFC 7162 3.2.10). The
+// transcript follows what Dovecot 2.3 answered to the same sequence
+// (docs/imap-condstore.md): VANISHED or EXISTS -> code; flag updates
+// alone -> none (their FETCH MODSEQ says it); expunges held back during a
+// FETCH by sequence number while a FETCH showed a newer MODSEQ -> the last
+// complete modseq; a CONDSTORE-only session -> never.
+func TestQResyncHighestModSeqReports(t *testing.T) {
+	ts := newTestServer(t)
+	deliverN(ts, 8) // UIDs 1..8, MODSEQ 2..9
+	q, cs, b := ts.login("alice"), ts.login("alice"), ts.login("alice")
+	q.do("q1 ENABLE QRESYNC").ok()
+	q.do("q2 SELECT INBOX").contains("* OK [HIGHESTMODSEQ 9] Highest").ok()
+	cs.do("c1 ENABLE CONDSTORE").ok()
+	cs.do("c2 SELECT INBOX").contains("* OK [HIGHESTMODSEQ 9] Highest").ok()
+	b.do("b1 SELECT INBOX").ok()
+
+	// Nothing changed: no code.
+	q.do("q3 NOOP").tagged("OK Noop completed.")
+	// A flag change: its FETCH carries MODSEQ 10, no code.
+	b.do(`b2 STORE 1 +FLAGS.SILENT (\Flagged)`).ok()
+	q.do("q4 NOOP").untagged(`* 1 FETCH (UID 1 FLAGS (\Flagged \Recent) MODSEQ (10))`).tagged("OK Noop completed.")
+	// An expunge (MODSEQ 12): VANISHED, then the code, on NOOP and CHECK.
+	b.do(`b3 STORE 2 +FLAGS.SILENT (\Deleted)`).ok()
+	b.do("b4 EXPUNGE").ok()
+	q.do("q5 NOOP").untagged("* VANISHED 2").tagged("OK [HIGHESTMODSEQ 12] Noop completed.")
+	q.do("q6 NOOP").tagged("OK Noop completed.") // told once
+	b.do(`b5 STORE 2 +FLAGS.SILENT (\Deleted)`).ok() // UID 3
+	b.do("b6 EXPUNGE").ok()                           // MODSEQ 14
+	q.do("q7 CHECK").untagged("* VANISHED 3").tagged("OK [HIGHESTMODSEQ 14] Check completed.")
+	// A new message: EXISTS has no modseq either.
+	deliverN(ts, 1) // UID 9, MODSEQ 15
+	q.do("q8 NOOP").untagged("* 7 EXISTS", "* 7 RECENT").tagged("OK [HIGHESTMODSEQ 15] Noop completed.")
+
+	// FETCH by sequence number holds an expunge (MODSEQ 17) back while it
+	// shows a flag change made after it (MODSEQ 18): the code repeats the
+	// last complete modseq, so a client that took 18 from the FETCH does
+	// not skip the expunge on its next resync.
+	b.do(`b7 UID STORE 4 +FLAGS.SILENT (\Deleted)`).ok() // MODSEQ 16
+	b.do("b8 EXPUNGE").ok()                               // MODSEQ 17
+	b.do(`b9 UID STORE 5 +FLAGS.SILENT (\Seen)`).ok()     // MODSEQ 18
+	q.do("q9 FETCH 1 (UID)").untagged("* 1 FETCH (UID 1)", `* 3 FETCH (UID 5 FLAGS (\Seen \Recent) MODSEQ (18))`).
+		tagged("OK [HIGHESTMODSEQ 15] Fetch completed.")
+	q.do("q10 NOOP").untagged("* VANISHED 4").tagged("OK [HIGHESTMODSEQ 18] Noop completed.")
+
+	// In IDLE: untagged, right after the VANISHED.
+	q.send("q11 IDLE\r\n")
+	q.expect("+ idling")
+	b.do(`b10 UID STORE 6 +FLAGS.SILENT (\Deleted)`).ok() // MODSEQ 19
+	q.expect(`* 3 FETCH (UID 6 FLAGS (\Deleted \Recent) MODSEQ (19))`)
+	b.do("b11 UID EXPUNGE 6").ok() // MODSEQ 20
+	q.expect("* VANISHED 6")
+	q.expect("* OK [HIGHESTMODSEQ 20] Highest")
+	q.send("DONE\r\n")
+	q.expect("q11 OK Idle completed.")
+
+	// CONDSTORE without QRESYNC: EXPUNGE responses, never a code.
+	r := cs.do("c3 NOOP").lacks("* OK [HIGHESTMODSEQ").tagged("OK Noop completed.")
+	if len(r.untaggedPrefix("* ")) == 0 {
+		t.Fatalf("CONDSTORE session saw no updates: %s", r)
+	}
 }

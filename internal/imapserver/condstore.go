@@ -58,9 +58,79 @@ func (s *session) writeHighestModSeq() {
 // after expunges were reported as VANISHED: VANISHED carries no modseq, so
 // a QRESYNC client learns the mailbox's new HIGHESTMODSEQ from the tagged
 // reply (Dovecot does this for EXPUNGE; RFC 7162 3.2.10 lets the client
-// store it).
+// store it). It replaces any report noteModSeqReport left pending.
 func (s *session) highestModSeqCode() string {
+	s.sel.reportModSeq = 0
 	return "HIGHESTMODSEQ " + strconv.FormatUint(uint64(s.sel.modSeq), 10)
+}
+
+// noteModSeqReport runs after every sync point of a QRESYNC session and
+// decides whether the client must be told the mailbox's HIGHESTMODSEQ, as
+// Dovecot does (checked side by side, docs/imap-condstore.md):
+//
+//   - Updates were sent and nothing is held back: if the view's modseq is
+//     above what the client can work out itself (the last HIGHESTMODSEQ
+//     it got, and the MODSEQ of every FETCH it got), the modseq is to be
+//     sent. That is the case after VANISHED or EXISTS, which carry no
+//     modseq (RFC 7162 3.2.10: the client may then store the HIGHESTMODSEQ
+//     and resync from it later); after flag updates alone their FETCH
+//     MODSEQ already says it.
+//   - Expunges are held back (a command using sequence numbers, RFC 9051
+//     7.5.1) while a FETCH showed a MODSEQ above the last complete state:
+//     a client that stored that MODSEQ as its HIGHESTMODSEQ would never
+//     learn of the held-back expunges, so the last complete modseq is
+//     sent again to correct it, and the next complete sync sends the new
+//     one even if a FETCH showed it.
+//
+// Where it is sent: on the tagged OK of the command (okModSeqCode), or
+// untagged as "* OK [HIGHESTMODSEQ n] Highest" when the update came
+// outside a command (IDLE, NOTIFY between commands: writeModSeqReport).
+// CONDSTORE-only sessions get EXPUNGE, not VANISHED, and nothing here
+// (Dovecot sends nothing either).
+func (s *session) noteModSeqReport() {
+	v := s.sel
+	if v == nil || !s.qresync() {
+		return
+	}
+	if len(v.expunged) > 0 {
+		if v.fetchModSeq > v.fullModSeq {
+			// The client is told to go back to fullModSeq: from then on
+			// it cannot know anything newer until told, so the next
+			// complete sync reports (Dovecot leaves that one out).
+			v.reportModSeq = v.fullModSeq
+			v.fetchModSeq = v.fullModSeq
+		}
+		return
+	}
+	if v.modSeq > v.fullModSeq && v.modSeq > v.fetchModSeq {
+		v.reportModSeq = v.modSeq
+	}
+	v.fullModSeq = v.modSeq
+}
+
+// okModSeqCode returns the pending HIGHESTMODSEQ report as a response code
+// for a tagged OK ("" if none) and clears it.
+func (s *session) okModSeqCode() string {
+	v := s.sel
+	if v == nil || v.reportModSeq == 0 {
+		return ""
+	}
+	code := "HIGHESTMODSEQ " + strconv.FormatUint(uint64(v.reportModSeq), 10)
+	v.reportModSeq = 0
+	return code
+}
+
+// writeModSeqReport writes the pending HIGHESTMODSEQ report as an untagged
+// "* OK [HIGHESTMODSEQ n] Highest" (updates sent outside a command: IDLE,
+// NOTIFY) and clears it.
+func (s *session) writeModSeqReport() {
+	v := s.sel
+	if v == nil || v.reportModSeq == 0 {
+		return
+	}
+	s.enc.Untagged().Atom("OK").SP().Raw("[HIGHESTMODSEQ ").Number64(uint64(v.reportModSeq)).Raw("]").SP().
+		Text("Highest").CRLF()
+	v.reportModSeq = 0
 }
 
 // writeVanished writes "* VANISHED uid-set" (earlier false: the messages

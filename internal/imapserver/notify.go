@@ -437,6 +437,7 @@ func (s *session) notifyWait(ctx context.Context) error {
 				}
 				s.log.Warn("imap notify: sync failed", "user", s.user, "err", err)
 			}
+			s.writeModSeqReport()
 			if err := s.enc.Flush(); err != nil {
 				stopReader()
 				return fatal(err)

@@ -44,6 +44,13 @@ type selected struct {
 	uids   []mailstore.UID  // ascending; sequence number = index + 1
 	modSeq mailstore.ModSeq // the view reflects every change up to here
 
+	// HIGHESTMODSEQ reporting to QRESYNC clients after updates
+	// (condstore.go, noteModSeqReport): fullModSeq is the modseq up to
+	// which the client has every change, expunges included; fetchModSeq
+	// the highest MODSEQ in an unsolicited FETCH it got; reportModSeq the
+	// HIGHESTMODSEQ still to send (0: none).
+	fullModSeq, fetchModSeq, reportModSeq mailstore.ModSeq
+
 	told    uint32 // the message count the client was last told (EXISTS)
 	toldRec uint32 // the \Recent count the client was last told
 
@@ -124,6 +131,7 @@ func newSelectedUIDs(mbox mailstore.Mailbox, readOnly bool, mv mailstore.Mailbox
 		readOnly:       readOnly,
 		uids:           uids,
 		modSeq:         mv.HighestModSeq,
+		fullModSeq:     mv.HighestModSeq,
 		expunged:       map[mailstore.UID]struct{}{},
 		dirty:          map[mailstore.UID]mailstore.MessageMeta{},
 		noted:          map[mailstore.UID]mailstore.ModSeq{},
@@ -661,6 +669,7 @@ func (s *session) syncPending(ctx context.Context, allowExpunge bool) error {
 	}
 	v.apply(c, recentAbove)
 	s.writeUpdates(allowExpunge)
+	s.noteModSeqReport()
 	return s.enc.Err()
 }
 
@@ -717,6 +726,7 @@ func (s *session) writeFetchFlags(m *mailstore.MessageMeta, withUID bool) {
 	s.enc.Atom("FLAGS").SP().Flags(v.flagsOf(m))
 	if cs {
 		s.enc.SP().Atom("MODSEQ").SP().Special('(').Number64(uint64(m.ModSeq)).Special(')')
+		v.fetchModSeq = max(v.fetchModSeq, m.ModSeq)
 	}
 	s.enc.EndList().CRLF()
 }
@@ -729,6 +739,7 @@ func (s *session) writeFetchModSeq(uid mailstore.UID, modSeq mailstore.ModSeq) {
 	if !ok {
 		return
 	}
+	s.sel.fetchModSeq = max(s.sel.fetchModSeq, modSeq)
 	s.enc.Untagged().Number(uint32(seq)).SP().Atom("FETCH").SP().BeginList().
 		Atom("UID").SP().Number(uint32(uid)).SP().
 		Atom("MODSEQ").SP().Special('(').Number64(uint64(modSeq)).Special(')').EndList().CRLF()

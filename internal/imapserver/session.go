@@ -395,7 +395,7 @@ func (s *session) tagged(cmd *imap.Command, err error) error {
 	var st *statusError
 	switch {
 	case err == nil:
-		st = &statusError{"OK", "", completed(cmd.Name)}
+		st = &statusError{"OK", s.okModSeqCode(), completed(cmd.Name)}
 	case errors.As(err, &st):
 	default:
 		var internal bool
