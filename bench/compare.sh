@@ -23,8 +23,10 @@
 #
 # Env: WORK (/tmp/roost-compare), USERS (200), MESSAGES (100 per INBOX),
 # LEVELS ("10 50 200"), DURATION (15s), PROFILES ("caching webmail append
-# pop3"), IDLE_CONNS (1000), IDLE_HOLD (15s), ROOST_BASE_PORT (12000: imaps
-# +993, pop3s +995), WRITE_DOC (1; 0 to leave docs/BENCHMARKS.md alone).
+# pop3"), IDLE_CONNS (1000), IDLE_HOLD (15s), ROOST_BASE_PORT (13000: imaps
+# +993, pop3s +995, imap +143, pop3 +110), Dovecot's IMAP_PORT (14143),
+# IMAPS_PORT (14993), POP3_PORT (14110), POP3S_PORT (14995), LMTP_PORT
+# (14024), WRITE_DOC (1; 0 to leave docs/BENCHMARKS.md alone).
 # Needs root (Dovecot's mail user, binding Roost's and Dovecot's ports).
 set -eu
 cd "$(dirname "$0")/.."
@@ -38,9 +40,17 @@ fi
 USERS=${USERS:-200}; MESSAGES=${MESSAGES:-100}; LEVELS=${LEVELS:-"10 50 200"}; DURATION=${DURATION:-15s}
 PROFILES=${PROFILES:-"caching webmail append pop3"}
 IDLE_CONNS=${IDLE_CONNS:-1000}; IDLE_HOLD=${IDLE_HOLD:-15s}; WRITE_DOC=${WRITE_DOC:-1}
-base=${ROOST_BASE_PORT:-12000}
+base=${ROOST_BASE_PORT:-13000}
 R_IMAPS=$((base + 993)); R_POP3S=$((base + 995)); R_IMAP=$((base + 143)); R_POP3=$((base + 110))
-export IMAP_PORT=${IMAP_PORT:-10143} IMAPS_PORT=${IMAPS_PORT:-10993} POP3_PORT=${POP3_PORT:-10110} POP3S_PORT=${POP3S_PORT:-10995} LMTP_PORT=${LMTP_PORT:-10024}
+# Dovecot's ports (the reference script's variables), away from its
+# defaults so that another Dovecot started with them does not clash.
+export IMAP_PORT=${IMAP_PORT:-14143} IMAPS_PORT=${IMAPS_PORT:-14993} POP3_PORT=${POP3_PORT:-14110} POP3S_PORT=${POP3S_PORT:-14995} LMTP_PORT=${LMTP_PORT:-14024}
+for p in $R_IMAP $R_IMAPS $R_POP3 $R_POP3S $IMAP_PORT $IMAPS_PORT $POP3_PORT $POP3S_PORT $LMTP_PORT; do
+  if (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
+    echo "port $p is in use: pick others with ROOST_BASE_PORT (Roost) or IMAP_PORT, IMAPS_PORT, POP3_PORT, POP3S_PORT, LMTP_PORT (Dovecot)" >&2
+    exit 1
+  fi
+done
 
 need=()
 command -v dovecot >/dev/null || need+=(dovecot-imapd dovecot-pop3d dovecot-lmtpd)
@@ -114,10 +124,15 @@ USERS_FILE=$WORK/users "$DOVECOT_REF" start "$WORK/dovecot" >/dev/null
 ulimit -n 65536 2>/dev/null || ulimit -n 20000
 "$roost" serve -c "$WORK/roost/roost.conf" 2>"$WORK/roost/log" &
 roost_pid=$!
+up=no
 for i in $(seq 100); do
-  (exec 3<>/dev/tcp/127.0.0.1/$R_IMAPS) 2>/dev/null && break
+  (exec 3<>/dev/tcp/127.0.0.1/$R_IMAPS) 2>/dev/null && (exec 3<>/dev/tcp/127.0.0.1/$R_POP3S) 2>/dev/null && { up=yes; break; }
+  kill -0 "$roost_pid" 2>/dev/null || break
   sleep 0.1
 done
+if [ $up = no ]; then
+  echo "roost did not start; its log:" >&2; tail -5 "$WORK/roost/log" >&2; exit 1
+fi
 
 declare -A IMAPS=([roost]=127.0.0.1:$R_IMAPS [dovecot]=127.0.0.1:$IMAPS_PORT)
 declare -A POP3S=([roost]=127.0.0.1:$R_POP3S [dovecot]=127.0.0.1:$POP3S_PORT)
