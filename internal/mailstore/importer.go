@@ -57,6 +57,15 @@ type ImportLedger interface {
 	// identity changed (an mbox rewritten, a Maildir file renamed).
 	ImportedByMessageID(ctx context.Context, messageID string) ([]ImportRecord, error)
 
+	// ImportMessages is ImportMessage for a run of messages into one
+	// mailbox, in order: the backend may store their bodies concurrently
+	// and commit them in one transaction, so that a large import does not
+	// wait for one commit per message. Results are in the order of items;
+	// an item whose key is in the ledger gets KindExists, one over the
+	// size limit KindTooBig, without failing the others. Any other
+	// failure fails the call, and nothing of it is stored.
+	ImportMessages(ctx context.Context, mailbox string, items []ImportItem) ([]ImportResult, error)
+
 	// RekeyImport changes a ledger record's key from oldKey to newKey,
 	// once the message behind newKey was recognized as oldKey's.
 	// KindNotFound if oldKey is not there, KindExists if newKey is.
@@ -82,4 +91,21 @@ type ImportRecord struct {
 	Size      int64 // stored size (CRLF octets)
 	Mailbox   MailboxID
 	UID       UID
+}
+
+// ImportItem is one message for ImportMessages.
+type ImportItem struct {
+	UID UID // as for ImportMessage: kept if not 0 and not below UIDNEXT
+	Src ImportSource
+	Msg NewMessage
+	// Open returns the message's bytes as they are to be stored. It is
+	// called at most once, possibly from another goroutine.
+	Open func() (io.ReadCloser, error)
+}
+
+// ImportResult is the outcome of one ImportItem.
+type ImportResult struct {
+	UID  UID   // given, if stored
+	Size int64 // stored size, if stored
+	Err  error // nil (stored), KindExists or KindTooBig
 }

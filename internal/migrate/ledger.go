@@ -40,6 +40,76 @@ type ledgerRun struct {
 	l        mailstore.ImportLedger
 	seen     map[uint64]struct{} // FNV-1a hashes of ledger keys met or stored in this run
 	deferred []deferredMsg
+
+	// Messages waiting to be stored together (ImportMessages): one
+	// mailbox at a time, flushed at batchMessages or batchBytes, at the
+	// end of each mailbox, and before anything else touches the store.
+	batch      []pending
+	batchBytes int64
+}
+
+// Batch bounds: big enough that commits stop dominating, small enough
+// that an interrupted run loses little work and buffered mbox bodies stay
+// small.
+const (
+	batchMessages = 64
+	batchBytes    = 8 << 20
+	// maxBuffered is the largest mbox message read into memory for a
+	// batch; larger ones are streamed on their own.
+	maxBuffered = 1 << 20
+)
+
+// pending is a batched message and where to count its outcome.
+type pending struct {
+	item            mailstore.ImportItem
+	mailbox, desc   string
+	stored, skipped *int
+	st              *Stats
+	p               *progress
+}
+
+// add queues a message, flushing first if the batch is for another
+// mailbox or full.
+func (r *ledgerRun) add(ctx context.Context, pd pending, size int64) error {
+	if len(r.batch) > 0 && (r.batch[0].mailbox != pd.mailbox || len(r.batch) >= batchMessages || r.batchBytes+size > batchBytes) {
+		if err := r.flush(ctx); err != nil {
+			return err
+		}
+	}
+	r.batch = append(r.batch, pd)
+	r.batchBytes += size
+	return nil
+}
+
+// flush stores the queued messages in one ImportMessages call.
+func (r *ledgerRun) flush(ctx context.Context) error {
+	if len(r.batch) == 0 {
+		return nil
+	}
+	batch := r.batch
+	r.batch, r.batchBytes = nil, 0
+	items := make([]mailstore.ImportItem, len(batch))
+	for i, pd := range batch {
+		items[i] = pd.item
+	}
+	res, err := r.l.ImportMessages(ctx, batch[0].mailbox, items)
+	if err != nil {
+		return fmt.Errorf("import %s: %w", batch[0].mailbox, err)
+	}
+	for i, pd := range batch {
+		switch mailstore.KindOf(res[i].Err) {
+		case mailstore.KindExists:
+			*pd.skipped++ // stored meanwhile by a concurrent run
+		case mailstore.KindTooBig:
+			pd.st.warnf("%s: %s is over the size limit; not imported", pd.mailbox, pd.desc)
+		default:
+			r.meet(pd.item.Src.Key)
+			*pd.stored++
+			pd.st.Bytes += res[i].Size
+			pd.p.message(pd.mailbox)
+		}
+	}
+	return nil
 }
 
 // deferredMsg is a message put off until the end of the run.
@@ -116,6 +186,9 @@ func (r *ledgerRun) store(ctx context.Context, mailbox string, uid mailstore.UID
 // only those, a second any record, so that a message rewritten in place
 // is not mistaken for a copy elsewhere that was processed first.
 func (r *ledgerRun) finish(ctx context.Context, st *Stats, p *progress) error {
+	if err := r.flush(ctx); err != nil {
+		return err
+	}
 	claimed := make([]bool, len(r.deferred))
 	for pass := 0; pass < 2; pass++ {
 		for i, d := range r.deferred {

@@ -424,6 +424,11 @@ func importMaildirFolder(ctx context.Context, acc mailstore.Account, imp mailsto
 		}
 		uid++
 	}
+	if lr.l != nil {
+		if err := lr.flush(ctx); err != nil {
+			return err
+		}
+	}
 	if keepUIDs {
 		if _, err := imp.ImportMailbox(ctx, f.name, hdr.uidValidity, uid); err != nil {
 			return err
@@ -467,27 +472,14 @@ func putLedger(ctx context.Context, lr *ledgerRun, f maildirFolder, keywords map
 			open: func() (io.ReadCloser, error) { return openCRLF(path) }})
 		return nil
 	}
-	body, err := openCRLF(path)
+	fi, err := os.Stat(path)
 	if err != nil {
 		return err
 	}
-	defer body.Close()
-	n, err := lr.store(ctx, f.name, uid, src, msg, body)
-	switch mailstore.KindOf(err) {
-	case mailstore.KindExists:
-		*skipped++ // stored meanwhile by a concurrent run
-		return nil
-	case mailstore.KindTooBig:
-		st.warnf("%s: UID %d (%s) is over the size limit; not imported", f.name, uid, rel)
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	*stored++
-	st.Bytes += n
-	p.message(f.name)
-	return nil
+	return lr.add(ctx, pending{
+		item:    mailstore.ImportItem{UID: uid, Src: src, Msg: msg, Open: func() (io.ReadCloser, error) { return openCRLF(path) }},
+		mailbox: f.name, desc: fmt.Sprintf("UID %d (%s)", uid, rel), stored: stored, skipped: skipped, st: st, p: p,
+	}, fi.Size())
 }
 
 // importMaildirFile stores one message file with its mtime as the internal

@@ -405,7 +405,7 @@ func importMboxFile(ctx context.Context, acc mailstore.Account, imp mailstore.Im
 			if !keepUIDs {
 				uid = 0
 			}
-			res, err := putMboxLedger(ctx, lr, path, mailbox, n+1, uid, msg, st, p)
+			res, err := putMboxLedger(ctx, lr, path, mailbox, n+1, uid, msg, st, p, &stored, &skipped)
 			if err != nil {
 				return fmt.Errorf("%s: message %d: %w", path, n+1, err)
 			}
@@ -446,6 +446,11 @@ func importMboxFile(ctx context.Context, acc mailstore.Account, imp mailstore.Im
 		next = uid + 1
 		p.message(mailbox)
 	}
+	if lr.l != nil {
+		if err := lr.flush(ctx); err != nil {
+			return err
+		}
+	}
 	if uidValidity != 0 && keepUIDs {
 		if _, err := imp.ImportMailbox(ctx, mailbox, uidValidity, max(uidNext, assign)); err != nil {
 			return fmt.Errorf("%s: %w", mailbox, err)
@@ -475,7 +480,7 @@ const (
 // message's body to its end in every case and reports what became of the
 // message (deferred ones are counted when the run finishes).
 func putMboxLedger(ctx context.Context, lr *ledgerRun, path, mailbox string, n int, uid mailstore.UID, msg *mboxMessage,
-	st *Stats, p *progress) (putResult, error) {
+	st *Stats, p *progress, stored, skipped *int) (putResult, error) {
 	sum := sha256.Sum256(msg.header)
 	src := mailstore.ImportSource{
 		Key:       fmt.Sprintf("mbox:%s:%d:%x", mailbox, msg.offset, sum[:8]),
@@ -519,7 +524,24 @@ func putMboxLedger(ctx context.Context, lr *ledgerRun, path, mailbox string, n i
 		defer rc.Close()
 		body = rc
 	} else {
+		// Small messages are read into memory and batched.
 		body = whole()
+		buf, err := io.ReadAll(io.LimitReader(body, maxBuffered+1))
+		if err != nil {
+			return putFailed, err
+		}
+		if len(buf) <= maxBuffered {
+			err := lr.add(ctx, pending{
+				item: mailstore.ImportItem{UID: uid, Src: src, Msg: nm,
+					Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }},
+				mailbox: mailbox, desc: desc, stored: stored, skipped: skipped, st: st, p: p,
+			}, int64(len(buf)))
+			return putDeferred, err // counted when the batch is stored
+		}
+		body = io.MultiReader(bytes.NewReader(buf), body)
+	}
+	if err := lr.flush(ctx); err != nil {
+		return putFailed, err
 	}
 	nb, err := lr.store(ctx, mailbox, uid, src, nm, body)
 	// A refused body must still be read up to the next message.

@@ -4,7 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io"
+	"sync"
+	"time"
 
 	"github.com/roost-mail/roost/internal/mailstore"
 )
@@ -179,4 +182,188 @@ func (a *account) ImportMailbox(ctx context.Context, name string, uidValidity ma
 	}
 	a.notify()
 	return mb, nil
+}
+
+// importWorkers is how many bodies ImportMessages writes at once: their
+// fsyncs overlap instead of queueing one after another.
+const importWorkers = 4
+
+// staged is a message body written to the blob store, not yet committed.
+type staged struct {
+	blobID string
+	size   int64
+	cache  cacheData
+	bits   int64
+	kws    []string
+}
+
+func (a *account) ImportMessages(ctx context.Context, mailbox string, items []mailstore.ImportItem) ([]mailstore.ImportResult, error) {
+	name, err := mailstore.NormalizeMailboxName(mailbox)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := mailboxByName(ctx, a.r, name); err != nil {
+		return nil, dbErr("import", err)
+	}
+	res := make([]mailstore.ImportResult, len(items))
+	st := make([]*staged, len(items))
+	var todo []int
+	for i, it := range items {
+		if it.Src.Key == "" {
+			return nil, mailstore.Errorf(mailstore.KindInvalid, "import: empty source key")
+		}
+		found, err := ledgerHas(ctx, a.r, it.Src.Key)
+		if err != nil {
+			return nil, dbErr("import ledger", err)
+		}
+		if found {
+			res[i].Err = mailstore.Errorf(mailstore.KindExists, "imported before: %s", it.Src.Key)
+			continue
+		}
+		todo = append(todo, i)
+	}
+	// Write the bodies, importWorkers at a time.
+	var (
+		mu    sync.Mutex
+		first error
+		wg    sync.WaitGroup
+		next  = make(chan int)
+	)
+	for w := 0; w < min(importWorkers, len(todo)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				s, err := a.stage(ctx, items[i])
+				mu.Lock()
+				switch {
+				case mailstore.KindOf(err) == mailstore.KindTooBig:
+					res[i].Err = err
+				case err != nil:
+					if first == nil {
+						first = err
+					}
+				default:
+					st[i] = s
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, i := range todo {
+		mu.Lock()
+		failed := first != nil
+		mu.Unlock()
+		if failed {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	blobsOf := func(keep func(i int) bool) []string {
+		var ids []string
+		for i, s := range st {
+			if s != nil && !keep(i) {
+				ids = append(ids, s.blobID)
+			}
+		}
+		return ids
+	}
+	if first != nil {
+		a.deleteBlobs(blobsOf(func(int) bool { return false }))
+		return nil, first
+	}
+
+	err = a.write(ctx, "import", func(tx *sql.Tx) error {
+		m, err := mailboxByName(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		uidNext, modseq := m.UIDNext, m.HighestModSeq
+		for i, s := range st {
+			if s == nil {
+				continue
+			}
+			res[i] = mailstore.ImportResult{}
+			if found, err := ledgerHas(ctx, tx, items[i].Src.Key); err != nil {
+				return err
+			} else if found { // a concurrent run stored it
+				res[i].Err = mailstore.Errorf(mailstore.KindExists, "imported before: %s", items[i].Src.Key)
+				continue
+			}
+			if uidNext >= maxUID {
+				return mailstore.Errorf(mailstore.KindLimit, "mailbox has run out of UIDs")
+			}
+			uid := uidNext
+			if want := items[i].UID; want >= uidNext && want < maxUID {
+				uid = want
+			}
+			kws, err := canonicalKeywords(ctx, tx, s.kws, true)
+			if err != nil {
+				return err
+			}
+			r, err := tx.ExecContext(ctx, `INSERT INTO message_cache (blob_id, size, header_size, envelope, bodystructure, body, parts)
+				VALUES (?, ?, ?, ?, ?, ?, ?)`, s.blobID, s.size, s.cache.headerSize, s.cache.envelope, s.cache.bodyStructure, s.cache.body, s.cache.parts)
+			if err != nil {
+				return err
+			}
+			content, err := r.LastInsertId()
+			if err != nil {
+				return err
+			}
+			date := items[i].Msg.InternalDate
+			if date.IsZero() {
+				date = time.Now()
+			}
+			_, tz := date.Zone()
+			modseq++
+			if _, err := tx.ExecContext(ctx, `INSERT INTO message (mailbox_id, uid, modseq, flags, keywords, internal_date, internal_tz, size, content)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, m.ID, uid, modseq, s.bits, joinKeywords(kws), date.Unix(), tz, s.size, content); err != nil {
+				return err
+			}
+			if err := ledgerAdd(ctx, tx, items[i].Src, s.size, m.ID, uid); err != nil {
+				return err
+			}
+			uidNext = uid + 1
+			res[i] = mailstore.ImportResult{UID: uid, Size: s.size}
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE mailbox SET uidnext = ?, highestmodseq = ? WHERE id = ?`, uidNext, modseq, m.ID)
+		return err
+	})
+	if err != nil {
+		a.deleteBlobs(blobsOf(func(int) bool { return false }))
+		return nil, err
+	}
+	// Bodies staged for messages a concurrent run stored meanwhile.
+	a.deleteBlobs(blobsOf(func(i int) bool { return res[i].Err == nil }))
+	a.notify()
+	return res, nil
+}
+
+// stage writes one item's body durably and parses it.
+func (a *account) stage(ctx context.Context, it mailstore.ImportItem) (*staged, error) {
+	bits, kws, err := parseFlags(it.Msg.Flags)
+	if err != nil {
+		return nil, err
+	}
+	body, err := it.Open()
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", it.Src.Key, err)
+	}
+	defer body.Close()
+	p := startParser()
+	blobID, size, err := a.blobs.PutTee(ctx, body, a.st.opts.MaxMessageSize, p.pw)
+	cache, perr := p.finish(err)
+	if err != nil {
+		if mailstore.KindOf(err) == mailstore.KindTooBig {
+			return nil, err
+		}
+		return nil, mailstore.Internal("import: store message", err)
+	}
+	if perr != nil {
+		a.deleteBlobs([]string{blobID})
+		return nil, mailstore.Internal("import: parse message", perr)
+	}
+	return &staged{blobID: blobID, size: size, cache: cache, bits: bits, kws: kws}, nil
 }
