@@ -321,4 +321,12 @@ func testQuotaImport(t *testing.T, s *suite, l *QuotaLimits) {
 	}
 	s.wantUsage(acc, mailstore.Usage{Storage: 2 * qsize, Messages: 2}, "after import")
 	wantKind(t, s.tryAppend(acc, "INBOX", qmsg(102)), mailstore.KindOverQuota, "append after import went over quota")
+	// The ledger's import (roost import with source identities) likewise.
+	if led, ok := acc.(mailstore.ImportLedger); ok {
+		src := mailstore.ImportSource{Key: "maildir:quota-test"}
+		if _, _, err := led.ImportMessage(s.ctx, "INBOX", 0, src, mailstore.NewMessage{}, strings.NewReader(qmsg(103))); err != nil {
+			t.Fatalf("ledger import over quota: %v", err)
+		}
+		s.wantUsage(acc, mailstore.Usage{Storage: 3 * qsize, Messages: 3}, "after ledger import")
+	}
 }
