@@ -384,7 +384,7 @@ var ignoredSettings = map[string]string{
 // Dovecot section types that Roost accepts without effect. Their contents
 // are kept in Config.Ignored.
 var ignoredSections = map[string]string{
-	"plugin":    "Roost implements no Dovecot plugins (of their settings only quota_max_mail_size)",
+	"plugin":    "Roost implements no Dovecot plugins; of their settings only quota, quota_rule*, quota_full_tempfail, quota_max_mail_size and quota_mailbox_count apply",
 	"namespace": "Roost has one fixed namespace (INBOX and the special-use folders)",
 	"dict":      "Roost has no dict service",
 }
