@@ -227,7 +227,7 @@ func (s *session) fetchMsgsOf(ctx context.Context, plan *fetchPlan, uids []mails
 			if _, ok := known[uid]; !ok && cached {
 				if fl, ok := v.cachedFlags(i); ok {
 					// The client knows these flags: nothing to note.
-					*m = fetchMsg{seq: seq, uid: uid, flags: v.flagsOf(&mailstore.MessageMeta{UID: uid, Flags: fl}),
+					*m = fetchMsg{seq: seq, uid: uid, flags: fl, recent: v.trackRecent && v.isRecent(uid),
 						showFlags: seen[uid]}
 					return true
 				}
@@ -243,7 +243,8 @@ func (s *session) fetchMsgsOf(ctx context.Context, plan *fetchPlan, uids []mails
 			*m = fetchMsg{
 				seq:       seq,
 				uid:       uid,
-				flags:     v.flagsOf(meta),
+				flags:     meta.Flags,
+				recent:    v.trackRecent && v.isRecent(uid),
 				modSeq:    meta.ModSeq,
 				date:      meta.InternalDate,
 				size:      meta.Size,

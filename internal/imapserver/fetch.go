@@ -180,7 +180,11 @@ func writeAString(b *strings.Builder, s string) {
 type fetchMsg struct {
 	seq    mailstore.SeqNum
 	uid    mailstore.UID
-	flags  []string // as the client sees them (with \Recent for rev1)
+	flags  []string // as stored
+	// recent: the client sees \Recent too (rev1, recent to this
+	// session). Kept apart from flags so that rendering a big mailbox's
+	// flags allocates nothing per message (issue 8).
+	recent bool
 	modSeq mailstore.ModSeq
 	date   time.Time
 	size   int64
@@ -259,7 +263,7 @@ func (f *fetcher) write(m *fetchMsg) error {
 	}
 	if m.showFlags && !m.gone && !f.hasItem(imap.FetchFlags) {
 		sp()
-		b = appendFlags(b, m.flags)
+		b = appendFlags(b, m.flags, m.recent)
 	}
 	for i := range f.plan.items {
 		it := &f.plan.items[i]
@@ -281,7 +285,7 @@ func (f *fetcher) write(m *fetchMsg) error {
 			b = strconv.AppendUint(b, uint64(m.uid), 10)
 		case imap.FetchFlags:
 			sp()
-			b = appendFlags(b, m.flags)
+			b = appendFlags(b, m.flags, m.recent)
 		case imap.FetchInternalDate:
 			sp()
 			b = append(b, `INTERNALDATE "`...)
@@ -377,13 +381,19 @@ func (f *fetcher) hasItem(k imap.FetchItemKind) bool {
 }
 
 // appendFlags appends "FLAGS (...)".
-func appendFlags(b []byte, flags []string) []byte {
+func appendFlags(b []byte, flags []string, recent bool) []byte {
 	b = append(b, "FLAGS ("...)
 	for i, fl := range flags {
 		if i > 0 {
 			b = append(b, ' ')
 		}
 		b = append(b, fl...)
+	}
+	if recent {
+		if len(flags) > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, flagRecent...)
 	}
 	return append(b, ')')
 }
