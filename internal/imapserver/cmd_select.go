@@ -68,6 +68,7 @@ func (s *session) cmdSelect(ctx context.Context, cmd *imap.Command) error {
 		recentAbove = s.srv.recent.claim(s.user, mbox.ID, last, !args.ReadOnly)
 	}
 	v := newSelectedView(mbox, args.ReadOnly, mv, trackRecent, recentAbove)
+	v.flagIdx, v.user = &s.srv.flagIdx, s.user
 	s.sel = v
 	s.state = stateSelected
 	s.noteMailbox(mbox.Name)

@@ -74,6 +74,23 @@ func (v *selected) useFlagCache(ctx context.Context, acct mailstore.Account, n i
 	for i := range fc.idx {
 		fc.idx[i] = flagsUnknown
 	}
+	if v.flagIdx != nil {
+		// From the process's shared index of the mailbox: a scan only
+		// for the first session (flagindex.go).
+		x := v.flagIdx.acquire(flagIndexKey{v.user, v.mailbox.ID, v.mailbox.UIDValidity})
+		x.mu.Lock()
+		_, err := x.update(ctx, acct, &v.flagIdx.scans)
+		if err == nil {
+			x.fillFrom(v, fc)
+		}
+		x.mu.Unlock()
+		if err != nil {
+			v.flagIdx.release(x)
+			return false, err
+		}
+		v.fc, v.shared = fc, x
+		return true, nil
+	}
 	j := 0
 	err := acct.ScanFlags(ctx, v.mailbox.ID, func(uid mailstore.UID, ms mailstore.ModSeq, flags []string) error {
 		for j < len(v.uids) && v.uids[j] < uid {

@@ -85,6 +85,13 @@ type selected struct {
 	// fc is the optional flag cache (flagcache.go), nil until a
 	// whole-mailbox read of flags fills it.
 	fc *flagCache
+	// flagIdx, when set, is the process's shared flag indexes
+	// (flagindex.go) and user the account's name: the flag cache is then
+	// filled from the shared index of the mailbox, whose reference the
+	// view holds in shared until closeSelected.
+	flagIdx *flagIndexes
+	user    string
+	shared  *flagIndex
 }
 
 // newSelected builds the view of mbox from the store's full listing
@@ -778,6 +785,10 @@ func (s *session) writeFlags() {
 // closeSelected leaves the selected state without expunging anything
 // (UNSELECT, SELECT of another mailbox, logout).
 func (s *session) closeSelected() {
+	if v := s.sel; v != nil && v.shared != nil {
+		v.flagIdx.release(v.shared)
+		v.shared = nil
+	}
 	s.sel = nil
 	s.noteMailbox("")
 	if s.state == stateSelected {

@@ -192,6 +192,9 @@ type Server struct {
 	recent recentTracker
 	// idle wakes sessions in IDLE (idlehub.go).
 	idle idleHub
+	// flagIdx shares one flag index per mailbox among the sessions that
+	// read all its flags (flagindex.go).
+	flagIdx flagIndexes
 
 	mu     sync.Mutex
 	userIP map[userIPKey]int // logged-in sessions per user and remote IP
