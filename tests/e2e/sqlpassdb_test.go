@@ -79,6 +79,12 @@ func TestSQLPassdbIMAP(t *testing.T) {
 	if u := d.ok("SELECT INBOX"); !containsLine(u, "* 1 EXISTS") {
 		t.Fatalf("dave's INBOX after delivery: %q", u)
 	}
+	// The quota column is a userdb field (userdb_quota_rule), as in Dovecot.
+	if u := d.ok("GETQUOTAROOT INBOX"); !slices.ContainsFunc(u, func(l string) bool {
+		return strings.HasPrefix(l, "* QUOTA ") && strings.HasSuffix(l, " 10240)")
+	}) {
+		t.Fatalf("dave's quota from the users table: %q", u)
+	}
 
 	fail := func(user, pass string) time.Duration {
 		t.Helper()
