@@ -65,6 +65,8 @@ import (
 	"github.com/roost-mail/roost/internal/mailstore/sqlstore/sqlite"
 	"github.com/roost-mail/roost/internal/netserver"
 	"github.com/roost-mail/roost/internal/testutil"
+	"github.com/roost-mail/roost/internal/testutil/pgtest"
+	"github.com/roost-mail/roost/internal/testutil/pgtest/pgstore"
 	"github.com/roost-mail/roost/internal/tlsutil"
 )
 
@@ -85,7 +87,7 @@ var testPasswords = map[string]string{"alice": alicePass, "bob": bobPass}
 type testServer struct {
 	t      testing.TB
 	dir    string
-	store  *sqlite.Store
+	store  mailstore.Store // SQLite, or PostgreSQL with ROOST_TEST_STORE=postgres (pgstore)
 	auth   *auth.Service
 	srv    *Server
 	addr   string
@@ -121,6 +123,10 @@ func withOptions(f func(*Options)) func(*testConfig) { return func(c *testConfig
 // withAuth adjusts the authentication options.
 func withAuth(f func(*auth.Options)) func(*testConfig) { return func(c *testConfig) { c.auth = f } }
 
+// TestMain stops the private PostgreSQL cluster of a ROOST_TEST_STORE=postgres
+// run, if one was started.
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
 // newTestServer starts a server. Cleanup stops it and waits for every
 // session.
 func newTestServer(t testing.TB, cfgs ...func(*testConfig)) *testServer {
@@ -136,7 +142,7 @@ func newTestServer(t testing.TB, cfgs ...func(*testConfig)) *testServer {
 	if cfg.store != nil {
 		cfg.store(&so)
 	}
-	st, err := sqlite.Open(so)
+	st, err := pgstore.Open(t, so)
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}

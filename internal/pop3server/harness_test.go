@@ -22,6 +22,8 @@ import (
 	"github.com/roost-mail/roost/internal/mailstore/sqlstore/sqlite"
 	"github.com/roost-mail/roost/internal/netserver"
 	"github.com/roost-mail/roost/internal/testutil"
+	"github.com/roost-mail/roost/internal/testutil/pgtest"
+	"github.com/roost-mail/roost/internal/testutil/pgtest/pgstore"
 	"github.com/roost-mail/roost/internal/tlsutil"
 )
 
@@ -39,7 +41,7 @@ const (
 type env struct {
 	t       testing.TB
 	dir     string
-	store   *sqlite.Store
+	store   mailstore.Store // SQLite, or PostgreSQL with ROOST_TEST_STORE=postgres (pgstore)
 	auth    *auth.Service
 	srv     *Server
 	addr    string
@@ -58,6 +60,10 @@ type envConfig struct {
 	dir  string           // reuse a data directory (UIDL stability test)
 }
 
+// TestMain stops the private PostgreSQL cluster of a ROOST_TEST_STORE=postgres
+// run, if one was started.
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
 // newEnv starts a server. Cleanup stops it and waits for every session.
 func newEnv(t testing.TB, cfg envConfig) *env {
 	t.Helper()
@@ -67,7 +73,7 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 	}
 	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
-	st, err := sqlite.Open(sqlite.Options{Dir: filepath.Join(e.dir, "mail"), Logger: logger})
+	st, err := pgstore.Open(t, sqlite.Options{Dir: filepath.Join(e.dir, "mail"), Logger: logger})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}

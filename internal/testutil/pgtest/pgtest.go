@@ -86,6 +86,7 @@ func Main(m *testing.M) {
 // Stop stops the private cluster and removes its directory. A TestMain
 // that cannot use Main calls it (for example deferred) after m.Run.
 func Stop() {
+	dropFree()
 	mu.Lock()
 	s := cluster
 	cluster = nil
@@ -110,28 +111,77 @@ func DSN(t testing.TB) string {
 	return NewDatabase(t).DSN
 }
 
-// NewDatabase creates a fresh, empty database for t, dropped when t ends.
-// It skips t when no PostgreSQL is available (fails it under CI=true).
+// NewDatabase gives t a fresh, empty database. It skips t when no
+// PostgreSQL is available (fails it under CI=true).
+//
+// Creating a database costs 50-300 ms (PostgreSQL copies a template and
+// checkpoints), too much for suites that start a server per test. So a
+// database is created once and reused: when t ends, the connections still
+// open to it are terminated (freeing their advisory locks and LISTENs) and
+// its public schema is dropped and recreated, which leaves it as empty as
+// a new one, sequences included. The next test takes it from the pool. A
+// database whose reset fails is dropped instead.
 func NewDatabase(t testing.TB) *Database {
 	t.Helper()
 	admin := serverURL(t)
-	name := "roost_test_" + randHex(8)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		t.Fatalf("pgtest: connect to %s: %v", redact(admin), err)
+	mu.Lock()
+	var name string
+	if n := len(free); n > 0 {
+		name, free = free[n-1], free[:n-1]
 	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("pgtest: create database: %v", err)
+	mu.Unlock()
+	if name == "" {
+		name = "roost_test_" + randHex(8)
+		conn, err := pgx.Connect(ctx, admin)
+		if err != nil {
+			t.Fatalf("pgtest: connect to %s: %v", redact(admin), err)
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+			t.Fatalf("pgtest: create database: %v", err)
+		}
 	}
-	t.Cleanup(func() { dropDatabase(t, admin, name) })
 	dsn, err := withDatabase(admin, name)
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
+	t.Cleanup(func() { release(t, admin, dsn, name) })
 	return &Database{Name: name, DSN: dsn}
+}
+
+// free holds reset databases ready for the next test (guarded by mu).
+var free []string
+
+// release empties a test database and puts it back in the pool, or drops
+// it if that fails.
+func release(t testing.TB, admin, dsn, name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := func() error {
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		// Connections the test left open (a store not closed, a
+		// maildrop lock not released) would keep locks and tables busy.
+		if _, err := conn.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid()`); err != nil {
+			return err
+		}
+		_, err = conn.Exec(ctx, `DROP SCHEMA public CASCADE; CREATE SCHEMA public; GRANT ALL ON SCHEMA public TO public`)
+		return err
+	}()
+	if err == nil {
+		mu.Lock()
+		free = append(free, name)
+		mu.Unlock()
+		return
+	}
+	t.Logf("pgtest: reset %s: %v; dropping it", name, err)
+	dropDatabase(t, admin, name)
 }
 
 // dropDatabase removes a test database, disconnecting what is left
@@ -148,6 +198,28 @@ func dropDatabase(t testing.TB, admin, name string) {
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
 		t.Logf("pgtest: drop %s: %v", name, err)
+	}
+}
+
+// dropFree drops the pooled databases (on an external server, at exit).
+func dropFree() {
+	mu.Lock()
+	names := free
+	free = nil
+	mu.Unlock()
+	u := os.Getenv(EnvServer)
+	if u == "" || len(names) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, u)
+	if err != nil {
+		return
+	}
+	defer conn.Close(ctx)
+	for _, n := range names {
+		conn.Exec(ctx, "DROP DATABASE IF EXISTS "+n+" WITH (FORCE)")
 	}
 }
 

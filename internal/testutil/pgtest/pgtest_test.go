@@ -39,3 +39,49 @@ func TestFreshDatabases(t *testing.T) {
 		t.Fatalf("second database has %d tables, %v; want an empty one", n, err)
 	}
 }
+
+// TestReusedDatabaseIsEmpty: a database handed back to the pool comes to
+// the next test without the previous test's tables, sequence values,
+// connections or advisory locks.
+func TestReusedDatabaseIsEmpty(t *testing.T) {
+	ctx := context.Background()
+	var first string
+	t.Run("dirty", func(t *testing.T) {
+		db := NewDatabase(t)
+		first = db.Name
+		conn, err := pgx.Connect(ctx, db.DSN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Left open on purpose, holding a session advisory lock.
+		if _, err := conn.Exec(ctx, `CREATE TABLE t (id bigserial, x int); INSERT INTO t (x) VALUES (1), (2);
+			SELECT pg_advisory_lock(42)`); err != nil {
+			t.Fatal(err)
+		}
+	})
+	db := NewDatabase(t)
+	if db.Name != first {
+		t.Fatalf("got database %s, want the released %s back", db.Name, first)
+	}
+	conn, err := pgx.Connect(ctx, db.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+		WHERE s.nspname = 'public'`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("reused database has %d relations, %v; want none", n, err)
+	}
+	var got bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(42)`).Scan(&got); err != nil || !got {
+		t.Fatalf("advisory lock of the previous test still held (%v)", err)
+	}
+	if _, err := conn.Exec(ctx, `CREATE TABLE t (id bigserial, x int)`); err != nil {
+		t.Fatal(err)
+	}
+	var id int64
+	if err := conn.QueryRow(ctx, `INSERT INTO t (x) VALUES (1) RETURNING id`).Scan(&id); err != nil || id != 1 {
+		t.Fatalf("first id in the reused database %d, %v; want 1", id, err)
+	}
+}

@@ -124,7 +124,8 @@ type Store struct {
 	mu     sync.Mutex
 	closed bool
 
-	watch watcher
+	watch   watcher
+	ownPIDs sync.Map // uint32 -> struct{}: backend pids of the pool's connections
 }
 
 // Open connects to the database, applies migrations and starts the
@@ -151,6 +152,15 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, errors.New("open postgres store: invalid connection string")
 	}
 	cfg.MaxConns = opts.MaxConns
+	st := &Store{opts: opts, log: opts.Logger}
+	// Remember the server process ids of the pool's connections: the
+	// LISTEN connection ignores the notifications this node sent itself,
+	// since notify wakes local watchers directly.
+	cfg.AfterConnect = func(_ context.Context, c *pgx.Conn) error {
+		st.ownPIDs.Store(c.PgConn().PID(), struct{}{})
+		return nil
+	}
+	cfg.BeforeClose = func(c *pgx.Conn) { st.ownPIDs.Delete(c.PgConn().PID()) }
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres store: %w", err)
@@ -159,7 +169,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres store: %w", err)
 	}
-	st := &Store{opts: opts, log: opts.Logger, pool: pool, blobs: opts.Blobs}
+	st.pool, st.blobs = pool, opts.Blobs
 	if st.blobs == nil {
 		st.blobs = NewBlobStore(pool)
 	}

@@ -143,6 +143,9 @@ func (w *watcher) listenOnce(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if _, own := w.st.ownPIDs.Load(n.PID); own {
+			continue // sent by this node, whose watchers notify woke
+		}
 		if n.Payload == "" {
 			w.wakeAll()
 		} else {
