@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 )
 
@@ -65,6 +66,19 @@ func checkBlobLocation(v string) error {
 	return nil
 }
 
+// loopbackHost reports whether endpoint (host[:port]) names this host.
+func loopbackHost(endpoint string) bool {
+	host := endpoint
+	if h, _, err := net.SplitHostPort(endpoint); err == nil {
+		host = h
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // scaleOut checks the settings of multi-node sites: an object store only
 // with a PostgreSQL mail store, keys given together, and sql passdb args
 // files (they hold the database password) not readable by everyone.
@@ -77,6 +91,10 @@ func (v *validator) scaleOut() {
 		}
 		if (c.MailBlobS3AccessKey == "") != (c.MailBlobS3SecretKey.Path == "") {
 			v.add(Error, "mail_blob_s3_access_key", "set both mail_blob_s3_access_key and mail_blob_s3_secret_key, or neither (then AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are used)")
+		}
+		if u, err := url.Parse(c.MailBlobLocation); err == nil && u.Query().Get("secure") == "false" && !loopbackHost(u.Query().Get("endpoint")) {
+			v.danger("mail_blob_location", "secure=false: message bodies cross the network to %s unencrypted, where anyone on the path "+
+				"can read or alter them. Use HTTPS (drop secure=false) unless the object store is on this host", u.Query().Get("endpoint"))
 		}
 	} else if c.MailBlobS3AccessKey != "" || c.MailBlobS3SecretKey.Path != "" {
 		v.add(Warning, "mail_blob_s3_access_key", "S3 keys are set but mail_blob_location is not; they have no effect")

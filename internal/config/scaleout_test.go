@@ -32,6 +32,17 @@ func TestBlobSettings(t *testing.T) {
 			t.Fatalf("dump shows the secret or not its file:\n%s", b.String())
 		}
 	}
+	// Plain HTTP to another host is dangerous; to this host it is not.
+	if ps := problemStrings(c.Validate()); !strings.Contains(ps, "mail_blob_location: secure=false: message bodies cross the network to 10.0.0.5:9000 unencrypted") {
+		t.Fatalf("secure=false to a remote endpoint not reported:\n%s", ps)
+	}
+	local, err := Parse("/etc/roost/roost.conf", []byte(base+"mail_blob_location = s3://mail?endpoint=127.0.0.1:9000&secure=false\n"), fsys.read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps := problemStrings(local.Validate()); strings.Contains(ps, "unencrypted") {
+		t.Fatalf("secure=false on loopback reported:\n%s", ps)
+	}
 	// Only with a PostgreSQL mail store.
 	if ps := problemStrings(c.Validate()); !strings.Contains(ps, "mail_blob_location: needs mail_location = postgres") {
 		t.Fatalf("sqlite with an object store not refused:\n%s", ps)
