@@ -82,6 +82,7 @@ func (a *account) appendWith(ctx context.Context, mailbox string, o appendOpts, 
 
 	var mb mailstore.Mailbox
 	var uid mailstore.UID
+	limits := a.limits() // may read the users file: not inside the transaction
 	err = a.write(ctx, "append", func(tx *sql.Tx) error {
 		m, err := mailboxByName(ctx, tx, name)
 		if err != nil {
@@ -93,7 +94,7 @@ func (a *account) appendWith(ctx context.Context, mailbox string, o appendOpts, 
 		// An import (want != 0, mailstore.Importer) is counted but not
 		// refused for quota.
 		if want == 0 && o.ledger == nil {
-			if err := a.checkQuotaTx(ctx, tx, size, 1); err != nil {
+			if err := checkQuotaTx(ctx, tx, limits, size, 1); err != nil {
 				return err
 			}
 		}
@@ -547,6 +548,10 @@ func (a *account) copyMove(ctx context.Context, src mailstore.MailboxID, uids []
 		return mailstore.CopyResult{}, err
 	}
 	var res mailstore.CopyResult
+	var limits mailstore.Quota
+	if !move {
+		limits = a.limits() // may read the users file: not inside the transaction
+	}
 	err = a.write(ctx, op, func(tx *sql.Tx) error {
 		res = mailstore.CopyResult{}
 		s, err := mailboxByID(ctx, tx, src)
@@ -594,7 +599,7 @@ func (a *account) copyMove(ctx context.Context, src mailstore.MailboxID, uids []
 				WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?))`, src, jsonInts(res.Source)).Scan(&size); err != nil {
 				return err
 			}
-			if err := a.checkQuotaTx(ctx, tx, size, int64(len(res.Source))); err != nil {
+			if err := checkQuotaTx(ctx, tx, limits, size, int64(len(res.Source))); err != nil {
 				return err
 			}
 		}

@@ -30,10 +30,10 @@ func usage(ctx context.Context, q queryer) (mailstore.Usage, error) {
 }
 
 // checkQuotaTx fails with KindOverQuota if adding storage octets in
-// messages messages would go over the user's limits. It must run in the
+// messages messages would go over the limits q (read with a.limits before
+// the transaction began: the QuotaFunc may do I/O). It must run in the
 // write transaction that then adds them.
-func (a *account) checkQuotaTx(ctx context.Context, tx *sql.Tx, storage, messages int64) error {
-	q := a.limits()
+func checkQuotaTx(ctx context.Context, tx *sql.Tx, q mailstore.Quota, storage, messages int64) error {
 	if q == (mailstore.Quota{}) {
 		return nil
 	}
