@@ -366,18 +366,56 @@ func (l *limitedReader) tooBig() error {
 	return &mailstore.Error{Kind: mailstore.KindTooBig, Msg: fmt.Sprintf("message larger than %d octets", l.max)}
 }
 
-// Open opens blob id: a HEAD gives its size (and fs.ErrNotExist for an
-// unknown id); reads are ranged GETs.
+// Open opens blob id with one ranged GET of its first window: the reply's
+// Content-Range gives the size (and an unknown id gives fs.ErrNotExist),
+// and a body that fits the window (most messages) needs no further
+// request however it is read. Only an empty object, for which S3 refuses
+// any range, costs a HEAD.
 func (s *Store) Open(ctx context.Context, id string) (blob.Reader, error) {
 	key, err := s.key(id)
 	if err != nil {
 		return nil, err
 	}
-	info, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("open blob %s: %w", id, notExist(err))
+	r := &reader{s: s, ctx: context.WithoutCancel(ctx), key: key, id: id}
+	var opts minio.GetObjectOptions
+	if err := opts.SetRange(0, int64(s.window)-1); err != nil {
+		return nil, fmt.Errorf("open blob %s: %w", id, err)
 	}
-	return &reader{s: s, ctx: context.WithoutCancel(ctx), key: key, id: id, size: info.Size}, nil
+	body, info, hdr, err := s.core.GetObject(ctx, s.bucket, key, opts)
+	if err != nil {
+		if minio.ToErrorResponse(err).Code != minio.InvalidRange {
+			return nil, fmt.Errorf("open blob %s: %w", id, notExist(err))
+		}
+		// An empty object: no range is satisfiable.
+		st, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("open blob %s: %w", id, notExist(err))
+		}
+		r.size = st.Size
+		return r, nil
+	}
+	defer body.Close()
+	r.size = info.Size
+	if total, ok := totalSize(hdr.Get("Content-Range")); ok {
+		r.size = total
+	}
+	buf := make([]byte, min(int64(s.window), r.size))
+	if _, err := io.ReadFull(body, buf); err != nil {
+		return nil, fmt.Errorf("open blob %s: %w", id, err)
+	}
+	r.win, r.winOff = buf, 0
+	return r, nil
+}
+
+// totalSize reads the complete length from a Content-Range header
+// ("bytes 0-262143/1234567", RFC 9110 section 14.4).
+func totalSize(cr string) (int64, bool) {
+	i := strings.LastIndexByte(cr, '/')
+	if !strings.HasPrefix(cr, "bytes ") || i < 0 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(cr[i+1:], 10, 64)
+	return n, err == nil && n >= 0
 }
 
 // notExist maps S3's "no such key" to fs.ErrNotExist.

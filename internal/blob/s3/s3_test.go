@@ -190,8 +190,9 @@ func TestMultipartStreams(t *testing.T) {
 	}
 }
 
-// TestReadAtWindow: ReadAts inside the cached window cost no request; one
-// outside it costs one ranged GET.
+// TestReadAtWindow: Open costs one ranged GET, which also gives the size;
+// reads inside the window it fetched cost no request; a ReadAt outside
+// it costs one ranged GET, and nearby ReadAts then none.
 func TestReadAtWindow(t *testing.T) {
 	f := newFake(t, "mail")
 	s := f.open(t, "", minPartSize) // window 4096
@@ -200,26 +201,50 @@ func TestReadAtWindow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.reqs.take()
 	r, err := s.Open(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	f.reqs.take()
+	if reqs := f.reqs.take(); len(reqs) != 1 || reqs[0].method != http.MethodGet {
+		t.Fatalf("Open: requests %+v, want one GET", reqs)
+	}
+	if r.Size() != int64(len(body)) {
+		t.Fatalf("Size %d, want %d (from Content-Range)", r.Size(), len(body))
+	}
 	p := make([]byte, 10)
-	for _, off := range []int64{100, 200, 4000} {
+	for _, off := range []int64{0, 100, 4000} {
 		if _, err := r.ReadAt(p, off); err != nil || !bytes.Equal(p, body[off:off+10]) {
 			t.Fatalf("ReadAt %d: %q, %v", off, p, err)
 		}
 	}
-	if reqs := f.reqs.take(); len(reqs) != 1 || reqs[0].method != http.MethodGet {
-		t.Fatalf("three ReadAts in one window: requests %+v, want one GET", reqs)
+	if reqs := f.reqs.take(); len(reqs) != 0 {
+		t.Fatalf("ReadAts inside the first window: requests %+v, want none", reqs)
 	}
-	if _, err := r.ReadAt(p, 20000); err != nil || !bytes.Equal(p, body[20000:20010]) {
-		t.Fatalf("ReadAt 20000: %q, %v", p, err)
+	for _, off := range []int64{20000, 20500, 24000} {
+		if _, err := r.ReadAt(p, off); err != nil || !bytes.Equal(p, body[off:off+10]) {
+			t.Fatalf("ReadAt %d: %q, %v", off, p, err)
+		}
 	}
 	if reqs := f.reqs.take(); len(reqs) != 1 {
-		t.Fatalf("ReadAt outside the window: %d requests, want 1", len(reqs))
+		t.Fatalf("ReadAts in one window outside the first: %d requests, want 1", len(reqs))
+	}
+	// A small body is read whole by Open alone.
+	small := []byte("Subject: small\r\n\r\nhi\r\n")
+	id, _, _ = s.PutTee(context.Background(), bytes.NewReader(small), 0, nil)
+	f.reqs.take()
+	r2, err := s.Open(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r2)
+	r2.Close()
+	if err != nil || !bytes.Equal(got, small) {
+		t.Fatalf("small body: %q, %v", got, err)
+	}
+	if reqs := f.reqs.take(); len(reqs) != 1 {
+		t.Fatalf("Open and read of a small body: %d requests, want 1", len(reqs))
 	}
 }
 
