@@ -7,8 +7,8 @@
 #
 # Env: WORK (/tmp/lmtpbench, wiped first), N (2000 deliveries per run), USERS
 # (50 recipients, round robin), IMPORT_N (10000 messages in the Maildir to
-# import), ROOST_LMTP (14024), LMTP_PORT (14124, Dovecot's; its other ports
-# are moved to 141xx too, so a reference Dovecot on the default ports can
+# import), ROOST_LMTP (17024), LMTP_PORT (17124, Dovecot's; its other ports
+# are moved to 171xx too, so a reference Dovecot on the default ports can
 # keep running), PPROF=1 runs Roost as roost-prof with /debug/pprof on
 # 127.0.0.1:6062 and saves a CPU profile of the 16-sender run.
 #
@@ -25,11 +25,17 @@ set -eu
 cd "$(dirname "$0")/.."
 DOVECOT_REF=${DOVECOT_REF:-$(cd .. && pwd)/shared/reference/dovecot-ref.sh}
 WORK=${WORK:-/tmp/lmtpbench}; N=${N:-2000}; USERS=${USERS:-50}; IMPORT_N=${IMPORT_N:-10000}
-ROOST_LMTP=${ROOST_LMTP:-14024}
-export LMTP_PORT=${LMTP_PORT:-14124} IMAP_PORT=${IMAP_PORT:-14143} IMAPS_PORT=${IMAPS_PORT:-14993}
-export POP3_PORT=${POP3_PORT:-14110} POP3S_PORT=${POP3S_PORT:-14995}
+ROOST_LMTP=${ROOST_LMTP:-17024}
+export LMTP_PORT=${LMTP_PORT:-17124} IMAP_PORT=${IMAP_PORT:-17143} IMAPS_PORT=${IMAPS_PORT:-17993}
+export POP3_PORT=${POP3_PORT:-17110} POP3S_PORT=${POP3S_PORT:-17995}
 
 "$DOVECOT_REF" stop "$WORK/dovecot" 2>/dev/null || true
+for port in "$ROOST_LMTP" "$LMTP_PORT" "$IMAP_PORT" "$IMAPS_PORT" "$POP3_PORT" "$POP3S_PORT"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "port $port is in use (another benchmark?); set ROOST_LMTP, LMTP_PORT, IMAP_PORT, IMAPS_PORT, POP3_PORT, POP3S_PORT" >&2
+    exit 1
+  fi
+done
 rm -rf "$WORK"
 mkdir -p "$WORK/bin" "$WORK/roost"
 go build -o "$WORK/bin/roost" ./cmd/roost
@@ -74,8 +80,9 @@ else
   "$ROOST_BIN" serve -c "$WORK/roost/roost.conf" 2>"$WORK/roost.log" &
 fi
 ROOST_PID=$!
-USERS_FILE=$WORK/users "$DOVECOT_REF" start "$WORK/dovecot" >/dev/null
+USERS_FILE=$WORK/users "$DOVECOT_REF" start "$WORK/dovecot" >/dev/null || { echo "reference Dovecot did not start" >&2; exit 1; }
 for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$ROOST_LMTP) 2>/dev/null && break; sleep 0.1; done
+kill -0 "$ROOST_PID" 2>/dev/null || { echo "roost did not start:" >&2; tail -3 "$WORK/roost.log" >&2; exit 1; }
 
 run() { # name addr senders n
   "$WORK/bin/lmtpbench" deliver -addr "$2" -senders "$3" -n "$4" -users "$USERS" -rcpt 'testuser%d@example.org' -json
