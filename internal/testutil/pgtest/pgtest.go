@@ -64,7 +64,10 @@ var (
 // server is the private cluster.
 type server struct {
 	dir    string // temp dir: data/ and the socket
-	cmd    *exec.Cmd
+	bin    string // directory of initdb and postgres
+	data   string // data directory
+	cred   *syscall.Credential
+	cmd    *exec.Cmd  // nil while halted
 	done   chan error // receives the postgres process's exit
 	stopCh chan struct{}
 	admin  string // URL of the postgres database as superuser
@@ -327,26 +330,43 @@ func start() (s *server, skip string, err error) {
 		return nil, "", fmt.Errorf("initdb: %v\n%s", err, out)
 	}
 
-	s = &server{dir: dir, done: make(chan error, 1), stopCh: make(chan struct{})}
-	logFile, err := os.Create(filepath.Join(dir, "postgres.log"))
-	if err != nil {
+	s = &server{dir: dir, bin: bin, data: data, cred: cred}
+	s.admin = (&url.URL{
+		Scheme:   "postgres",
+		User:     url.User(superuser),
+		Path:     "/postgres",
+		RawQuery: url.Values{"host": {dir}, "sslmode": {"disable"}}.Encode(),
+	}).String()
+	if err := s.launch(ctx); err != nil {
+		s.halt(syscall.SIGQUIT)
 		return nil, "", err
 	}
-	s.cmd = exec.Command(filepath.Join(bin, "postgres"),
-		"-D", data,
-		"-k", dir, // Unix socket in the private directory
+	return s, "", nil
+}
+
+// launch starts the postgres process and waits until it accepts
+// connections.
+func (s *server) launch(ctx context.Context) error {
+	logFile, err := os.OpenFile(filepath.Join(s.dir, "postgres.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	s.done, s.stopCh = make(chan error, 1), make(chan struct{})
+	s.cmd = exec.Command(filepath.Join(s.bin, "postgres"),
+		"-D", s.data,
+		"-k", s.dir, // Unix socket in the private directory
 		"-c", "listen_addresses=", // no TCP at all
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
 		"-c", "max_connections=400",
 		"-c", "shared_buffers=32MB",
 		"-c", "log_min_messages=warning")
-	s.cmd.Dir = dir
+	s.cmd.Dir = s.dir
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
 	// The server goes down with the test binary, even when it is killed:
 	// Pdeathsig fires when the thread that started the child exits, so it
 	// is started from a goroutine locked to its thread that lives until
-	// stop.
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT, Setpgid: true}
+	// halt.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Pdeathsig: syscall.SIGQUIT, Setpgid: true}
 	startErr := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
@@ -356,24 +376,19 @@ func start() (s *server, skip string, err error) {
 		}
 		startErr <- nil
 		go func() { s.done <- s.cmd.Wait(); logFile.Close() }()
-		<-s.stopCh // keep this thread (and so Pdeathsig) until stop
+		<-s.stopCh // keep this thread (and so Pdeathsig) until halt
 	}()
 	if err := <-startErr; err != nil {
 		logFile.Close()
-		return nil, "", fmt.Errorf("start postgres: %w", err)
+		close(s.stopCh)
+		s.cmd = nil
+		return fmt.Errorf("start postgres: %w", err)
 	}
-	s.admin = (&url.URL{
-		Scheme:   "postgres",
-		User:     url.User(superuser),
-		Path:     "/postgres",
-		RawQuery: url.Values{"host": {dir}, "sslmode": {"disable"}}.Encode(),
-	}).String()
 	if err := s.waitReady(ctx); err != nil {
-		s.stop()
-		log, _ := os.ReadFile(filepath.Join(dir, "postgres.log"))
-		return nil, "", fmt.Errorf("%w\n%s", err, log)
+		log, _ := os.ReadFile(filepath.Join(s.dir, "postgres.log"))
+		return fmt.Errorf("%w\n%s", err, log)
 	}
-	return s, "", nil
+	return nil
 }
 
 // waitReady waits until the server accepts connections.
@@ -398,20 +413,57 @@ func (s *server) waitReady(ctx context.Context) error {
 	}
 }
 
-// stop shuts the server down at once (SIGQUIT: immediate shutdown; the data
-// is thrown away anyway) and removes the directory.
-func (s *server) stop() {
+// halt stops the postgres process with sig (SIGQUIT: immediate shutdown,
+// SIGINT: fast shutdown, which disconnects every client) and waits for it.
+func (s *server) halt(sig syscall.Signal) {
+	if s.cmd == nil {
+		return
+	}
 	if s.cmd.Process != nil {
-		s.cmd.Process.Signal(syscall.SIGQUIT)
+		s.cmd.Process.Signal(sig)
 		select {
 		case <-s.done:
-		case <-time.After(10 * time.Second):
+		case <-time.After(30 * time.Second):
 			s.cmd.Process.Kill()
 			<-s.done
 		}
 	}
 	close(s.stopCh)
+	s.cmd = nil
+}
+
+// stop shuts the server down at once and removes the directory.
+func (s *server) stop() {
+	s.halt(syscall.SIGQUIT)
 	os.RemoveAll(s.dir)
+}
+
+// Restart shuts the private cluster down (fast shutdown: every client is
+// disconnected, as in a PostgreSQL restart or failover), calls whileDown
+// (checks of how clients behave without a server), then starts it again
+// on the same data and waits until it accepts connections. Tests of reconnection use it; it fails the test
+// when the databases come from ROOST_TEST_POSTGRES (a shared server is
+// not ours to restart). Tests that restart should not run in parallel
+// with other PostgreSQL tests of the same binary.
+func Restart(t testing.TB, whileDown func()) {
+	t.Helper()
+	if os.Getenv(EnvServer) != "" {
+		t.Fatalf("pgtest: Restart needs the private cluster; unset %s", EnvServer)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if cluster == nil {
+		t.Fatal("pgtest: Restart before any database was created")
+	}
+	cluster.halt(syscall.SIGINT)
+	if whileDown != nil {
+		whileDown()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	if err := cluster.launch(ctx); err != nil {
+		t.Fatalf("pgtest: restart: %v", err)
+	}
 }
 
 // withDatabase returns the server URL u with its database replaced by name.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/roost-mail/roost/internal/blob"
@@ -55,6 +56,28 @@ func newBlobID() (string, error) {
 	return hex.EncodeToString(b[:]), nil
 }
 
+// exec runs one statement, again if it failed before reaching the server
+// (a pooled connection that died while idle, as after a PostgreSQL
+// restart): nothing was executed then, so repeating is safe.
+func (b *BlobStore) exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	for attempt := 1; ; attempt++ {
+		tag, err := b.pool.Exec(ctx, sql, args...)
+		if err == nil || attempt == maxTxAttempts || ctx.Err() != nil || !pgconn.SafeToRetry(err) {
+			return tag, err
+		}
+	}
+}
+
+// queryRow is QueryRow(...).Scan(dest...) with exec's retry.
+func (b *BlobStore) queryRow(ctx context.Context, sql string, args []any, dest ...any) error {
+	for attempt := 1; ; attempt++ {
+		err := b.pool.QueryRow(ctx, sql, args...).Scan(dest...)
+		if err == nil || attempt == maxTxAttempts || ctx.Err() != nil || !pgconn.SafeToRetry(err) {
+			return err
+		}
+	}
+}
+
 // PutTee stores r (see blob.Backend).
 func (b *BlobStore) PutTee(ctx context.Context, r io.Reader, maxSize int64, tee io.Writer) (id string, size int64, err error) {
 	id, err = newBlobID()
@@ -78,7 +101,7 @@ func (b *BlobStore) PutTee(ctx context.Context, r io.Reader, maxSize int64, tee 
 				return "", 0, fmt.Errorf("put blob: %w", err)
 			}
 		}
-		_, err := b.pool.Exec(ctx, `WITH b AS (INSERT INTO blobs (id, size, complete) VALUES ($1, $2, true))
+		_, err := b.exec(ctx, `WITH b AS (INSERT INTO blobs (id, size, complete) VALUES ($1, $2, true))
 			INSERT INTO blob_chunks (blob_id, n, data) VALUES ($1, 0, $3)`, id, n, buf[:n])
 		if err != nil {
 			return "", 0, fmt.Errorf("put blob: %w", err)
@@ -89,14 +112,14 @@ func (b *BlobStore) PutTee(ctx context.Context, r io.Reader, maxSize int64, tee 
 		return "", 0, fmt.Errorf("put blob: %w", rerr)
 	}
 	// Several chunks.
-	if _, err := b.pool.Exec(ctx, `INSERT INTO blobs (id) VALUES ($1)`, id); err != nil {
+	if _, err := b.exec(ctx, `INSERT INTO blobs (id) VALUES ($1)`, id); err != nil {
 		return "", 0, fmt.Errorf("put blob: %w", err)
 	}
 	defer func() {
 		if err != nil {
 			// Best effort; Sweep removes what this misses.
 			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			b.pool.Exec(dctx, `DELETE FROM blobs WHERE id = $1`, id)
+			b.exec(dctx, `DELETE FROM blobs WHERE id = $1`, id)
 			cancel()
 		}
 	}()
@@ -110,7 +133,7 @@ func (b *BlobStore) PutTee(ctx context.Context, r io.Reader, maxSize int64, tee 
 					return "", 0, fmt.Errorf("put blob: %w", err)
 				}
 			}
-			if _, err := b.pool.Exec(ctx, `INSERT INTO blob_chunks (blob_id, n, data) VALUES ($1, $2, $3)`, id, seq, buf[:n]); err != nil {
+			if _, err := b.exec(ctx, `INSERT INTO blob_chunks (blob_id, n, data) VALUES ($1, $2, $3)`, id, seq, buf[:n]); err != nil {
 				return "", 0, fmt.Errorf("put blob: %w", err)
 			}
 			size += int64(n)
@@ -125,7 +148,7 @@ func (b *BlobStore) PutTee(ctx context.Context, r io.Reader, maxSize int64, tee 
 			return "", 0, fmt.Errorf("put blob: %w", rerr)
 		}
 	}
-	if _, err := b.pool.Exec(ctx, `UPDATE blobs SET size = $2, complete = true WHERE id = $1`, id, size); err != nil {
+	if _, err := b.exec(ctx, `UPDATE blobs SET size = $2, complete = true WHERE id = $1`, id, size); err != nil {
 		return "", 0, fmt.Errorf("put blob: %w", err)
 	}
 	return id, size, nil
@@ -147,16 +170,16 @@ func (b *BlobStore) Open(ctx context.Context, id string) (blob.Reader, error) {
 	}
 	var size int64
 	var first []byte
-	err := b.pool.QueryRow(ctx, `SELECT b.size, coalesce(c.data, '') FROM blobs b
+	err := b.queryRow(ctx, `SELECT b.size, coalesce(c.data, '') FROM blobs b
 		LEFT JOIN blob_chunks c ON c.blob_id = b.id AND c.n = 0
-		WHERE b.id = $1 AND b.complete`, id).Scan(&size, &first)
+		WHERE b.id = $1 AND b.complete`, []any{id}, &size, &first)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("open blob %s: %w", id, fs.ErrNotExist)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open blob %s: %w", id, err)
 	}
-	return &blobReader{pool: b.pool, id: id, size: size, chunk: 0, data: first}, nil
+	return &blobReader{b: b, id: id, size: size, chunk: 0, data: first}, nil
 }
 
 // Delete removes a blob and its chunks.
@@ -164,7 +187,7 @@ func (b *BlobStore) Delete(ctx context.Context, id string) error {
 	if !blob.ValidID(id) {
 		return fmt.Errorf("%w %q", blob.ErrInvalidID, id)
 	}
-	if _, err := b.pool.Exec(ctx, `DELETE FROM blobs WHERE id = $1`, id); err != nil {
+	if _, err := b.exec(ctx, `DELETE FROM blobs WHERE id = $1`, id); err != nil {
 		return fmt.Errorf("delete blob %s: %w", id, err)
 	}
 	return nil
@@ -211,7 +234,7 @@ func (b *BlobStore) Sweep(ctx context.Context, minAge time.Duration, referenced 
 
 // blobReader reads a blob chunk by chunk, keeping the last chunk read.
 type blobReader struct {
-	pool  *pgxpool.Pool
+	b     *BlobStore
 	id    string
 	size  int64
 	off   int64 // for Read and Seek
@@ -283,7 +306,7 @@ func (r *blobReader) fetch(idx int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var data []byte
-	err := r.pool.QueryRow(ctx, `SELECT data FROM blob_chunks WHERE blob_id = $1 AND n = $2`, r.id, idx).Scan(&data)
+	err := r.b.queryRow(ctx, `SELECT data FROM blob_chunks WHERE blob_id = $1 AND n = $2`, []any{r.id, idx}, &data)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("blob %s chunk %d: %w", r.id, idx, fs.ErrNotExist)
 	}

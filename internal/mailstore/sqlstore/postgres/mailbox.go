@@ -199,9 +199,13 @@ func (a *account) Status(ctx context.Context, name string) (mailstore.Status, er
 	if err != nil {
 		return mailstore.Status{}, err
 	}
-	m, err := scanMailbox(a.st.pool.QueryRow(ctx, `SELECT `+mailboxColumns+` FROM mailboxes m WHERE m.account_id = $1 AND m.name = $2`, a.id, name))
+	var m mailboxRow
+	err = a.st.retry(ctx, "mailbox status", func() error {
+		m, err = scanMailbox(a.st.pool.QueryRow(ctx, `SELECT `+mailboxColumns+` FROM mailboxes m WHERE m.account_id = $1 AND m.name = $2`, a.id, name))
+		return notFound(err)
+	})
 	if err != nil {
-		return mailstore.Status{}, dbErr("mailbox status", notFound(err))
+		return mailstore.Status{}, err
 	}
 	return mailstore.Status{
 		Mailbox:  m.Mailbox,
@@ -416,25 +420,32 @@ func (a *account) SetSubscribed(ctx context.Context, name string, subscribed boo
 	if err != nil {
 		return err
 	}
-	if subscribed {
-		_, err = a.st.pool.Exec(ctx, `INSERT INTO subscriptions (account_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING`, a.id, name)
-	} else {
-		_, err = a.st.pool.Exec(ctx, `DELETE FROM subscriptions WHERE account_id = $1 AND name = $2`, a.id, name)
-	}
+	err = a.st.retry(ctx, "set subscription", func() error {
+		if subscribed {
+			_, err := a.st.pool.Exec(ctx, `INSERT INTO subscriptions (account_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING`, a.id, name)
+			return err
+		}
+		_, err := a.st.pool.Exec(ctx, `DELETE FROM subscriptions WHERE account_id = $1 AND name = $2`, a.id, name)
+		return err
+	})
 	if err != nil {
-		return dbErr("set subscription", err)
+		return err
 	}
 	a.notify()
 	return nil
 }
 
 func (a *account) Subscriptions(ctx context.Context) ([]string, error) {
-	rows, err := a.st.pool.Query(ctx, `SELECT name FROM subscriptions WHERE account_id = $1 ORDER BY name COLLATE "C"`, a.id)
-	if err != nil {
-		return nil, dbErr("list subscriptions", err)
-	}
-	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	return out, dbErr("list subscriptions", err)
+	var out []string
+	err := a.st.retry(ctx, "list subscriptions", func() error {
+		rows, err := a.st.pool.Query(ctx, `SELECT name FROM subscriptions WHERE account_id = $1 ORDER BY name COLLATE "C"`, a.id)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	return out, err
 }
 
 // queryInts runs a query returning one bigint column.

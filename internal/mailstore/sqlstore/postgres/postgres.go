@@ -245,7 +245,9 @@ func (st *Store) Account(ctx context.Context, user string) (mailstore.Account, e
 		return nil, mailstore.Errorf(mailstore.KindUnavailable, "store is closed")
 	}
 	var id int64
-	err := st.pool.QueryRow(ctx, `SELECT id FROM accounts WHERE username = $1`, user).Scan(&id)
+	err := st.retry(ctx, "open account", func() error {
+		return st.pool.QueryRow(ctx, `SELECT id FROM accounts WHERE username = $1`, user).Scan(&id)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = st.write(ctx, "create account", func(tx pgx.Tx) error {
 			err := tx.QueryRow(ctx, `INSERT INTO accounts (username) VALUES ($1)
@@ -284,21 +286,32 @@ var _ mailstore.Store = (*Store)(nil)
 // whole of fn (which must reset its outputs) on deadlock or serialization
 // failure. Errors are mapped with dbErr using op as context.
 func (st *Store) write(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
-	var err error
-	for attempt := 1; ; attempt++ {
-		err = pgx.BeginFunc(ctx, st.pool, fn)
-		if err == nil || attempt == maxTxAttempts || !retryable(err) {
-			break
-		}
-		st.log.Debug("postgres store: retrying transaction", "op", op, "attempt", attempt, "err", err)
-	}
-	return dbErr(op, err)
+	return st.retry(ctx, op, func() error { return pgx.BeginFunc(ctx, st.pool, fn) })
 }
 
 // read runs fn in a read-only REPEATABLE READ transaction: one consistent
 // snapshot for all its queries.
 func (st *Store) read(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
-	err := pgx.BeginTxFunc(ctx, st.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+	return st.retry(ctx, op, func() error {
+		return pgx.BeginTxFunc(ctx, st.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+	})
+}
+
+// retry runs f until it succeeds, fails for good, or maxTxAttempts runs
+// failed. It repeats f after a deadlock or serialization failure, and
+// after a failure that pgconn says happened before anything reached the
+// server (SafeToRetry: a pooled connection that died while idle, as after
+// a PostgreSQL restart). It never repeats after a COMMIT was sent: that
+// error is not SafeToRetry. Errors are mapped with dbErr.
+func (st *Store) retry(ctx context.Context, op string, f func() error) error {
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = f()
+		if err == nil || attempt == maxTxAttempts || ctx.Err() != nil || !retryable(err) && !pgconn.SafeToRetry(err) {
+			break
+		}
+		st.log.Debug("postgres store: retrying", "op", op, "attempt", attempt, "err", err)
+	}
 	return dbErr(op, err)
 }
 

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -75,3 +76,7 @@ func TestBlobConformance(t *testing.T) {
 		Large: 3*ChunkSize + 12345,
 	})
 }
+
+// pgtestExternal reports whether the tests use a server named by
+// ROOST_TEST_POSTGRES rather than pgtest's private cluster.
+func pgtestExternal() bool { return os.Getenv(pgtest.EnvServer) != "" }

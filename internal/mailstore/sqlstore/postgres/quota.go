@@ -45,9 +45,11 @@ func (a *account) checkQuotaTx(ctx context.Context, tx pgx.Tx, storage, messages
 func (a *account) Quota(ctx context.Context) (mailstore.Quota, mailstore.Usage, error) {
 	q := a.limits()
 	var u mailstore.Usage
-	err := a.st.pool.QueryRow(ctx, `SELECT storage, messages FROM usage WHERE account_id = $1`, a.id).Scan(&u.Storage, &u.Messages)
+	err := a.st.retry(ctx, "quota", func() error {
+		return a.st.pool.QueryRow(ctx, `SELECT storage, messages FROM usage WHERE account_id = $1`, a.id).Scan(&u.Storage, &u.Messages)
+	})
 	if err != nil {
-		return q, mailstore.Usage{}, dbErr("quota", err)
+		return q, mailstore.Usage{}, err
 	}
 	return q, u, nil
 }
