@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strings"
@@ -13,17 +14,28 @@ import (
 // use; each file is re-read when it changes.
 type Userdb struct {
 	passdbs []*passdb
+	userdbs []*passdb // userdb { driver = passwd-file } files
 }
 
-// NewUserdb opens the passwd-files of dbs (as New does).
-func NewUserdb(dbs []PassdbConfig) (*Userdb, error) {
+// NewUserdb opens the passwd-files of the passdbs and of the userdbs
+// (userdb sections with driver passwd-file; only Path and the
+// username_format option are used).
+func NewUserdb(passdbs, userdbs []PassdbConfig) (*Userdb, error) {
 	u := &Userdb{}
-	for i, pc := range dbs {
+	for i, pc := range passdbs {
 		db, err := newPassdb(pc)
 		if err != nil {
 			return nil, fmt.Errorf("auth: passdb %d: %w", i+1, err)
 		}
 		u.passdbs = append(u.passdbs, db)
+	}
+	for i, pc := range userdbs {
+		pc.Options = map[string]string{"username_format": cmp.Or(pc.Options["username_format"], "%u")}
+		db, err := newPassdb(pc)
+		if err != nil {
+			return nil, fmt.Errorf("auth: userdb %d: %w", i+1, err)
+		}
+		u.userdbs = append(u.userdbs, db)
 	}
 	return u, nil
 }
@@ -32,17 +44,41 @@ func NewUserdb(dbs []PassdbConfig) (*Userdb, error) {
 // read and no other one has the user.
 var ErrUserdbTempFail = errors.New("userdb lookup failed temporarily")
 
-// Fields returns the userdb fields of account user from the first
-// passwd-file that has it (looked up with that file's username_format, as
-// a login would), and whether one has it. Userdb fields are the extra
-// fields of the 7th column: "userdb_quota_rule=*:storage=2G" gives
-// "quota_rule"; a field without the prefix counts too (Dovecot's
-// passwd-file userdb reads both), the prefixed spelling wins. An account
-// whose name came from a "user" extra field is found only under that name
-// if the file has an entry for it.
+// Fields returns the userdb fields of account user, and whether a file
+// has the user. From the first passdb file that has it (looked up with
+// that file's username_format, as a login would): the extra fields of the
+// 7th column, "userdb_quota_rule=*:storage=2G" giving "quota_rule"; a
+// field without the prefix counts too (a passwd-file serving as passdb and
+// userdb, as in Dovecot), the prefixed spelling wins. Then the first
+// userdb file that has the user: its extra fields replace those of the
+// same name, as Dovecot's userdb lookup result does. An account whose
+// name came from a "user" extra field is found only under that name if a
+// file has an entry for it.
 func (u *Userdb) Fields(user string) (map[string]string, bool, error) {
+	fields, found, err := lookupFields(u.passdbs, user)
+	if err != nil {
+		return nil, false, err
+	}
+	more, ok, err := lookupFields(u.userdbs, user)
+	if err != nil {
+		return nil, false, err
+	}
+	if ok {
+		if fields == nil {
+			fields = map[string]string{}
+		}
+		for k, v := range more {
+			fields[k] = v
+		}
+		found = true
+	}
+	return fields, found, nil
+}
+
+// lookupFields is Fields for one list of files.
+func lookupFields(dbs []*passdb, user string) (map[string]string, bool, error) {
 	tempfail := false
-	for _, db := range u.passdbs {
+	for _, db := range dbs {
 		e, ok, err := db.file.Lookup(db.format.apply(user))
 		if err != nil {
 			tempfail = true

@@ -131,7 +131,7 @@ func checkQuotaRule(rule string) (applies bool, err error) {
 // the default rule: "*:storage=N[unit]" (unit B, k, M, G, T, case
 // insensitive; none means KiB), "*:bytes=N[unit]" (none means bytes),
 // "*:messages=N", several joined by ':' ("*:storage=1G:messages=1000"),
-// and "*:ignore" (no limits). Only the limits named change. A rule for a
+// and "*:ignore" (no limits, whatever other rules say; see applyRules). Only the limits named change. A rule for a
 // single mailbox leaves q unchanged. A percentage ("storage=50%") is taken
 // of base, which is nil for the configured default rules (Dovecot: "default
 // rule can't be a percentage").
@@ -282,6 +282,7 @@ func (c *Config) applyRules(rules map[string]string, base *mailstore.Quota) (mai
 	}
 	slices.SortFunc(names, ruleOrder)
 	var q mailstore.Quota
+	ignore := false
 	for _, name := range names {
 		if rules[name] == "" {
 			continue
@@ -290,6 +291,13 @@ func (c *Config) applyRules(rules map[string]string, base *mailstore.Quota) (mai
 		if q, err = applyQuotaRule(q, rules[name], base); err != nil {
 			return mailstore.Quota{}, fmt.Errorf("%s: %w", name, err)
 		}
+		mask, limits, _ := strings.Cut(rules[name], ":")
+		ignore = ignore || limits == "ignore" && (mask == "*" || mask == "?")
+	}
+	if ignore {
+		// Dovecot: "*:ignore" marks the default rule ignored, so no
+		// limit applies, whatever other rules say.
+		return mailstore.Quota{}, nil
 	}
 	return q, nil
 }

@@ -24,9 +24,11 @@ func TestQuotaRules(t *testing.T) {
 		{"quota_rule = *:storage=1G\nquota_rule2 = *:messages=100\n", mailstore.Quota{Storage: G, Messages: 100}},
 		// Dovecot 2.3 writes them in plugin { }.
 		{"plugin {\n  quota = maildir:User quota\n  quota_rule = *:storage=2G\n  quota_rule2 = *:messages=5\n}\n", mailstore.Quota{Storage: 2 * G, Messages: 5}},
-		// A later rule changes only the limits it names; ignore lifts all.
+		// A later rule changes only the limits it names; ignore lifts all,
+		// also those of later rules.
 		{"quota_rule = *:storage=1G:messages=9\nquota_rule3 = *:storage=2G\n", mailstore.Quota{Storage: 2 * G, Messages: 9}},
 		{"quota_rule = *:storage=1G\nquota_rule2 = *:ignore\n", mailstore.Quota{}},
+		{"quota_rule = *:ignore\nquota_rule2 = *:messages=5\n", mailstore.Quota{}},
 		// Mailbox rules are accepted without effect.
 		{"quota_rule = *:storage=1G\nquota_rule2 = Trash:storage=+100M\n", mailstore.Quota{Storage: G}},
 	} {
@@ -101,7 +103,7 @@ func TestQuotaLimitsPerUser(t *testing.T) {
 		{map[string]string{"quota_rule": "*:storage=2G"}, mailstore.Quota{Storage: 2 * G, Messages: 1000}},
 		{map[string]string{"plugin/quota_rule2": "*:messages=5"}, mailstore.Quota{Storage: G, Messages: 5}},
 		{map[string]string{"quota_rule": "*:storage=50%", "quota_rule2": "*:messages=200%"}, mailstore.Quota{Storage: G / 2, Messages: 2000}},
-		{map[string]string{"quota_rule": "*:ignore"}, mailstore.Quota{Messages: 1000}}, // rule 2 still applies after
+		{map[string]string{"quota_rule": "*:ignore"}, mailstore.Quota{}}, // no limits, rule 2 included (as Dovecot)
 		{map[string]string{"quota_rule3": "*:storage=0"}, mailstore.Quota{Messages: 1000}},
 	} {
 		got, err := c.QuotaLimits(tc.fields)
