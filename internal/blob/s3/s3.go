@@ -247,21 +247,24 @@ func (s *Store) PutTee(ctx context.Context, r io.Reader, maxSize int64, tee io.W
 	if tee != nil {
 		in = io.TeeReader(src, tee)
 	}
-	// One buffer of partSize: the whole body when it fits (single PUT),
-	// else one part at a time.
-	buf := make([]byte, s.partSize)
-	n, err := io.ReadFull(in, buf)
+	// The body up to partSize, in a buffer that grows with what is read
+	// (a 10 KB message costs about 10 KB, not a part): all of it when it
+	// fits (one PUT), else the first part, and then the buffer every
+	// further part is read into.
+	var first bytes.Buffer
+	n, err := io.CopyN(&first, in, s.partSize)
 	switch {
-	case err == io.EOF || err == io.ErrUnexpectedEOF:
-		if _, err := s.client.PutObject(ctx, s.bucket, key, bytes.NewReader(buf[:n]), int64(n),
+	case err == io.EOF:
+		if _, err := s.client.PutObject(ctx, s.bucket, key, bytes.NewReader(first.Bytes()), n,
 			minio.PutObjectOptions{ContentType: "message/rfc822", DisableMultipart: true,
 				DisableContentSha256: true, SendContentMd5: true}); err != nil {
 			return "", 0, fmt.Errorf("put blob %s: %w", id, err)
 		}
-		return id, int64(n), nil
+		return id, n, nil
 	case err != nil:
 		return "", 0, putError(id, err)
 	}
+	buf := first.Bytes()[:s.partSize]
 	size, err := s.putMultipart(ctx, key, in, buf)
 	if err != nil {
 		return "", 0, putError(id, err)

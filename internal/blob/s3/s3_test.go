@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -359,5 +360,32 @@ func TestUnreachable(t *testing.T) {
 	}
 	if err := s.Ping(context.Background()); err != nil {
 		t.Fatalf("Ping of a live store: %v", err)
+	}
+}
+
+// TestSmallPutMemory: a small message does not cost a part-sized buffer
+// (8 MiB by default): deliveries of ordinary mail allocate about what they
+// store. Measured over the client and the in-process fake server together.
+func TestSmallPutMemory(t *testing.T) {
+	f := newFake(t, "mail")
+	s := f.open(t, "", DefaultPartSize)
+	msg := bytes.Repeat([]byte("x"), 10_000)
+	put := func() {
+		if _, _, err := s.PutTee(context.Background(), bytes.NewReader(msg), 0, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const n = 20
+	for range n {
+		put()
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / n; per > DefaultPartSize/4 {
+		t.Fatalf("a 10 KB Put allocates %d bytes, want well under the %d-byte part size", per, DefaultPartSize)
+	} else {
+		t.Logf("a 10 KB Put allocates %d bytes (client and fake server)", per)
 	}
 }
