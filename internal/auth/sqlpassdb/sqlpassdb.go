@@ -29,7 +29,8 @@
 //
 // Result columns: "password" is the stored password ("{SCHEME}..." or bare
 // in default_pass_scheme; NULL or empty with a "nopassword" column means
-// any password); "user" replaces the login name (as Dovecot's user field);
+// any password); "user" replaces the login name (as Dovecot's user field;
+// without it, "username" and "domain" give username@domain, as in Dovecot);
 // every other column becomes an extra field of that name (nopassword,
 // deny, userdb_quota_rule, ...), as in Dovecot. More than one row for a
 // user is an error (Dovecot refuses such a lookup too).
@@ -515,6 +516,16 @@ func entry(rows pgx.Rows) (passwdfile.Entry, error) {
 			e.User = s
 		default:
 			e.Extra[name] = s
+		}
+	}
+	// Dovecot: "username" and "domain" columns instead of "user" make the
+	// user name username@domain.
+	if _, ok := e.Extra["user"]; !ok {
+		if n, ok := e.Extra["username"]; ok && n != "" {
+			if d := e.Extra["domain"]; d != "" {
+				n += "@" + d
+			}
+			e.Extra["user"], e.User = n, n
 		}
 	}
 	return e, nil

@@ -181,6 +181,18 @@ func TestLookup(t *testing.T) {
 	}
 }
 
+// Dovecot's other spelling: username and domain columns, %n and %d.
+func TestLookupUsernameDomain(t *testing.T) {
+	db, _ := newUsersDB(t, `SELECT split_part(username, '@', 1) AS username, domain, password FROM users WHERE username = '%Ln@%Ld' AND active`)
+	e, ok, err := db.Lookup("Alice@Example.ORG")
+	if err != nil || !ok || e.User != "alice@example.org" || e.Extra["user"] != "alice@example.org" {
+		t.Fatalf("alice by username/domain: %+v %v %v", e, ok, err)
+	}
+	if _, ok, err := db.Lookup("bob@example.org"); err != nil || ok {
+		t.Fatalf("inactive bob: %v %v", ok, err)
+	}
+}
+
 func TestLookupErrors(t *testing.T) {
 	// Two rows for one user is an error, not a pick.
 	db, conn := newUsersDB(t, `SELECT username AS user, password FROM users WHERE domain = '%d'`)
