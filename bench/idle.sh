@@ -14,17 +14,17 @@
 # cost of the store is then paid once), WORK (/tmp/idlebench), SERVERS
 # ("roost dovecot"), TLS=1 (implicit TLS on both), SETTLE (10s, wait before
 # measuring), HOLD (0: keep the connections open this long after measuring),
-# PPROF=1 (run Roost as roost-prof: /debug/pprof on 127.0.0.1:6061; take a
-# heap profile during HOLD), ROOST_PORT (13143/13993), IMAP_PORT (12143,
+# PPROF=1 (run Roost as roost-prof: /debug/pprof on 127.0.0.1:PPROF_PORT,
+# 46061; take a heap profile during HOLD), ROOST_PORT (41143/41993), IMAP_PORT (41243,
 # Dovecot), DOVECOT_PROCS (N+100: Dovecot's imap process_limit).
 set -eu
 cd "$(dirname "$0")/.."
 DOVECOT_REF=${DOVECOT_REF:-$(cd .. && pwd)/shared/reference/dovecot-ref.sh}
 N=${N:-10000}; USERS=${USERS:-1}; WORK=${WORK:-/tmp/idlebench}; SERVERS=${SERVERS:-roost dovecot}
 TLS=${TLS:-0}; SETTLE=${SETTLE:-10s}; HOLD=${HOLD:-0}; DOVECOT_PROCS=${DOVECOT_PROCS:-$((N + 100))}
-ROOST_PORT=${ROOST_PORT:-13143}; ROOST_TLS_PORT=${ROOST_TLS_PORT:-13993}
-export IMAP_PORT=${IMAP_PORT:-12143} IMAPS_PORT=${IMAPS_PORT:-12993}
-export POP3_PORT=${POP3_PORT:-12110} POP3S_PORT=${POP3S_PORT:-12995} LMTP_PORT=${LMTP_PORT:-12024}
+PPROF_PORT=${PPROF_PORT:-46061}; ROOST_PORT=${ROOST_PORT:-41143}; ROOST_TLS_PORT=${ROOST_TLS_PORT:-41993}
+export IMAP_PORT=${IMAP_PORT:-41243} IMAPS_PORT=${IMAPS_PORT:-41293}
+export POP3_PORT=${POP3_PORT:-41210} POP3S_PORT=${POP3S_PORT:-41295} LMTP_PORT=${LMTP_PORT:-41224}
 [ "$(id -u)" = 0 ] || { echo "idle.sh: run as root (Dovecot's processes, smaps_rollup of other users)" >&2; exit 1; }
 mkdir -p "$WORK/bin" "$WORK/roost"
 
@@ -98,15 +98,17 @@ service imap-login {
 }
 CONF
     if [ "${PPROF:-}" = 1 ]; then
-      "$WORK/bin/roost-prof" -c "$WORK/roost/roost.conf" 2>"$WORK/roost/log" &
+      "$WORK/bin/roost-prof" -c "$WORK/roost/roost.conf" -pprof "127.0.0.1:$PPROF_PORT" 2>"$WORK/roost/log" &
     else
       "$WORK/bin/roost" serve -c "$WORK/roost/roost.conf" 2>"$WORK/roost/log" &
     fi
     roost_pid=$!
     wait_port "$ROOST_PORT"
+    kill -0 "$roost_pid" 2>/dev/null || { echo "roost did not start:" >&2; tail -3 "$WORK/roost/log" >&2; exit 1; }
     port=$ROOST_PORT; [ "$TLS" = 1 ] && port=$ROOST_TLS_PORT
     "$WORK/bin/idleconns" -name Roost -addr 127.0.0.1:$port -pid "$roost_pid" -n "$N" -users "$USERS" \
       -settle "$SETTLE" -hold "$HOLD" -wake $tlsflag -json "$WORK/roost.json" || true
+    [ "${PPROF:-}" = 1 ] && sleep 15 # time to finish a CPU profile of the wake-up
     kill "$roost_pid"; wait "$roost_pid" 2>/dev/null || true; roost_pid=
     ;;
   dovecot)
