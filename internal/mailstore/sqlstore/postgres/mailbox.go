@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -12,17 +13,22 @@ import (
 )
 
 // account is a handle on one user's account. All state is in the
-// database, so handles are cheap and independent; they share the Store.
+// database, so handles are cheap and independent; they share the Store,
+// which only counts them (PurgeAccount refuses an account in use).
 type account struct {
 	st   *Store
 	id   int64
 	user string
+	once sync.Once
 }
 
 func (a *account) User() string { return a.user }
 
-// Close releases the handle. Nothing is held per handle.
-func (a *account) Close() error { return nil }
+// Close releases the handle; a second Close does nothing.
+func (a *account) Close() error {
+	a.once.Do(func() { a.st.release(a.user) })
+	return nil
+}
 
 func (a *account) write(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
 	return a.st.write(ctx, op, fn)

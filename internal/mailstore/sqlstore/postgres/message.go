@@ -74,6 +74,7 @@ func (a *account) appendAt(ctx context.Context, mailbox string, want mailstore.U
 
 	var mb mailstore.Mailbox
 	var uid mailstore.UID
+	limits := a.limits() // may read the users file: not inside the transaction
 	err = a.write(ctx, "append", func(tx pgx.Tx) error {
 		m, err := scanMailbox(tx.QueryRow(ctx, allocateQuery, a.id, name, int64(want)))
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -94,7 +95,7 @@ func (a *account) appendAt(ctx context.Context, mailbox string, want mailstore.U
 		// An import (want != 0, mailstore.Importer) is counted but not
 		// refused for quota.
 		if want == 0 {
-			if err := a.checkQuotaTx(ctx, tx, size, 1); err != nil {
+			if err := checkQuotaTx(ctx, tx, a.id, limits, size, 1); err != nil {
 				return err
 			}
 		}
@@ -502,6 +503,10 @@ func (a *account) copyMove(ctx context.Context, src mailstore.MailboxID, uids []
 		return mailstore.CopyResult{}, err
 	}
 	var res mailstore.CopyResult
+	var limits mailstore.Quota
+	if !move {
+		limits = a.limits() // may read the users file: not inside the transaction
+	}
 	err = a.write(ctx, op, func(tx pgx.Tx) error {
 		res = mailstore.CopyResult{}
 		if _, err := tx.Exec(ctx, `SELECT 1 FROM mailboxes WHERE account_id = $1 AND (id = $2 OR name = $3) ORDER BY id FOR UPDATE`,
@@ -538,7 +543,7 @@ func (a *account) copyMove(ctx context.Context, src mailstore.MailboxID, uids []
 				int64(src), found).Scan(&size); err != nil {
 				return err
 			}
-			if err := a.checkQuotaTx(ctx, tx, size, int64(len(found))); err != nil {
+			if err := checkQuotaTx(ctx, tx, a.id, limits, size, int64(len(found))); err != nil {
 				return err
 			}
 		}

@@ -123,6 +123,7 @@ type Store struct {
 
 	mu     sync.Mutex
 	closed bool
+	inUse  map[string]int // open account handles by user
 
 	watch   watcher
 	ownPIDs sync.Map // uint32 -> struct{}: backend pids of the pool's connections
@@ -152,7 +153,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, errors.New("open postgres store: invalid connection string")
 	}
 	cfg.MaxConns = opts.MaxConns
-	st := &Store{opts: opts, log: opts.Logger}
+	st := &Store{opts: opts, log: opts.Logger, inUse: map[string]int{}}
 	// Remember the server process ids of the pool's connections: the
 	// LISTEN connection ignores the notifications this node sent itself,
 	// since notify wakes local watchers directly.
@@ -277,7 +278,73 @@ func (st *Store) Account(ctx context.Context, user string) (mailstore.Account, e
 	if err != nil {
 		return nil, dbErr("open account", err)
 	}
+	st.mu.Lock()
+	st.inUse[user]++
+	st.mu.Unlock()
 	return &account{st: st, id: id, user: user}, nil
+}
+
+// release forgets one open handle of user.
+func (st *Store) release(user string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.inUse[user]--; st.inUse[user] <= 0 {
+		delete(st.inUse, user)
+	}
+}
+
+var _ mailstore.AccountPurger = (*Store)(nil)
+
+// PurgeAccount implements mailstore.AccountPurger: every row of the
+// account goes in one transaction, its bodies after the commit (after
+// BlobDeleteDelay, like expunged ones). KindInUse while a handle of this
+// node is open; sessions on other nodes are not seen (callers remove the
+// user from the passdb first, so that no new session or delivery starts;
+// a session left on another node then fails on its next command).
+func (st *Store) PurgeAccount(ctx context.Context, user string) error {
+	st.mu.Lock()
+	if st.closed {
+		st.mu.Unlock()
+		return mailstore.Errorf(mailstore.KindUnavailable, "store is closed")
+	}
+	if st.inUse[user] > 0 {
+		st.mu.Unlock()
+		return mailstore.Errorf(mailstore.KindInUse, "account %s is in use", user)
+	}
+	st.mu.Unlock()
+	var blobs []string
+	err := st.write(ctx, "purge account", func(tx pgx.Tx) error {
+		blobs = nil
+		var id int64
+		err := tx.QueryRow(ctx, `SELECT id FROM accounts WHERE username = $1 FOR UPDATE`, user).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return mailstore.Errorf(mailstore.KindNotFound, "no mail stored for %s", user)
+		}
+		if err != nil {
+			return err
+		}
+		// Messages before their contents (messages.content has no
+		// cascade); mailboxes, subscriptions, keywords, contents and
+		// usage go with the account row.
+		if _, err := tx.Exec(ctx, `DELETE FROM messages WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = $1)`, id); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `DELETE FROM contents WHERE account_id = $1 RETURNING blob_id`, id)
+		if err != nil {
+			return err
+		}
+		if blobs, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM accounts WHERE id = $1`, id)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	st.deleteBlobs(blobs)
+	st.notify(user)
+	return nil
 }
 
 var _ mailstore.Store = (*Store)(nil)

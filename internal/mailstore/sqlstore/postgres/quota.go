@@ -24,16 +24,16 @@ func (a *account) limits() mailstore.Quota {
 }
 
 // checkQuotaTx fails with KindOverQuota if adding storage octets in
-// messages messages would go over the user's limits. It must run in the
-// write transaction that then adds them, after the mailbox rows are locked
-// (lock order: account, mailboxes, usage).
-func (a *account) checkQuotaTx(ctx context.Context, tx pgx.Tx, storage, messages int64) error {
-	q := a.limits()
+// messages messages would go over the limits q. It must run in the write
+// transaction that then adds them, after the mailbox rows are locked (lock
+// order: account, mailboxes, usage). q is read before the transaction
+// (the QuotaFunc may read the users file).
+func checkQuotaTx(ctx context.Context, tx pgx.Tx, acct int64, q mailstore.Quota, storage, messages int64) error {
 	if q == (mailstore.Quota{}) {
 		return nil
 	}
 	var u mailstore.Usage
-	if err := tx.QueryRow(ctx, `SELECT storage, messages FROM usage WHERE account_id = $1 FOR UPDATE`, a.id).Scan(&u.Storage, &u.Messages); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT storage, messages FROM usage WHERE account_id = $1 FOR UPDATE`, acct).Scan(&u.Storage, &u.Messages); err != nil {
 		return err
 	}
 	if q.Exceeds(u, storage, messages) {
