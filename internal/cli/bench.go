@@ -108,6 +108,11 @@ func runBench(e *env) int {
 		return usageErr("%v", err)
 	}
 
+	if len(creds) < *conc && !*prepare {
+		// Workers then share accounts: POP3 maildrop locks and one
+		// client's expunges seen by another count as errors.
+		fmt.Fprintf(e.stderr, "roost bench: warning: %d users for %d simulated users; give at least as many (--nusers)\n", len(creds), *conc)
+	}
 	t := load.Target{Addr: *addr, Timeout: *timeout, TLSConf: &tls.Config{InsecureSkipVerify: *insecure}}
 	switch {
 	case *useTLS:

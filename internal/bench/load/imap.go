@@ -47,6 +47,10 @@ type Response struct {
 	Bytes    int64 // every byte read for it
 }
 
+// readBuf is the read buffer per connection: small, because the idle
+// profile holds thousands; longer lines and literals are read in pieces.
+const readBuf = 4 << 10
+
 // maxLine bounds a response line outside literals; a server that sends more
 // without CRLF is broken (or hostile), not slow.
 const maxLine = 1 << 20
@@ -73,7 +77,7 @@ func (w *Worker) dialIMAP(ctx context.Context) (*IMAP, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &IMAP{c: nc, r: bufio.NewReaderSize(nc, 16<<10), w: w, timeout: t.timeout()}
+	c := &IMAP{c: nc, r: bufio.NewReaderSize(nc, readBuf), w: w, timeout: t.timeout()}
 	c.c.SetDeadline(time.Now().Add(c.timeout))
 	u, err := c.readUntagged("greeting")
 	if err != nil {
@@ -95,7 +99,7 @@ func (w *Worker) dialIMAP(ctx context.Context) (*IMAP, error) {
 			return nil, err
 		}
 		c.c = tc
-		c.r = bufio.NewReaderSize(tc, 16<<10)
+		c.r = bufio.NewReaderSize(tc, readBuf)
 		c.Caps = nil
 	}
 	return c, nil

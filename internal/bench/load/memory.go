@@ -3,11 +3,14 @@ package load
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Memory is the memory of a process tree at one moment, summed over its
@@ -74,8 +77,8 @@ func readMemory(roots func() ([]int, error)) (*Memory, error) {
 	for _, pid := range tree {
 		rss, pss, err := smapsRollup(pid)
 		if err != nil {
-			if os.IsNotExist(err) {
-				continue // exited meanwhile
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH) {
+				continue // exited meanwhile (a login process, say)
 			}
 			return nil, err
 		}

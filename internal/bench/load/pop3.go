@@ -46,7 +46,7 @@ func (w *Worker) dialPOP3(ctx context.Context) (*POP3, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &POP3{c: nc, r: bufio.NewReaderSize(nc, 16<<10), w: w, timeout: t.timeout()}
+	c := &POP3{c: nc, r: bufio.NewReaderSize(nc, readBuf), w: w, timeout: t.timeout()}
 	nc.SetDeadline(time.Now().Add(c.timeout))
 	if _, err := c.status("greeting"); err != nil {
 		nc.Close()
@@ -62,7 +62,7 @@ func (w *Worker) dialPOP3(ctx context.Context) (*POP3, error) {
 			return nil, err
 		}
 		c.c = tc
-		c.r = bufio.NewReaderSize(tc, 16<<10)
+		c.r = bufio.NewReaderSize(tc, readBuf)
 	}
 	return c, nil
 }
