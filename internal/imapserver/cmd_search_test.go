@@ -1,12 +1,16 @@
 package imapserver
 
 import (
+	"bufio"
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/roost-mail/roost/internal/imap"
+	"github.com/roost-mail/roost/internal/imapwire"
 	"github.com/roost-mail/roost/internal/mailstore"
 )
 
@@ -117,6 +121,9 @@ func TestSearchKeys(t *testing.T) {
 		{"ON 10-Mar-2024", "1"},
 		{"BEFORE 12-Mar-2024", "1"},
 		{"SINCE 12-Mar-2024 BEFORE 1-Apr-2024", "2 3"},
+		{"NOT LARGER 1000", "1 2 3 4 5"},
+		{"OR ON 10-Mar-2024 LARGER 1000", "1 6"},
+		{"NOT (SINCE 12-Mar-2024 SMALLER 1000)", "1 6"},
 		{"SENTON 10-Mar-2024", "1"},
 		{"SENTBEFORE 13-Mar-2024", "1 2"},
 		{"SENTSINCE 1-Apr-2024", "4 5 6"}, // 5 has no Date field: its internal date counts
@@ -261,4 +268,69 @@ func BenchmarkSearchBody1000(b *testing.B) {
 		c.do("a SEARCH BODY needleword").untagged("* SEARCH 1000")
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1e6, "ms/search")
+}
+
+// hideMetaSearch hides the store's mailstore.MetaSearcher (the embedded
+// interface carries only Account's methods).
+type hideMetaSearch struct{ mailstore.Account }
+
+// TestSearchMetaInStore: date and size keys answered by the store in SQL
+// (mailstore.MetaSearcher, search.go searchMeta) give exactly what
+// evaluating every message's metadata gives, for every message of the
+// search corpus, including after an expunge by another session that the
+// view has not reported (the message matches nothing either way).
+func TestSearchMetaInStore(t *testing.T) {
+	ts := newTestServer(t)
+	deliverCorpus(t, ts)
+	acct := ts.account("alice")
+	if _, ok := acct.(mailstore.MetaSearcher); !ok {
+		t.Fatalf("%T does not implement mailstore.MetaSearcher", acct)
+	}
+	c := ts.login("alice")
+	c.do("s SELECT INBOX").ok()
+	ctx := context.Background()
+	mb, err := acct.Mailbox(ctx, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mv, err := acct.View(ctx, mb.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := newSelectedView(mb, true, mv, false, 0)
+	keys := []string{"ALL", "LARGER 1000", "SMALLER 100", "LARGER 0", "ON 10-Mar-2024", "BEFORE 12-Mar-2024",
+		"SINCE 12-Mar-2024", "SINCE 12-Mar-2024 BEFORE 1-Apr-2024", "NOT LARGER 1000", "OR ON 10-Mar-2024 LARGER 1000",
+		"NOT (SINCE 12-Mar-2024 SMALLER 1000)", "OR (BEFORE 1-Jan-2000) (SINCE 1-Jan-2100)"}
+	check := func(when string) {
+		t.Helper()
+		for _, key := range keys {
+			line := "t UID SEARCH " + key + "\r\n"
+			dec := imapwire.NewDecoder(bufio.NewReader(strings.NewReader(line)), imapwire.DecoderOptions{Continue: func() error { return nil }})
+			cmd, err := imap.ReadCommand(dec, imap.ParseOptions{})
+			if err != nil {
+				t.Fatalf("%s: %v", key, err)
+			}
+			k := cmd.Args.(*imap.SearchCmd).Key
+			if _, ok := metaCond(k); !ok {
+				t.Fatalf("%s: not answered by the store", key)
+			}
+			env := &searchEnv{v: v, now: time.Now()}
+			got, err := env.search(ctx, acct, mb.ID, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			env = &searchEnv{v: v, now: time.Now()}
+			want, err := env.search(ctx, hideMetaSearch{acct}, mb.ID, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("%s %s: store %v, per message %v", when, key, got, want)
+			}
+		}
+	}
+	check("fresh view:")
+	c.do(`s2 UID STORE 6 +FLAGS.SILENT (\Deleted)`).ok()
+	c.do("s3 UID EXPUNGE 6").ok()
+	check("after an unreported expunge:")
 }

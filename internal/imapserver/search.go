@@ -301,6 +301,11 @@ func (env *searchEnv) search(ctx context.Context, acct mailstore.Account, mbox m
 	if out, ok, err := env.searchCached(ctx, acct, k); ok || err != nil {
 		return out, err // flags only, from the view's flag cache (flagcache.go)
 	}
+	if ms, ok := acct.(mailstore.MetaSearcher); ok {
+		if cond, ok := metaCond(k); ok {
+			return env.searchMeta(ctx, ms, mbox, cond)
+		}
+	}
 	v := env.v
 	env.maxModSeq = 0
 	var out []mailstore.UID
@@ -390,6 +395,67 @@ func (env *searchEnv) search(ctx context.Context, acct mailstore.Account, mbox m
 	}
 	if content {
 		slices.Sort(out) // UIDs ascend with sequence numbers
+	}
+	return out, nil
+}
+
+// metaCond translates k into a condition on internal dates and sizes for
+// a store that evaluates it itself (mailstore.MetaSearcher): only when
+// every key in it is BEFORE, ON, SINCE, LARGER, SMALLER or ALL under AND,
+// OR and NOT. Both values never change, so the store's answer holds for
+// the view whatever its sync point.
+func metaCond(k *imap.SearchKey) (mailstore.MetaCond, bool) {
+	day := func(t time.Time) int64 { return t.Unix() / 86400 } // k.Date is UTC midnight
+	switch k.Op {
+	case "ALL":
+		return mailstore.MetaCond{Op: mailstore.MetaAll}, true
+	case "BEFORE":
+		return mailstore.MetaCond{Op: mailstore.MetaDayBefore, Day: day(k.Date)}, true
+	case "ON":
+		return mailstore.MetaCond{Op: mailstore.MetaDayOn, Day: day(k.Date)}, true
+	case "SINCE":
+		return mailstore.MetaCond{Op: mailstore.MetaDaySince, Day: day(k.Date)}, true
+	case "LARGER":
+		return mailstore.MetaCond{Op: mailstore.MetaLarger, Size: k.Number}, true
+	case "SMALLER":
+		return mailstore.MetaCond{Op: mailstore.MetaSmaller, Size: k.Number}, true
+	case "AND", "OR", "NOT":
+		c := mailstore.MetaCond{Op: map[string]mailstore.MetaOp{"AND": mailstore.MetaAnd, "OR": mailstore.MetaOr, "NOT": mailstore.MetaNot}[k.Op]}
+		for _, ch := range k.Children {
+			cc, ok := metaCond(ch)
+			if !ok {
+				return mailstore.MetaCond{}, false
+			}
+			c.Children = append(c.Children, cc)
+		}
+		return c, len(c.Children) > 0
+	}
+	return mailstore.MetaCond{}, false
+}
+
+// searchMeta answers a date/size-only search from the store
+// (mailstore.MetaSearcher): the matching UIDs that are in the view, in
+// view order. Messages expunged by others and not yet reported match
+// nothing, as in search.
+func (env *searchEnv) searchMeta(ctx context.Context, ms mailstore.MetaSearcher, mbox mailstore.MailboxID, cond mailstore.MetaCond) ([]mailstore.UID, error) {
+	env.maxModSeq = 0
+	got, err := ms.SearchMeta(ctx, mbox, cond)
+	if err != nil {
+		return nil, err
+	}
+	v := env.v
+	var out []mailstore.UID
+	j := 0
+	for _, u := range got {
+		for j < len(v.uids) && v.uids[j] < u {
+			j++
+		}
+		if j == len(v.uids) {
+			break
+		}
+		if v.uids[j] == u {
+			out = append(out, u)
+		}
 	}
 	return out, nil
 }

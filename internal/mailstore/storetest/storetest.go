@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) mailstore.Store) {
 		{"ConcurrentAppends", testConcurrentAppends},
 		{"View", testView},
 		{"Metas", testMetas},
+		{"SearchMeta", testSearchMeta},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
