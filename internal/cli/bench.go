@@ -51,6 +51,7 @@ func runBench(e *env) int {
 	prepare := fs.Bool("prepare", false, "load the message corpus into each user's INBOX (up to --messages) instead of measuring")
 	messages := fs.Int("messages", 100, "messages per INBOX for --prepare")
 	idleHold := fs.Duration("idle-hold", 20*time.Millisecond, "caching profile: time in IDLE per cycle")
+	cycles := fs.Int("cycles", 3, "caching profile: flag-change and IDLE cycles per session before LOGOUT")
 	serverPID := fs.Int("server-pid", 0, "server process `PID`: report the memory of its process tree")
 	serverPIDFile := fs.String("server-pidfile", "", "read the server's PID from this `file`")
 	spread := fs.Bool("spread", false, "connect from 127.0.1.1, 127.0.1.2, ..., one source address per simulated user (default when --addr is an IPv4 loopback address; --spread=false: from the kernel's choice)")
@@ -90,7 +91,7 @@ func runBench(e *env) int {
 	if *duration <= 0 && *count <= 0 {
 		*duration = 10 * time.Second
 	}
-	settings := profile.Settings{IdleHold: *idleHold, Seed: *seed, Messages: *messages}
+	settings := profile.Settings{IdleHold: *idleHold, Cycles: *cycles, Seed: *seed, Messages: *messages}
 	var p load.Profile
 	if *prepare {
 		p = profile.Prepare{S: settings}

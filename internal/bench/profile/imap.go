@@ -16,8 +16,8 @@ const headerFields = "BODY.PEEK[HEADER.FIELDS (DATE FROM TO CC SUBJECT MESSAGE-I
 // bulk of real IMAP traffic. A session: LOGIN, SELECT INBOX, fetch the
 // headers of messages newer than the last UID it saw (the client remembers
 // it per account across sessions; the first session takes the newest 20),
-// resynchronise the flags of what it has, then three cycles of a flag
-// change (\Seen, or toggling \Flagged one time in three) and a short IDLE.
+// resynchronise the flags of what it has, then Settings.Cycles (3) cycles
+// of a flag change (\Seen, or toggling \Flagged one time in three) and a short IDLE.
 // One session in ten new mail "arrives" (an APPEND to INBOX, as the MTA
 // would deliver it) and the client expunges its oldest message, so the
 // mailbox stays the same size. Then LOGOUT: phones and laptops reconnect
@@ -72,7 +72,7 @@ func (p caching) Session(ctx context.Context, w *load.Worker) error {
 		}
 	}
 
-	for cycle := 0; cycle < 3 && ctx.Err() == nil; cycle++ {
+	for cycle := 0; cycle < p.s.Cycles && ctx.Err() == nil; cycle++ {
 		if len(uids) > 0 {
 			uid := strconv.FormatUint(uint64(uids[w.Rand.IntN(len(uids))]), 10)
 			cmd := "UID STORE " + uid + ` +FLAGS (\Seen)`

@@ -21,6 +21,10 @@ type Settings struct {
 	// (default 20 ms: long enough to exercise IDLE's setup and teardown,
 	// short enough that the run measures the server and not the sleep).
 	IdleHold time.Duration
+	// Cycles is how many flag-change-and-IDLE cycles a caching session
+	// runs before LOGOUT (default 3): the reconnect ratio. Phones on
+	// mobile networks reconnect after few, desktops after many.
+	Cycles int
 	// Seed selects the generated messages (internal/bench/mailgen).
 	Seed uint64
 	// Messages is how many messages --prepare puts in each INBOX.
@@ -34,6 +38,9 @@ var Names = []string{"caching", "webmail", "append", "pop3", "idle"}
 func New(name string, s Settings) (load.Profile, error) {
 	if s.IdleHold == 0 {
 		s.IdleHold = 20 * time.Millisecond
+	}
+	if s.Cycles <= 0 {
+		s.Cycles = 3
 	}
 	switch name {
 	case "caching":
