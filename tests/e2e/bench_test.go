@@ -71,16 +71,19 @@ func TestBenchProfiles(t *testing.T) {
 	}
 
 	for _, c := range []struct {
-		profile, addr string
-		want          []string // operations that must have happened
+		profile, addr, tls string
+		want               []string // operations that must have happened
 	}{
-		{"caching", imaps, []string{"LOGIN", "SELECT", "UID FETCH headers", "UID FETCH flags", "UID STORE", "IDLE", "DONE", "LOGOUT"}},
-		{"webmail", imaps, []string{"LIST", "SELECT", "FETCH page", "UID FETCH body", "UID SEARCH"}},
-		{"append", imaps, []string{"APPEND Sent"}},
-		{"pop3", "127.0.0.1:" + strconv.Itoa(s.pop3sPort), []string{"USER", "PASS", "STAT", "UIDL", "LIST", "RETR", "DELE", "QUIT"}},
+		{"caching", imaps, "--tls", []string{"LOGIN", "SELECT", "UID FETCH headers", "UID FETCH flags", "UID STORE", "IDLE", "DONE", "LOGOUT"}},
+		{"webmail", imaps, "--tls", []string{"LIST", "SELECT", "FETCH page", "UID FETCH body", "UID SEARCH"}},
+		{"append", imaps, "--tls", []string{"APPEND Sent"}},
+		{"pop3", "127.0.0.1:" + strconv.Itoa(s.pop3sPort), "--tls", []string{"USER", "PASS", "STAT", "UIDL", "LIST", "RETR", "DELE", "QUIT"}},
+		// STARTTLS and STLS (RFC 2595) on the plain ports.
+		{"caching", "127.0.0.1:" + strconv.Itoa(s.imapPort), "--starttls", []string{"LOGIN", "UID STORE", "IDLE"}},
+		{"pop3", "127.0.0.1:" + strconv.Itoa(s.pop3Port), "--starttls", []string{"PASS", "RETR"}},
 	} {
-		t.Run(c.profile, func(t *testing.T) {
-			rep, code, stderr := runBench(t, bin, append(users, "--addr", c.addr, "--tls", "--insecure", "--profile", c.profile, "-n", "4", "--duration", "2s")...)
+		t.Run(c.profile+c.tls, func(t *testing.T) {
+			rep, code, stderr := runBench(t, bin, append(users, "--addr", c.addr, c.tls, "--insecure", "--profile", c.profile, "-n", "4", "--duration", "2s")...)
 			if code != 0 || rep.Errors != 0 || rep.ProtocolErrors != 0 {
 				t.Fatalf("exit %d, %d errors (%d protocol): %v\n%s", code, rep.Errors, rep.ProtocolErrors, rep.ErrorSamples, stderr)
 			}
