@@ -66,6 +66,18 @@ type ImportLedger interface {
 	// failure fails the call, and nothing of it is stored.
 	ImportMessages(ctx context.Context, mailbox string, items []ImportItem) ([]ImportResult, error)
 
+	// MailboxImported reports whether any ledger record points at the
+	// mailbox: false for a mailbox filled by an import that predates the
+	// ledger (and for one never imported into).
+	MailboxImported(ctx context.Context, mailbox string) (bool, error)
+
+	// AdoptImport records src for the message with UID uid in mailbox,
+	// which an import that predates the ledger stored (it skipped by UID
+	// alone), so that runs from now on skip it by key. Nothing is stored;
+	// the UID need not exist any more (the user may have moved or
+	// expunged the message). KindExists if src.Key is recorded already.
+	AdoptImport(ctx context.Context, mailbox string, uid UID, src ImportSource) error
+
 	// RekeyImport changes a ledger record's key from oldKey to newKey,
 	// once the message behind newKey was recognized as oldKey's.
 	// KindNotFound if oldKey is not there, KindExists if newKey is.

@@ -339,3 +339,39 @@ func internalDate(path string) (time.Time, error) {
 	}
 	return fi.ModTime(), nil
 }
+
+// legacyImport returns the UIDNEXT of a mailbox that an import before the
+// ledger existed filled (it has the source's UIDVALIDITY, which only an
+// import sets, and no ledger record), or 0. That import skipped by UID,
+// so source messages below it are taken as imported and adopted into the
+// ledger (adopt); from then on runs go by key. sourceUIDs says the UIDs
+// and UIDVALIDITY come from the source (a dovecot-uidlist, X-IMAPbase),
+// not from the mailbox itself.
+func legacyImport(ctx context.Context, lr *ledgerRun, mailbox string, mb mailstore.Mailbox, sourceUIDs bool, uidValidity mailstore.UIDValidity) (mailstore.UID, error) {
+	if lr.l == nil || !sourceUIDs || mb.UIDValidity != uidValidity || mb.UIDNext <= 1 {
+		return 0, nil
+	}
+	imported, err := lr.l.MailboxImported(ctx, mailbox)
+	if err != nil || imported {
+		return 0, err
+	}
+	return mb.UIDNext, nil
+}
+
+// adopt records a message that a pre-ledger import stored (see
+// legacyImport) without storing anything.
+func adopt(ctx context.Context, lr *ledgerRun, mailbox string, uid mailstore.UID, key string, messageID func() (string, error)) error {
+	if done, err := lr.known(ctx, key); err != nil || done {
+		return err
+	}
+	mid, err := messageID()
+	if err != nil {
+		return err
+	}
+	err = lr.l.AdoptImport(ctx, mailbox, uid, mailstore.ImportSource{Key: key, MessageID: mid})
+	if err != nil && mailstore.KindOf(err) != mailstore.KindExists {
+		return fmt.Errorf("import ledger: %w", err)
+	}
+	lr.meet(key)
+	return nil
+}

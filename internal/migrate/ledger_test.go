@@ -179,3 +179,54 @@ func TestLedgerMailboxWithOtherUIDValidity(t *testing.T) {
 		t.Fatalf("re-import: %+v, %v", st, err)
 	}
 }
+
+// preLedger is an account as an import before the ledger saw it: an
+// Importer without mailstore.ImportLedger.
+type preLedger struct {
+	mailstore.Account
+	mailstore.Importer
+}
+
+// TestLedgerAdoptsPreLedgerImport: an account filled by an import that
+// predates the ledger (it skipped by UID) is not imported twice by the
+// first run with the ledger: the source messages below UIDNEXT are
+// adopted into the ledger, the new ones stored, and later runs go by key.
+func TestLedgerAdoptsPreLedgerImport(t *testing.T) {
+	ctx := context.Background()
+	acc := openAccount(t)
+	old := preLedger{acc, acc.(mailstore.Importer)}
+
+	root := t.TempDir()
+	writeMaildir(t, root, []string{"m1", "m2", "m3"})
+	if st, err := ImportMaildir(ctx, old, root, Options{}); err != nil || st.Messages != 3 {
+		t.Fatalf("pre-ledger import: %+v, %v", st, err)
+	}
+	dir := t.TempDir()
+	mb := "From a@example.org Thu Jan  2 03:04:05 2020\nX-IMAPbase: 1600000000 0000000002\nX-UID: 1\nSubject: x1\n\none\n\n" +
+		"From a@example.org Thu Jan  2 03:04:05 2020\nX-UID: 2\nSubject: x2\n\ntwo\n"
+	os.WriteFile(filepath.Join(dir, "Lists"), []byte(mb), 0o600)
+	if st, err := ImportMbox(ctx, old, dir, "", Options{}); err != nil || st.Messages != 2 {
+		t.Fatalf("pre-ledger mbox import: %+v, %v", st, err)
+	}
+
+	writeMaildir(t, root, []string{"m1", "m2", "m3", "m4"})
+	st, err := ImportMaildir(ctx, acc, root, Options{})
+	if err != nil || st.Messages != 1 || st.Skipped != 3 {
+		t.Fatalf("first run with the ledger: %+v, %v (want 1 stored, 3 skipped)", st, err)
+	}
+	if st, err = ImportMbox(ctx, acc, dir, "", Options{}); err != nil || st.Messages != 0 || st.Skipped != 2 {
+		t.Fatalf("first mbox run with the ledger: %+v, %v", st, err)
+	}
+	want := []string{"INBOX:m1", "INBOX:m2", "INBOX:m3", "INBOX:m4", "Lists:x1", "Lists:x2"}
+	if got := subjects(t, acc); !slices.Equal(got, want) {
+		t.Errorf("mail %q, want %q", got, want)
+	}
+	// From now on by key: a delivery taking the next UID does not hide m5.
+	if _, _, err := acc.Append(ctx, "INBOX", mailstore.NewMessage{}, strings.NewReader("Subject: d\r\n\r\nd\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	writeMaildir(t, root, []string{"m1", "m2", "m3", "m4", "m5"})
+	if st, err = ImportMaildir(ctx, acc, root, Options{}); err != nil || st.Messages != 1 || st.Skipped != 4 {
+		t.Fatalf("second run with the ledger: %+v, %v", st, err)
+	}
+}

@@ -356,9 +356,17 @@ func importMaildirFolder(ctx context.Context, acc mailstore.Account, imp mailsto
 		return err
 	}
 	next := mb.UIDNext // UIDs below were given out before: skip them (no ledger)
+	legacy, err := legacyImport(ctx, lr, f.name, mb, keepUIDs && sc != nil, hdr.uidValidity)
+	if err != nil {
+		return err
+	}
 	stored, skipped := 0, 0
 	put := func(uid mailstore.UID, base string) error {
 		rel := files[base]
+		if lr.l != nil && uid < legacy {
+			skipped++
+			return adopt(ctx, lr, f.name, uid, "maildir:"+base, func() (string, error) { return fileMessageID(filepath.Join(f.dir, rel)) })
+		}
 		if lr.l != nil {
 			if !keepUIDs {
 				uid = 0

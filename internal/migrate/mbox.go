@@ -355,6 +355,7 @@ func importMboxFile(ctx context.Context, acc mailstore.Account, imp mailstore.Im
 	var uidValidity mailstore.UIDValidity
 	var uidNext mailstore.UID
 	keepUIDs := true
+	var legacy mailstore.UID // see legacyImport
 	for n := 0; ; n++ {
 		msg, err := r.next()
 		if err == io.EOF {
@@ -395,12 +396,25 @@ func importMboxFile(ctx context.Context, acc mailstore.Account, imp mailstore.Im
 				return fmt.Errorf("%s: %w", mailbox, err)
 			}
 			next = mb.UIDNext
+			if legacy, err = legacyImport(ctx, lr, mailbox, mb, keepUIDs && uidNext != 0, uidValidity); err != nil {
+				return fmt.Errorf("%s: %w", mailbox, err)
+			}
 		}
 		uid := assign
 		if x, err := strconv.ParseUint(msg.fields["x-uid"], 10, 32); err == nil && mailstore.UID(x) >= assign {
 			uid = mailstore.UID(x)
 		}
 		assign = uid + 1
+		if lr.l != nil && uid < legacy {
+			skipped++
+			if err := adopt(ctx, lr, mailbox, uid, mboxKey(mailbox, msg), func() (string, error) { return headerMessageID(msg.header), nil }); err != nil {
+				return fmt.Errorf("%s: message %d: %w", path, n+1, err)
+			}
+			if _, err := io.Copy(io.Discard, msg.body); err != nil {
+				return err
+			}
+			continue
+		}
 		if lr.l != nil {
 			if !keepUIDs {
 				uid = 0
@@ -463,6 +477,13 @@ func importMboxFile(ctx context.Context, acc mailstore.Account, imp mailstore.Im
 	return nil
 }
 
+// mboxKey is a message's ledger key: mailbox, offset of its From_ line
+// and a hash of its header without the fields Dovecot rewrites.
+func mboxKey(mailbox string, msg *mboxMessage) string {
+	sum := sha256.Sum256(msg.header)
+	return fmt.Sprintf("mbox:%s:%d:%x", mailbox, msg.offset, sum[:8])
+}
+
 // putResult is what became of one source message.
 type putResult int
 
@@ -481,11 +502,7 @@ const (
 // message (deferred ones are counted when the run finishes).
 func putMboxLedger(ctx context.Context, lr *ledgerRun, path, mailbox string, n int, uid mailstore.UID, msg *mboxMessage,
 	st *Stats, p *progress, stored, skipped *int) (putResult, error) {
-	sum := sha256.Sum256(msg.header)
-	src := mailstore.ImportSource{
-		Key:       fmt.Sprintf("mbox:%s:%d:%x", mailbox, msg.offset, sum[:8]),
-		MessageID: headerMessageID(msg.header),
-	}
+	src := mailstore.ImportSource{Key: mboxKey(mailbox, msg), MessageID: headerMessageID(msg.header)}
 	discard := func() error { _, err := io.Copy(io.Discard, msg.body); return err }
 	if done, err := lr.known(ctx, src.Key); err != nil {
 		return putFailed, err

@@ -367,3 +367,46 @@ func (a *account) stage(ctx context.Context, it mailstore.ImportItem) (*staged, 
 	}
 	return &staged{blobID: blobID, size: size, cache: cache, bits: bits, kws: kws}, nil
 }
+
+func (a *account) MailboxImported(ctx context.Context, mailbox string) (bool, error) {
+	name, err := mailstore.NormalizeMailboxName(mailbox)
+	if err != nil {
+		return false, err
+	}
+	var found bool
+	err = a.read(ctx, "import ledger", func(tx *sql.Tx) error {
+		m, err := mailboxByName(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		var one int
+		err = tx.QueryRowContext(ctx, `SELECT 1 FROM import_ledger WHERE mailbox_id = ? LIMIT 1`, m.ID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		found = err == nil
+		return err
+	})
+	return found, err
+}
+
+func (a *account) AdoptImport(ctx context.Context, mailbox string, uid mailstore.UID, src mailstore.ImportSource) error {
+	name, err := mailstore.NormalizeMailboxName(mailbox)
+	if err != nil {
+		return err
+	}
+	return a.write(ctx, "import ledger", func(tx *sql.Tx) error {
+		m, err := mailboxByName(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		// The stored size when the message is still there, for the
+		// Message-ID fallback; 0 (matches nothing) when it is gone.
+		var size int64
+		err = tx.QueryRowContext(ctx, `SELECT size FROM message WHERE mailbox_id = ? AND uid = ?`, m.ID, uid).Scan(&size)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		return ledgerAdd(ctx, tx, src, size, m.ID, uid)
+	})
+}
