@@ -35,6 +35,9 @@ type Conn struct {
 	remote    netip.AddrPort
 	local     netip.AddrPort
 	unix      bool // a Unix socket: local, so secure
+	// proxyTLS: a trusted balancer's PROXY v2 header says the client
+	// spoke TLS to it (proxy.go); secure.
+	proxyTLS bool
 	logger    *slog.Logger
 	// preauthDeadline (under mu) caps every read deadline until
 	// Authenticated; zero: no cap.
@@ -140,9 +143,11 @@ func (c *Conn) TLS() bool {
 
 // Secure reports whether the connection counts as secure for cleartext
 // authentication: TLS, a Unix socket, or the remote IP equals the local IP (Dovecot's rule,
-// DESIGN.md section 4).
+// DESIGN.md section 4). Behind a PROXY header, remote and local are the
+// forwarded addresses, and the balancer's word that the client used TLS
+// counts as TLS (proxy.go).
 func (c *Conn) Secure() bool {
-	if c.TLS() || c.unix {
+	if c.TLS() || c.unix || c.proxyTLS {
 		return true
 	}
 	return c.remote.Addr().IsValid() && c.remote.Addr() == c.local.Addr()

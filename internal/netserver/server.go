@@ -49,7 +49,10 @@ type Listener struct {
 	Network     string // "tcp" (default), "tcp4", "tcp6" or "unix"
 	Address     string // host:port, or the socket path for "unix"
 	ImplicitTLS bool
-	Handler     Handler
+	// HAProxy: every connection starts with a PROXY protocol header
+	// (haproxy = yes); see proxy.go.
+	HAProxy bool
+	Handler Handler
 }
 
 // Options configure a Server.
@@ -77,6 +80,12 @@ type Options struct {
 	// DefaultPreauthTimeout; negative: none). Roost's
 	// login_preauth_timeout; see Conn.SetReadDeadline.
 	PreauthTimeout time.Duration
+	// HAProxyTrusted are the networks whose connections to a HAProxy
+	// listener may send a PROXY header (haproxy_trusted_networks); other
+	// peers are disconnected. HAProxyTimeout bounds the wait for the
+	// header (haproxy_timeout; 0: DefaultHAProxyTimeout).
+	HAProxyTrusted []netip.Prefix
+	HAProxyTimeout time.Duration
 }
 
 // Defaults of the pre-login limits. Dovecot has no per-IP cap on
@@ -227,14 +236,22 @@ func (s *Server) Serve(ln net.Listener, l Listener) error {
 			return err
 		}
 		delay = 0
-		c := NewConn(nc, s.opts.TLSConfig, l.ImplicitTLS, s.logger)
-		lh, login := l.Handler.(LoginHandler)
-		if reason := s.track(c, login); reason != "" {
-			s.refuse(c, l, lh, reason)
+		if l.HAProxy {
+			go s.acceptProxied(nc, l)
 			continue
 		}
-		go s.serveConn(c, l)
+		s.admit(NewConn(nc, s.opts.TLSConfig, l.ImplicitTLS, s.logger), l)
 	}
+}
+
+// admit counts c against the caps and serves it, or refuses it.
+func (s *Server) admit(c *Conn, l Listener) {
+	lh, login := l.Handler.(LoginHandler)
+	if reason := s.track(c, login); reason != "" {
+		s.refuse(c, l, lh, reason)
+		return
+	}
+	go s.serveConn(c, l)
 }
 
 func (s *Server) isClosed() bool {
