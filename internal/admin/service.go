@@ -80,6 +80,12 @@ type Users interface {
 	UserExists(ctx context.Context, user string) (bool, error)
 }
 
+// accountNamer maps a user name to its account name as login does
+// (*auth.Service.LookupUser).
+type accountNamer interface {
+	LookupUser(ctx context.Context, user string) (account string, ok bool, err error)
+}
+
 // Service executes admin commands. Sessions may be nil when no server runs
 // (the CLI opening the store itself): who and kick then fail with
 // CodeUnavailable.
@@ -249,15 +255,24 @@ func (s *Service) withAccount(ctx context.Context, req Request) (any, error) {
 		}
 	}
 	// The store creates an account on first use: check the user first, so
-	// that a typo does not create an account.
-	ok, err := s.Users.UserExists(ctx, req.User)
+	// that a typo does not create an account. The account is the one a
+	// login as the user opens (auth_username_format, a "user" field) when
+	// Users can tell, as *auth.Service can.
+	account := req.User
+	var ok bool
+	var err error
+	if n, isNamer := s.Users.(accountNamer); isNamer {
+		account, ok, err = n.LookupUser(ctx, req.User)
+	} else {
+		ok, err = s.Users.UserExists(ctx, req.User)
+	}
 	if err != nil {
 		return nil, &Error{CodeFailed, fmt.Sprintf("looking up user %s: %v", req.User, err)}
 	}
 	if !ok {
 		return nil, &Error{CodeUnknownUser, fmt.Sprintf("unknown user %s", req.User)}
 	}
-	acct, err := s.Store.Account(ctx, req.User)
+	acct, err := s.Store.Account(ctx, account)
 	if err != nil {
 		return nil, storeError(err)
 	}
