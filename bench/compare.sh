@@ -134,6 +134,8 @@ if [ $up = no ]; then
   echo "roost did not start; its log:" >&2; tail -5 "$WORK/roost/log" >&2; exit 1
 fi
 
+echo "$roost_pid" > "$WORK/roost/pid"
+declare -A PIDFILE=([roost]=$WORK/roost/pid [dovecot]=$WORK/dovecot/run/master.pid)
 declare -A IMAPS=([roost]=127.0.0.1:$R_IMAPS [dovecot]=127.0.0.1:$IMAPS_PORT)
 declare -A POP3S=([roost]=127.0.0.1:$R_POP3S [dovecot]=127.0.0.1:$POP3S_PORT)
 bench() { # SERVER OUT ARGS...: run roost bench, JSON to OUT; errors do not stop the script
@@ -157,13 +159,12 @@ for p in $PROFILES; do
     for s in roost dovecot; do
       addr=${IMAPS[$s]}; [ "$p" = pop3 ] && addr=${POP3S[$s]}
       out=$WORK/results/$s-$p-$n.json
-      bench "$s" "$out" --addr "$addr" --profile "$p" -n "$n" --duration "$DURATION"
-      jq -r --arg s "$s" '"\($s) \(.profile) n=\(.concurrency): \(.ops_per_sec|floor) ops/s, p99 \(.all.p99_ms) ms, errors \(.errors)"' "$out"
+      bench "$s" "$out" --addr "$addr" --profile "$p" -n "$n" --duration "$DURATION" --server-pidfile "${PIDFILE[$s]}"
+      jq -r --arg s "$s" '"\($s) \(.profile) n=\(.concurrency): \(.ops_per_sec|floor) ops/s, p99 \(.all.p99_ms) ms, server CPU \(.server_cpu_ms_per_op) ms/op, errors \(.errors)"' "$out"
     done
   done
 done
 if [ "$IDLE_CONNS" -gt 0 ]; then
-  echo "$roost_pid" > "$WORK/roost/pid"
   bench roost "$WORK/results/roost-idle.json" --addr "${IMAPS[roost]}" --profile idle -n "$IDLE_CONNS" --duration "$IDLE_HOLD" --server-pidfile "$WORK/roost/pid"
   bench dovecot "$WORK/results/dovecot-idle.json" --addr "${IMAPS[dovecot]}" --profile idle -n "$IDLE_CONNS" --duration "$IDLE_HOLD" --server-pidfile "$WORK/dovecot/run/master.pid"
   for s in roost dovecot; do
@@ -180,15 +181,18 @@ table=$WORK/table.md
   echo "$USERS users with $MESSAGES messages each (mailgen seed 1), IMAPS/POP3S, $DURATION per run, client and servers on the same machine;"
   echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo
-  echo "| profile | users | Roost ops/s | Dovecot ops/s | throughput Roost/Dovecot | Roost p99 ms | Dovecot p99 ms | p99 Roost/Dovecot | errors Roost / Dovecot |"
-  echo "|---|--:|--:|--:|--:|--:|--:|--:|--:|"
+  echo "Throughput is successful commands per second; p99 is over all commands; server CPU is the CPU time of the server's whole process tree per command."
+  echo
+  echo "| profile | users | Roost ops/s | Dovecot ops/s | throughput Roost/Dovecot | Roost p99 ms | Dovecot p99 ms | p99 Roost/Dovecot | Roost CPU ms/op | Dovecot CPU ms/op | CPU Roost/Dovecot | errors Roost / Dovecot |"
+  echo "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
   for p in $PROFILES; do
     for n in $LEVELS; do
       r=$WORK/results/roost-$p-$n.json; d=$WORK/results/dovecot-$p-$n.json
       jq -rn --slurpfile r "$r" --slurpfile d "$d" --arg p "$p" --arg n "$n" '
         def f(x): (x*10|round)/10;
         def ratio(a; b): if b > 0 then ((a/b)*100|round)/100 else "-" end;
-        "| \($p) | \($n) | \(f($r[0].ops_per_sec)) | \(f($d[0].ops_per_sec)) | \(ratio($r[0].ops_per_sec; $d[0].ops_per_sec)) | \($r[0].all.p99_ms) | \($d[0].all.p99_ms) | \(ratio($r[0].all.p99_ms; $d[0].all.p99_ms)) | \($r[0].errors) / \($d[0].errors) |"'
+        def c(x): if x == null then "?" else (x*1000|round)/1000 end;
+        "| \($p) | \($n) | \(f($r[0].ops_per_sec)) | \(f($d[0].ops_per_sec)) | \(ratio($r[0].ops_per_sec; $d[0].ops_per_sec)) | \($r[0].all.p99_ms) | \($d[0].all.p99_ms) | \(ratio($r[0].all.p99_ms; $d[0].all.p99_ms)) | \(c($r[0].server_cpu_ms_per_op)) | \(c($d[0].server_cpu_ms_per_op)) | \(ratio($r[0].server_cpu_ms_per_op // 0; $d[0].server_cpu_ms_per_op // 0)) | \($r[0].errors) / \($d[0].errors) |"'
     done
   done
   if [ "$IDLE_CONNS" -gt 0 ]; then

@@ -44,8 +44,10 @@ type Options struct {
 	// Progress gets one line per second while running, if not nil.
 	Progress io.Writer
 	// ServerPIDs, if set, are the roots of the server's process tree: its
-	// memory is read before the workers start and once every worker has
-	// called Ready (or the run ends), see Report.Memory.
+	// CPU time is read before and after the run; for profiles whose
+	// workers call Ready, its memory is read before the workers start and
+	// once every worker has called Ready (or the run ends), see
+	// Report.Memory.
 	ServerPIDs func() ([]int, error)
 	// OncePerUser runs exactly one session per user and then stops
 	// (--prepare); Concurrency must not exceed the number of users.
@@ -218,6 +220,10 @@ func Run(ctx context.Context, p Profile, o Options) (*Report, error) {
 		workers[i] = w
 	}
 
+	var cpu0 float64
+	if o.ServerPIDs != nil {
+		cpu0, _ = readCPU(o.ServerPIDs)
+	}
 	start := time.Now()
 	var wg sync.WaitGroup
 	for _, w := range workers {
@@ -233,7 +239,9 @@ func Run(ctx context.Context, p Profile, o Options) (*Report, error) {
 	var memErr error
 	memTaken := false
 	takeMem := func() {
-		if memTaken || base == nil {
+		// Memory per connection only means something for profiles that
+		// hold connections (they call Ready).
+		if memTaken || base == nil || e.ready.Load() == 0 {
 			return
 		}
 		memTaken = true
@@ -282,6 +290,14 @@ loop:
 		takeMem()
 	}
 	rep.finish(e, workers, elapsed)
+	if o.ServerPIDs != nil {
+		if cpu1, err := readCPU(o.ServerPIDs); err == nil && cpu1 >= cpu0 {
+			rep.ServerCPUSeconds = cpu1 - cpu0
+			if rep.Ops > 0 {
+				rep.ServerCPUPerOpMs = rep.ServerCPUSeconds * 1000 / float64(rep.Ops)
+			}
+		}
+	}
 	if memErr != nil {
 		rep.MemoryError = memErr.Error()
 	}

@@ -63,6 +63,47 @@ func PIDFile(path string) func() ([]int, error) {
 	}
 }
 
+// userHZ is the unit of the CPU times in /proc/PID/stat (USER_HZ, 100 on
+// every Linux architecture Go supports).
+const userHZ = 100
+
+// readCPU returns the CPU time (user + system) the roots' process trees
+// have used: each live process's own time plus the time of the children
+// it has reaped (cutime, cstime), so that Dovecot's per-connection
+// processes still count after they exit.
+func readCPU(roots func() ([]int, error)) (float64, error) {
+	pids, err := roots()
+	if err != nil {
+		return 0, err
+	}
+	tree, err := processTree(pids)
+	if err != nil {
+		return 0, err
+	}
+	var ticks int64
+	for _, pid := range tree {
+		st, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+		if err != nil {
+			continue // exited meanwhile; its parent's cutime has it
+		}
+		i := bytes.LastIndexByte(st, ')')
+		if i < 0 {
+			continue
+		}
+		// After "pid (comm)": state is field 3; utime, stime, cutime,
+		// cstime are fields 14-17 (proc(5)).
+		f := strings.Fields(string(st[i+1:]))
+		if len(f) < 15 {
+			continue
+		}
+		for _, v := range f[11:15] {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			ticks += n
+		}
+	}
+	return float64(ticks) / userHZ, nil
+}
+
 // readMemory sums smaps_rollup over the roots' process trees.
 func readMemory(roots func() ([]int, error)) (*Memory, error) {
 	pids, err := roots()

@@ -31,7 +31,13 @@ type Report struct {
 	ErrorSamples   []string        `json:"error_samples,omitempty"`
 	Commands       []OpReport      `json:"commands"`
 	Memory         *MemoryReport   `json:"memory,omitempty"`
-	MemoryError    string          `json:"memory_error,omitempty"`
+	// ServerCPUSeconds is the CPU time the server's process tree used
+	// during the run (with --server-pid); per successful command it is a
+	// measure of efficiency that does not depend on how busy the machine
+	// was.
+	ServerCPUSeconds float64 `json:"server_cpu_seconds,omitempty"`
+	ServerCPUPerOpMs float64 `json:"server_cpu_ms_per_op,omitempty"`
+	MemoryError      string  `json:"memory_error,omitempty"`
 }
 
 // OpReport is one operation's throughput and latency.
@@ -143,6 +149,9 @@ func (r *Report) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "\nserver memory (%d processes before, %d during): RSS %d -> %d KiB, PSS %d -> %d KiB\n",
 			m.Before.Processes, m.During.Processes, m.Before.RSSKiB, m.During.RSSKiB, m.Before.PSSKiB, m.During.PSSKiB)
 		fmt.Fprintf(w, "per connection (%d): RSS %.1f KiB, PSS %.1f KiB\n", m.Connections, m.RSSPerConn, m.PSSPerConn)
+	}
+	if r.ServerCPUSeconds > 0 {
+		fmt.Fprintf(w, "\nserver CPU: %.2f s, %.3f ms per command\n", r.ServerCPUSeconds, r.ServerCPUPerOpMs)
 	}
 	if r.MemoryError != "" {
 		fmt.Fprintf(w, "\nserver memory: %s\n", r.MemoryError)
