@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/roost-mail/roost/internal/app"
 	"github.com/roost-mail/roost/internal/auth/passwdfile"
 	"github.com/roost-mail/roost/internal/mailstore"
 	"github.com/roost-mail/roost/internal/migrate"
@@ -56,6 +57,19 @@ func runMigrate(e *env, isImport bool) int {
 		return exitConfig
 	}
 	log := newLogger(e.stderr, slog.LevelWarn)
+	// The account is the one a login as the user opens (auth_username_format,
+	// a passdb "user" field); a name no passdb knows is taken as it is.
+	authn, err := app.NewAuth(cfg, log)
+	if err != nil {
+		e.errorf("%v", err)
+		return exitConfig
+	}
+	accountOf := func(user string) string {
+		if a, ok, err := authn.LookupUser(context.Background(), user); err == nil && ok {
+			return a
+		}
+		return user
+	}
 	st, err := openStore(e, cfg, log)
 	if err != nil {
 		e.errorf("%v", err)
@@ -111,7 +125,7 @@ func runMigrate(e *env, isImport bool) int {
 				continue
 			}
 		}
-		stats, err := migrateOne(ctx, st, j.user, format, j.path, isImport, deref(mailbox), opts)
+		stats, err := migrateOne(ctx, st, accountOf(j.user), format, j.path, isImport, deref(mailbox), opts)
 		for _, w := range stats.Warnings {
 			e.errorf("%s: warning: %s", j.user, w)
 		}

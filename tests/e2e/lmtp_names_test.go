@@ -67,7 +67,8 @@ func (l *lmtpConn) expect(prefix string) string {
 // TestLMTPRecipientIsLoginAccount: with auth_username_format = %Ln (the
 // domain is dropped, as on a site whose passwd-file has bare names) and a
 // passwd-file entry whose "user" field renames the account, LMTP RCPT and
-// roost deliver -d save into the account that IMAP login opens, as Dovecot
+// roost deliver -d save into (and roost import -u imports into) the
+// account that IMAP login opens, as Dovecot
 // saves into the userdb lookup's user. Before the fix the mail went to an
 // account named after the address that nobody could log in to.
 func TestLMTPRecipientIsLoginAccount(t *testing.T) {
@@ -111,14 +112,19 @@ func TestLMTPRecipientIsLoginAccount(t *testing.T) {
 	l.send("QUIT")
 	l.expect("221 ")
 
-	// dovecot-lda's -d goes through the same lookup.
+	// dovecot-lda's -d goes through the same lookup, and so does roost import -u.
 	s.deliver("ALICE@example.com", []byte("From: x@example.net\nSubject: lda\n\nhi\n"))
+	src := filepath.Join(s.dir, "Maildir")
+	writeDovecotMaildir(t, src, []string{"imported"})
+	if out, e, code := s.cli(nil, "import", "-c", s.cfg, "-u", "alice@example.org", "maildir", src); code != 0 {
+		t.Fatalf("import: exit %d\n%s%s", code, out, e)
+	}
 
 	// Login names go through the same format: alice@example.org is alice.
 	c := s.dialIMAP(t, false)
 	c.ok("LOGIN alice@example.org " + alicePass)
-	if u := c.ok("SELECT INBOX"); !slices.Contains(u, "* 2 EXISTS") {
-		t.Errorf("alice's INBOX after LMTP and deliver: %q, want 2 EXISTS", u)
+	if u := c.ok("SELECT INBOX"); !slices.Contains(u, "* 3 EXISTS") {
+		t.Errorf("alice's INBOX after LMTP, deliver and import: %q, want 3 EXISTS", u)
 	}
 	c.ok("LOGOUT")
 	c = s.dialIMAP(t, false)
