@@ -228,10 +228,11 @@ func runUserDel(e *env) int {
 		err = adminLocal(ctx, e, cfg, req, &res)
 	}
 	var ae *admin.Error
+	nothing := false
 	switch {
 	case err == nil:
 	case errors.As(err, &ae) && ae.Code == admin.CodeNotFound && exists:
-		// The user never received or read mail: nothing to remove.
+		nothing = true // the user never received or read mail
 	case errors.As(err, &ae) && ae.Code == admin.CodeNotFound:
 		e.errorf("%s: no such user in %s and no mail stored for account %s", name, path, account)
 		return exitNoUser
@@ -249,7 +250,11 @@ func runUserDel(e *env) int {
 	if res.Kicked > 0 {
 		fmt.Fprintf(e.stdout, "%d session(s) of %s disconnected\n", res.Kicked, account)
 	}
-	fmt.Fprintf(e.stdout, "mail of account %s removed (%s)\n", account, where)
+	if nothing {
+		fmt.Fprintf(e.stdout, "no mail was stored for account %s\n", account)
+	} else {
+		fmt.Fprintf(e.stdout, "mail of account %s removed (%s)\n", account, where)
+	}
 	return exitOK
 }
 

@@ -100,6 +100,14 @@ func TestUserDelPurge(t *testing.T) {
 	if _, e, code := s.cli(nil, "user", "del", "-c", s.cfg, "--purge", "bob"); code != 67 {
 		t.Errorf("purge of nothing: exit %d, want 67\n%s", code, e)
 	}
+	// A user that never got mail: nothing to remove, and it says so.
+	if _, e, code := s.cli([]byte("pw\n"), "user", "add", "-c", s.cfg, "carol", "--password-stdin"); code != 0 {
+		t.Fatalf("user add: exit %d\n%s", code, e)
+	}
+	out, e, code = s.cli(nil, "user", "del", "-c", s.cfg, "--purge", "carol")
+	if code != 0 || string(out) != "user carol deleted\nno mail was stored for account carol\n" {
+		t.Errorf("purge of a user without mail: exit %d\nstdout: %s\nstderr: %s", code, out, e)
+	}
 	// Offline purge of an existing user with mail.
 	s.deliver("alice", msg)
 	out, e, code = s.cli(nil, "user", "del", "-c", s.cfg, "--purge", "alice")
