@@ -145,7 +145,8 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts StartOptions) (*App, e
 		return nil, err
 	}
 	a.net = netserver.New(netserver.Options{TLSConfig: tlsCfg, Logger: log,
-		MaxPreauthPerIP: noCap(cfg.LoginMaxPreauthPerIP), MaxPreauth: noCap(cfg.LoginMaxPreauth)})
+		MaxPreauthPerIP: noCap(cfg.LoginMaxPreauthPerIP), MaxPreauth: noCap(cfg.LoginMaxPreauth),
+		HAProxyTrusted: cfg.HAProxyTrustedNetworks, HAProxyTimeout: cfg.HAProxyTimeout})
 
 	// Listeners first: privileged ports need root, which is gone once the
 	// user is switched. Handlers are set below, before anything is served.
@@ -179,6 +180,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts StartOptions) (*App, e
 					Network:     config.Network(host),
 					Address:     net.JoinHostPort(host, strconv.Itoa(il.Port)),
 					ImplicitTLS: il.SSL,
+					HAProxy:     il.HAProxy,
 				}
 				ln, err := a.net.Listen(l)
 				if err != nil {

@@ -24,6 +24,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -47,6 +48,11 @@ type Config struct {
 	MailBlobLocation    string  // mail_blob_location
 	MailBlobS3AccessKey string  // mail_blob_s3_access_key
 	MailBlobS3SecretKey PEMFile // mail_blob_s3_secret_key = <path (Data: the key, trimmed)
+
+	// PROXY protocol (haproxy.go): who may send a header to a listener
+	// with haproxy = yes, and how long to wait for it.
+	HAProxyTrustedNetworks []netip.Prefix // haproxy_trusted_networks
+	HAProxyTimeout         time.Duration  // haproxy_timeout
 
 	SSL            string  // ssl: "no", "yes" or "required"
 	SSLCert        PEMFile // ssl_cert = <path
@@ -183,6 +189,7 @@ type InetListener struct {
 	Addresses []string
 	Port      int  // 0 disables the listener
 	SSL       bool // implicit TLS
+	HAProxy   bool // haproxy: connections start with a PROXY header (haproxy.go)
 
 	File string // where the inet_listener section starts ("" for a default)
 	Line int

@@ -336,13 +336,7 @@ func (d *decoder) inetListener(c *Config, svc *Service, path []SectionRef, e *En
 		case "ssl":
 			l.SSL, err = parseBool(ch.Value)
 		case "haproxy":
-			var on bool
-			if on, err = parseBool(ch.Value); err == nil && on {
-				err = errors.New("the HAProxy protocol is not supported")
-			}
-			if err == nil {
-				d.ignore(c, lpath, ch, "the HAProxy protocol is off")
-			}
+			l.HAProxy, err = parseBool(ch.Value)
 		case "reuse_port", "type":
 			d.ignore(c, lpath, ch, "Roost binds each address once")
 		default:

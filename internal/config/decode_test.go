@@ -162,7 +162,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"mail_max_userip_connections = -1", `roost.conf:1: mail_max_userip_connections: invalid number "-1"`},
 		{"service imap-login {\n inet_listener imap {\n  port = 70000\n }\n}", `roost.conf:3: port: invalid number "70000"`},
 		{"service imap-login {\n inet_listener imap {\n  ssl = si\n }\n}", `roost.conf:3: ssl: invalid boolean "si"`},
-		{"service imap-login {\n inet_listener imap {\n  haproxy = yes\n }\n}", `roost.conf:3: haproxy: the HAProxy protocol is not supported`},
+		{"service imap-login {\n inet_listener imap {\n  haproxy = si\n }\n}", `roost.conf:3: haproxy: invalid boolean "si"`},
 		{"service imap-login {\n inet_listener imap {\n  bogus = 1\n }\n}", `roost.conf:3: unknown setting "bogus" in inet_listener`},
 		{"service imap-login {\n process_limit = lots\n}", `roost.conf:2: process_limit: invalid number "lots"`},
 		{"service imap-login {\n vsz_limit = 1 parsec\n}", `roost.conf:2: vsz_limit: invalid size "1 parsec"`},

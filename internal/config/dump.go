@@ -74,7 +74,11 @@ func (c *Config) dumpServices(b *strings.Builder, nonDefaultOnly bool) {
 			if l.Address != "" {
 				fmt.Fprintf(&body, "    address = %s\n", quoteValue(l.Address))
 			}
-			fmt.Fprintf(&body, "    port = %d\n    ssl = %s\n  }\n", l.Port, formatBool(l.SSL))
+			fmt.Fprintf(&body, "    port = %d\n    ssl = %s\n", l.Port, formatBool(l.SSL))
+			if l.HAProxy {
+				body.WriteString("    haproxy = yes\n")
+			}
+			body.WriteString("  }\n")
 		}
 		for _, l := range s.UnixListeners {
 			fmt.Fprintf(&body, "  unix_listener %s{\n    mode = %04o\n", sectionName(l.Name), l.Mode)
@@ -99,7 +103,7 @@ func isDefaultListener(def *Config, service string, l InetListener) bool {
 		}
 		for _, d := range s.Listeners {
 			if d.Name == l.Name {
-				return d.Address == l.Address && d.Port == l.Port && d.SSL == l.SSL
+				return d.Address == l.Address && d.Port == l.Port && d.SSL == l.SSL && d.HAProxy == l.HAProxy
 			}
 		}
 	}

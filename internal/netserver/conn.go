@@ -38,7 +38,7 @@ type Conn struct {
 	// proxyTLS: a trusted balancer's PROXY v2 header says the client
 	// spoke TLS to it (proxy.go); secure.
 	proxyTLS bool
-	logger    *slog.Logger
+	logger   *slog.Logger
 	// preauthDeadline (under mu) caps every read deadline until
 	// Authenticated; zero: no cap.
 	preauthDeadline time.Time
