@@ -80,7 +80,7 @@ func (a *account) open(ctx context.Context) error {
 	a.w.SetMaxOpenConns(1)
 	a.w.SetMaxIdleConns(1)
 	a.w.SetConnMaxLifetime(0)
-	a.w.SetConnMaxIdleTime(0)
+	a.w.SetConnMaxIdleTime(connIdleTime)
 	if err := a.migrate(ctx); err != nil {
 		a.w.Close()
 		return err
@@ -92,6 +92,7 @@ func (a *account) open(ctx context.Context) error {
 	}
 	a.r.SetMaxOpenConns(readerConns)
 	a.r.SetMaxIdleConns(readerConns)
+	a.r.SetConnMaxIdleTime(connIdleTime)
 	a.blobs, err = blob.Open(filepath.Join(a.dir, "msg"))
 	if err != nil {
 		a.closeDBs()

@@ -58,9 +58,11 @@
 // After every commit the store wakes the user's watchers in this process
 // (non-blocking send on a channel with buffer 1). Commits by other processes
 // on the same data directory (for example "roost deliver" while the server
-// runs) are detected by polling PRAGMA data_version on a dedicated
-// connection every Options.PollInterval (default 300ms), but only while the
-// user has at least one watcher; polling stops with the last watcher.
+// runs) are detected by polling the database files' fingerprint (the
+// WAL-index header in index.db-shm, and the files' sizes and times; see
+// poller) every Options.PollInterval (default 300ms), but only while the
+// user has at least one watcher; polling stops with the last watcher. No
+// database connection is held for it.
 //
 // # Locks
 //
@@ -92,7 +94,7 @@ type Options struct {
 	// Logger receives problems that are not returned to a caller (failed
 	// blob deletions, polling errors). Default: slog.Default().
 	Logger *slog.Logger
-	// PollInterval is how often PRAGMA data_version is polled for changes
+	// PollInterval is how often the database files are polled for changes
 	// made by other processes while a user has watchers. Default 300ms.
 	PollInterval time.Duration
 	// BusyTimeout is how long a statement waits for a lock held by another
@@ -117,6 +119,13 @@ const (
 	readerConns         = 4                      // reader pool size per account
 	sweepEvery          = 24 * time.Hour         // orphan sweep at most this often per account
 	sweepMinAge         = time.Hour              // never sweep a blob younger than this: it may be about to be committed
+
+	// connIdleTime closes an account's database connections unused this
+	// long, while the account stays open (its sessions idle): each costs
+	// ~200 KiB (SQLite page cache, lookaside, schema), so an idle IMAP
+	// user would otherwise hold 2-5 of them (issue 8: memory per idle
+	// connection). Reopening one costs well under a millisecond.
+	connIdleTime = time.Minute
 )
 
 // Store is the SQLite mail store. It is safe for concurrent use.

@@ -229,7 +229,7 @@ func TestDurabilityOrder(t *testing.T) {
 
 // TestCrossProcessWake simulates "roost deliver" in another process: a
 // second Store on the same directory appends, and the first store's watcher
-// must wake (through PRAGMA data_version polling) and see the message.
+// must wake (through polling the database files) and see the message.
 func TestCrossProcessWake(t *testing.T) {
 	dir := t.TempDir()
 	server := openTestStore(t, dir)

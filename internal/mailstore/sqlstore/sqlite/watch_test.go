@@ -1,0 +1,81 @@
+package sqlite
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/roost-mail/roost/internal/mailstore"
+)
+
+// TestWatchWithoutOpenAccount: the server watches a user whose account it
+// does not hold open (no connection of its own keeps the -wal and -shm
+// files alive); "roost deliver" in another process opens the account,
+// commits and closes, and its last connection checkpoints and removes
+// both files. The watcher must still wake, from the database file's
+// change, and must not wake while nothing is committed.
+func TestWatchWithoutOpenAccount(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	opts := Options{Dir: dir, PollInterval: 20 * time.Millisecond, IdleClose: -1}
+	deliver := func(subject string) {
+		t.Helper()
+		other, err := Open(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		acc, err := other.Account(ctx, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := acc.Append(ctx, "INBOX", mailstore.NewMessage{}, strings.NewReader("Subject: "+subject+"\r\n\r\nhi\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		acc.Close()
+		if err := other.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deliver("creates the account")
+
+	server, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	ch, stop := server.Watch("alice")
+	defer stop()
+	dirOf, _ := server.AccountDir("alice")
+	if _, err := os.Stat(indexPath(dirOf) + "-wal"); err == nil {
+		t.Log("note: the -wal file survived the other store's close")
+	}
+
+	select {
+	case <-ch:
+		t.Fatal("woken without a commit")
+	case <-time.After(10 * opts.PollInterval):
+	}
+	for i := range 3 {
+		deliver("wake")
+		select {
+		case <-ch:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("delivery %d: watcher not woken", i+1)
+		}
+	}
+	// A poll may see a commit half-way (the WAL written, then the
+	// checkpoint at close): a second wake-up for it is harmless. After
+	// that, quiet.
+	time.Sleep(10 * opts.PollInterval)
+	select {
+	case <-ch:
+	default:
+	}
+	select {
+	case <-ch:
+		t.Fatal("woken again without a commit")
+	case <-time.After(10 * opts.PollInterval):
+	}
+}
