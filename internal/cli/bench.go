@@ -55,6 +55,7 @@ func runBench(e *env) int {
 	serverPID := fs.Int("server-pid", 0, "server process `PID`: report the memory of its process tree")
 	serverPIDFile := fs.String("server-pidfile", "", "read the server's PID from this `file`")
 	spread := fs.Bool("spread", false, "connect from 127.0.1.1, 127.0.1.2, ..., one source address per simulated user (default when --addr is an IPv4 loopback address; --spread=false: from the kernel's choice)")
+	maxConnecting := fs.Int("max-connecting", 0, "at most this many sessions between connect and login at a time (default: 100 for idle, else unlimited)")
 	timeout := fs.Duration("timeout", 30*time.Second, "connect and per-command timeout")
 	args, err := parseInterspersed(fs, e.args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -136,6 +137,12 @@ func runBench(e *env) int {
 		Seed: *seed, Spread: *spread}
 	if *prepare {
 		o.OncePerUser, o.Duration, o.Count = true, 0, 0
+	}
+	o.MaxConnecting = *maxConnecting
+	if p.Name() == "idle" && !set["max-connecting"] {
+		// Thousands of connections at once would meet the server's cap
+		// on unauthenticated connections, not measure it.
+		o.MaxConnecting = 100
 	}
 	if !set["spread"] {
 		if host, _, err := net.SplitHostPort(*addr); err == nil {

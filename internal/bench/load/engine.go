@@ -49,6 +49,11 @@ type Options struct {
 	// once every worker has called Ready (or the run ends), see
 	// Report.Memory.
 	ServerPIDs func() ([]int, error)
+	// MaxConnecting, if > 0, bounds the sessions that are between connect
+	// and a completed login at any moment (Worker.Gate), as real clients
+	// do not all connect in the same millisecond; servers cap
+	// unauthenticated connections (Dovecot and Roost: login_max_preauth).
+	MaxConnecting int
 	// OncePerUser runs exactly one session per user and then stops
 	// (--prepare); Concurrency must not exceed the number of users.
 	OncePerUser bool
@@ -70,6 +75,8 @@ type Engine struct {
 	perrs    atomic.Int64 // protocol errors
 	conns    atomic.Int64 // connections open
 	ready    atomic.Int64
+
+	gate    chan struct{} // MaxConnecting slots, nil if unbounded
 
 	mu      sync.Mutex
 	samples map[Kind][]string
@@ -153,6 +160,22 @@ func (w *Worker) Ready() {
 	}
 }
 
+// Gate waits for a connecting slot (Options.MaxConnecting) and returns
+// the function that frees it; profiles hold it from connect to login.
+func (w *Worker) Gate(ctx context.Context) (release func(), err error) {
+	g := w.eng.gate
+	if g == nil {
+		return func() {}, nil
+	}
+	select {
+	case g <- struct{}{}:
+		var once sync.Once
+		return func() { once.Do(func() { <-g }) }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 // ConnOpened and ConnClosed keep the progress line's connection count.
 func (w *Worker) ConnOpened() { w.eng.conns.Add(1) }
 func (w *Worker) ConnClosed() { w.eng.conns.Add(-1) }
@@ -182,6 +205,9 @@ func Run(ctx context.Context, p Profile, o Options) (*Report, error) {
 		return nil, fmt.Errorf("need a duration or a count")
 	}
 	e := &Engine{target: o.Target, tlsConf: o.Target.tlsConfig(), opts: o, prof: p, samples: map[Kind][]string{}, kinds: map[Kind]uint64{}}
+	if o.MaxConnecting > 0 {
+		e.gate = make(chan struct{}, o.MaxConnecting)
+	}
 	rep := &Report{Profile: p.Name(), Proto: p.Proto(), Addr: o.Target.Addr, TLS: tlsName(o.Target.TLS),
 		Concurrency: o.Concurrency, Users: len(o.Users), Started: time.Now().UTC()}
 

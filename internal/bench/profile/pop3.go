@@ -19,13 +19,20 @@ func (pop3) Name() string  { return "pop3" }
 func (pop3) Proto() string { return "pop3" }
 
 func (p pop3) Session(ctx context.Context, w *load.Worker) error {
+	release, err := w.Gate(ctx)
+	if err != nil {
+		return err
+	}
 	c, err := w.DialPOP3(ctx)
 	if err != nil {
+		release()
 		return err
 	}
 	defer c.Close()
 	u := w.User()
-	if err := c.Login(u.User, u.Pass); err != nil {
+	err = c.Login(u.User, u.Pass)
+	release()
+	if err != nil {
 		return err
 	}
 	n, _, err := c.Stat()

@@ -102,8 +102,14 @@ func uidSet(uids []uint32) string {
 	return b.String()
 }
 
-// login connects and logs in as w.User().
+// login connects and logs in as w.User(), inside the engine's connect
+// gate.
 func login(ctx context.Context, w *load.Worker) (*load.IMAP, error) {
+	release, err := w.Gate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	c, err := w.DialIMAP(ctx)
 	if err != nil {
 		return nil, err
