@@ -37,6 +37,7 @@ func runBench(e *env) int {
 	useTLS := fs.Bool("tls", false, "implicit TLS (IMAPS, POP3S)")
 	startTLS := fs.Bool("starttls", false, "STARTTLS (IMAP) or STLS (POP3) after the greeting")
 	insecure := fs.Bool("insecure", false, "do not verify the server's certificate")
+	tlsResume := fs.Bool("tls-resume", true, "resume TLS sessions on reconnect, as clients do (false: a full handshake every time)")
 	caFile := fs.String("ca", "", "verify the certificate against the CAs in this PEM `file`")
 	users := fs.String("users", "", "users `FILE` (lines user:password) or PATTERN with %d, e.g. user%d:pass")
 	nusers := fs.Int("nusers", 0, "number of users a PATTERN makes, numbered from 1 (default: the concurrency)")
@@ -115,7 +116,7 @@ func runBench(e *env) int {
 		// client's expunges seen by another count as errors.
 		fmt.Fprintf(e.stderr, "roost bench: warning: %d users for %d simulated users; give at least as many (--nusers)\n", len(creds), *conc)
 	}
-	t := load.Target{Addr: *addr, Timeout: *timeout, TLSConf: &tls.Config{InsecureSkipVerify: *insecure}}
+	t := load.Target{Addr: *addr, Timeout: *timeout, NoResume: !*tlsResume, TLSConf: &tls.Config{InsecureSkipVerify: *insecure}}
 	switch {
 	case *useTLS:
 		t.TLS = load.TLSImplicit

@@ -25,6 +25,8 @@ type Target struct {
 	TLSConf *tls.Config // verification settings; ServerName is filled from Addr if empty
 	// Timeout bounds the connect and every command's complete response.
 	Timeout time.Duration
+	// NoResume disables TLS session resumption.
+	NoResume bool
 }
 
 func (t Target) timeout() time.Duration {
@@ -44,10 +46,11 @@ func (t Target) tlsConfig() *tls.Config {
 			c.ServerName = host
 		}
 	}
-	// Many clients resume sessions; keeping a cache per target models
-	// them and keeps the handshake cost realistic for reconnecting users.
-	if c.ClientSessionCache == nil {
-		c.ClientSessionCache = tls.NewLRUClientSessionCache(1024)
+	// Clients resume TLS sessions when the server lets them (RFC 8446
+	// section 2.2); one cache for all simulated users stands for their
+	// caches. NoResume turns it off: every connect a full handshake.
+	if c.ClientSessionCache == nil && !t.NoResume {
+		c.ClientSessionCache = tls.NewLRUClientSessionCache(4096)
 	}
 	return c
 }
