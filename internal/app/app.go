@@ -273,7 +273,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts StartOptions) (*App, e
 	// The admin socket (roost who, kick, mailbox, expunge) lives in the
 	// data directory, owned by the user the server runs as, mode 0600.
 	if a.admin, err = admin.Listen(admin.SocketPath(cfg.MailLocation.Path),
-		&admin.Service{Store: a.store, Users: a.auth, Sessions: a.sessions, Checks: blobChecks(cfg)}, log.With("proto", "admin")); err != nil {
+		&admin.Service{Store: a.store, Users: a.auth, Sessions: a.sessions, Checks: healthChecks(cfg, a.auth)}, log.With("proto", "admin")); err != nil {
 		return nil, err
 	}
 	a.wg.Add(1)
@@ -341,6 +341,16 @@ func (a *App) closeBackends() {
 	if a.store != nil {
 		a.store.Close()
 	}
+}
+
+// healthChecks are the admin health checks beyond the store's: the
+// object store (mail_blob_location) and each SQL passdb.
+func healthChecks(cfg *config.Config, as *auth.Service) []admin.Check {
+	checks := blobChecks(cfg)
+	for _, hc := range as.HealthChecks() {
+		checks = append(checks, admin.Check{Name: hc.Name, Fn: hc.Fn})
+	}
+	return checks
 }
 
 // noCap maps a setting's 0 ("no limit") to the negative value the server

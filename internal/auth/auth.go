@@ -315,6 +315,26 @@ func newSQLPassdb(pc PassdbConfig) (*passdb, error) {
 	return &passdb{file: db, defaultScheme: db.DefaultScheme(), format: f}, nil
 }
 
+// HealthCheck is a named check of a passdb's backing service.
+type HealthCheck struct {
+	Name string
+	Fn   func(context.Context) error
+}
+
+// HealthChecks returns one check per passdb that depends on a database
+// (driver sql): "passdb <args file>", which fails while the database is
+// unreachable or its password_query no longer compiles. Passwd-files
+// need none: they are read at start and on change.
+func (s *Service) HealthChecks() []HealthCheck {
+	var out []HealthCheck
+	for _, db := range s.passdbs {
+		if h, ok := db.file.(interface{ Healthy(context.Context) error }); ok {
+			out = append(out, HealthCheck{Name: "passdb " + db.file.Path(), Fn: h.Healthy})
+		}
+	}
+	return out
+}
+
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()

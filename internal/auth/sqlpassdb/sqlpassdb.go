@@ -450,6 +450,27 @@ func (db *DB) Ping(ctx context.Context) error {
 	return db.pool.Ping(ctx)
 }
 
+// Healthy is the passdb's health check (admin health, roost who
+// --health): the database accepts a connection within LookupTimeout, and
+// password_query still compiles against it (its tables and columns
+// exist), checked by preparing it as an unnamed statement, never running
+// it. Privileges are checked by PostgreSQL only when a query runs, so a
+// revoked SELECT shows at the first login, not here.
+func (db *DB) Healthy(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, LookupTimeout)
+	defer cancel()
+	c, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("sql passdb %s: %w", db.path, err)
+	}
+	defer c.Release()
+	// The unnamed statement: pgx's statement cache uses named ones.
+	if _, err := c.Conn().PgConn().Prepare(ctx, "", db.passwordQuery.SQL, nil); err != nil {
+		return fmt.Errorf("sql passdb %s: password_query: %w", db.path, err)
+	}
+	return nil
+}
+
 // Lookup runs password_query for user. ok is false when no row matches.
 // Any database error (down, query wrong, several rows) is an error.
 func (db *DB) Lookup(user string) (passwdfile.Entry, bool, error) {

@@ -2,11 +2,14 @@ package sqlpassdb
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -232,4 +235,66 @@ func TestLookupErrors(t *testing.T) {
 		}
 	}
 	t.Fatalf("no reconnect after pg_terminate_backend: %v", lastErr)
+}
+
+// TestHealthy: the health check (roost who --health) passes while the
+// database answers and password_query compiles; it fails, naming the
+// args file, when the query's table is gone or the database cannot be
+// reached, and passes again once the table is back. It never runs the
+// query.
+func TestHealthy(t *testing.T) {
+	db, conn := newUsersDB(t, `SELECT username AS user, password FROM users WHERE username = '%u'`)
+	ctx := context.Background()
+	if err := db.Healthy(ctx); err != nil {
+		t.Fatalf("healthy database: %v", err)
+	}
+	if _, err := conn.Exec(ctx, `ALTER TABLE users RENAME TO users_gone`); err != nil {
+		t.Fatal(err)
+	}
+	err := db.Healthy(ctx)
+	if err == nil || !strings.Contains(err.Error(), "password_query") || !strings.Contains(err.Error(), `relation "users" does not exist`) ||
+		!strings.Contains(err.Error(), db.Path()) {
+		t.Fatalf("missing table: %v", err)
+	}
+	if _, err := conn.Exec(ctx, `ALTER TABLE users_gone RENAME TO users`); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Healthy(ctx); err != nil {
+		t.Fatalf("table back: %v", err)
+	}
+	// Prepared, not run: a query that would fail when executed (division
+	// by zero for every row) is still healthy.
+	div, _ := newUsersDB(t, `SELECT username AS user, password FROM users WHERE 1/0 = 1 AND username = '%u'`)
+	if err := div.Healthy(ctx); err != nil {
+		t.Fatalf("the check ran the query: %v", err)
+	}
+
+	// A database nobody listens for.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	down, err := Open(writeConf(t, fmt.Sprintf("driver = pgsql\nconnect = host=127.0.0.1 port=%d dbname=mail user=roost password=hunter2\n"+
+		"password_query = SELECT username AS user, password FROM users WHERE username = '%%u'\n", port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer down.Close()
+	start := time.Now()
+	err = down.Healthy(ctx)
+	if err == nil || !strings.Contains(err.Error(), down.Path()) || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("unreachable database: %v", err)
+	}
+	if d := time.Since(start); d > LookupTimeout+time.Second {
+		t.Fatalf("unreachable database took %v", d)
+	}
+	// And a caller's deadline is honoured.
+	cctx, cancel := context.WithTimeout(ctx, time.Millisecond)
+	defer cancel()
+	time.Sleep(2 * time.Millisecond)
+	if err := db.Healthy(cctx); err == nil {
+		t.Fatal("expired context: healthy")
+	}
 }
