@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -97,13 +98,18 @@ func (s script) serve(t *testing.T) string {
 
 func runProfile(t *testing.T, name, addr string) *load.Report {
 	t.Helper()
+	return runProfileN(t, name, addr, 1)
+}
+
+func runProfileN(t *testing.T, name, addr string, sessions int) *load.Report {
+	t.Helper()
 	p, err := New(name, Settings{Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rep, err := load.Run(context.Background(), p, load.Options{
 		Target: load.Target{Addr: addr, Timeout: 2 * time.Second},
-		Users:  []load.Cred{{User: "u", Pass: "p"}}, Concurrency: 1, Count: 1,
+		Users:  []load.Cred{{User: "u", Pass: "p"}}, Concurrency: 1, Count: sessions,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -175,5 +181,103 @@ func TestWebmailChecks(t *testing.T) {
 		bad := strings.Replace(body, "RFC822.SIZE 5", "RFC822.SIZE 6", 1)
 		s := script{greeting: "* OK ready\r\n", imap: true, rules: append([][2]string{{"FETCH", page}, {"UID FETCH", bad}}, base...)}
 		wantCheck(t, runProfile(t, "webmail", s.serve(t)), "UID FETCH body")
+	})
+}
+
+func TestCachingChecks(t *testing.T) {
+	base := [][2]string{
+		{"LOGIN", "%s OK [CAPABILITY IMAP4rev1 UIDPLUS IDLE] in\r\n"},
+		{"SELECT", "* 2 EXISTS\r\n* OK [UIDNEXT 3] next\r\n%s OK [READ-WRITE] done\r\n"},
+		{"UID FETCH 1:2 (UID FLAGS)", "* 1 FETCH (UID 1 FLAGS ())\r\n* 2 FETCH (UID 2 FLAGS (\\Seen))\r\n%s OK done\r\n"},
+		{"UID STORE", "%s OK done\r\n"},
+		{"UID EXPUNGE", "* 1 EXPUNGE\r\n%s OK done\r\n"},
+		{"IDLE", "+ idling\r\n"},
+		{"DONE", ""},
+		{"LOGOUT", "* BYE bye\r\n%s OK done\r\n"},
+	}
+	headers := "* 1 FETCH (UID 1 FLAGS () RFC822.SIZE 9 BODY[HEADER.FIELDS (DATE FROM)] {9}\r\nDate: x\r\n)\r\n" +
+		"* 2 FETCH (UID 2 FLAGS () RFC822.SIZE 9 BODY[HEADER.FIELDS (DATE FROM)] {9}\r\nDate: y\r\n)\r\n%s OK done\r\n"
+	// The fake answers DONE with the IDLE's tagged OK: remember the tag.
+	serve := func(t *testing.T, fetch string) string {
+		t.Helper()
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go func() {
+					defer c.Close()
+					c.SetDeadline(time.Now().Add(10 * time.Second))
+					fmt.Fprint(c, "* OK ready\r\n")
+					r := bufio.NewReader(c)
+					idleTag := ""
+					for {
+						line, err := r.ReadString('\n')
+						if err != nil {
+							return
+						}
+						line = strings.TrimRight(line, "\r\n")
+						if line == "DONE" {
+							fmt.Fprintf(c, "%s OK idle done\r\n", idleTag)
+							continue
+						}
+						tag, cmd, _ := strings.Cut(line, " ")
+						switch {
+						case cmd == "IDLE":
+							idleTag = tag
+						case strings.HasPrefix(cmd, "APPEND"):
+							// Read the literal ({n} at the end) and its CRLF.
+							var n int
+							fmt.Sscanf(cmd[strings.LastIndexByte(cmd, '{'):], "{%d}", &n)
+							fmt.Fprint(c, "+ go\r\n")
+							if _, err := io.ReadFull(r, make([]byte, n+2)); err != nil {
+								return
+							}
+							fmt.Fprintf(c, "%s OK appended\r\n", tag)
+							continue
+						}
+						if strings.HasPrefix(cmd, "UID FETCH") && strings.Contains(cmd, "HEADER.FIELDS") {
+							fmt.Fprint(c, strings.ReplaceAll(fetch, "%s", tag))
+							continue
+						}
+						for _, rule := range base {
+							if strings.HasPrefix(cmd, rule[0]) {
+								fmt.Fprint(c, strings.ReplaceAll(rule[1], "%s", tag))
+								break
+							}
+						}
+						if cmd == "LOGOUT" {
+							return
+						}
+					}
+				}()
+			}
+		}()
+		return ln.Addr().String()
+	}
+	t.Run("clean", func(t *testing.T) {
+		// 30 sessions (seeded): some take the new-mail path, APPEND and
+		// UID EXPUNGE of the oldest message.
+		rep := runProfileN(t, "caching", serve(t, headers), 30)
+		if rep.Errors != 0 || rep.Sessions != 30 {
+			t.Fatalf("errors %v %v, sessions %d", rep.ErrorsByKind, rep.ErrorSamples, rep.Sessions)
+		}
+		ops := map[string]uint64{}
+		for _, o := range rep.Commands {
+			ops[o.Name] = o.Count
+		}
+		if ops["APPEND INBOX"] == 0 || ops["UID EXPUNGE"] != ops["APPEND INBOX"] || ops["IDLE"] != 90 || ops["DONE"] != 90 {
+			t.Fatalf("operations %v", ops)
+		}
+	})
+	t.Run("FETCH without the header fields", func(t *testing.T) {
+		bad := "* 1 FETCH (UID 1 FLAGS ())\r\n%s OK done\r\n"
+		wantCheck(t, runProfile(t, "caching", serve(t, bad)), "UID FETCH headers")
 	})
 }
