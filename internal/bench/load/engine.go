@@ -76,7 +76,7 @@ type Engine struct {
 	conns    atomic.Int64 // connections open
 	ready    atomic.Int64
 
-	gate    chan struct{} // MaxConnecting slots, nil if unbounded
+	gate chan struct{} // MaxConnecting slots, nil if unbounded
 
 	mu      sync.Mutex
 	samples map[Kind][]string
