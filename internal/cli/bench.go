@@ -53,7 +53,7 @@ func runBench(e *env) int {
 	messages := fs.Int("messages", 100, "messages per INBOX for --prepare")
 	idleHold := fs.Duration("idle-hold", 20*time.Millisecond, "caching profile: time in IDLE per cycle")
 	cycles := fs.Int("cycles", 3, "caching profile: flag-change and IDLE cycles per session before LOGOUT")
-	serverPID := fs.Int("server-pid", 0, "server process `PID`: report the memory of its process tree")
+	serverPID := fs.Int("server-pid", 0, "server process `PID`: report the CPU time of its process tree (idle profile: and its memory per connection)")
 	serverPIDFile := fs.String("server-pidfile", "", "read the server's PID from this `file`")
 	spread := fs.Bool("spread", false, "connect from 127.0.1.1, 127.0.1.2, ..., one source address per simulated user (default when --addr is an IPv4 loopback address; --spread=false: from the kernel's choice)")
 	maxConnecting := fs.Int("max-connecting", 0, "at most this many sessions between connect and login at a time (default: 100 for idle, else unlimited)")
