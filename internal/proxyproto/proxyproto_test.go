@@ -265,3 +265,25 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkRead: the cost of a header per connection.
+func BenchmarkRead(b *testing.B) {
+	h := Header{Source: ap("192.0.2.7:51234"), Destination: ap("10.0.0.11:143"), TLS: &TLSInfo{Client: true, Version: "TLSv1.3"}}
+	for _, tc := range []struct {
+		name string
+		in   []byte
+	}{{"v1", h.AppendV1(nil)}, {"v2", h.AppendV2(nil)}} {
+		b.Run(tc.name, func(b *testing.B) {
+			br := bufio.NewReaderSize(nil, 512)
+			rd := bytes.NewReader(tc.in)
+			b.ReportAllocs()
+			for b.Loop() {
+				rd.Reset(tc.in)
+				br.Reset(rd)
+				if _, err := Read(br); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
