@@ -3,6 +3,8 @@ package netserver
 import (
 	"bufio"
 	"context"
+	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"time"
@@ -54,8 +56,15 @@ func (s *Server) acceptProxied(nc net.Conn, l Listener) {
 	br := bufio.NewReaderSize(nc, 512)
 	h, err := proxyproto.Read(br)
 	if !stop() || err != nil {
-		s.logger.Warn("connection closed: no valid PROXY header", "listener", l.Name,
-			"proxy", peer.Addr().String(), "err", err)
+		if br.Buffered() == 0 && errors.Is(err, io.ErrUnexpectedEOF) {
+			// Connected and closed without a byte: a balancer's TCP
+			// health check (HAProxy "check" without check-send-proxy),
+			// every few seconds; not worth a warning.
+			s.logger.Debug("connection closed before a PROXY header", "listener", l.Name, "proxy", peer.Addr().String())
+		} else {
+			s.logger.Warn("connection closed: no valid PROXY header", "listener", l.Name,
+				"proxy", peer.Addr().String(), "err", err)
+		}
 		nc.Close()
 		return
 	}
