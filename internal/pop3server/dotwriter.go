@@ -4,10 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"sync"
 )
 
 // copyBufSize is the chunk size used to stream a message from the store.
 const copyBufSize = 32 * 1024
+
+// copyBufs holds the chunk buffers of messages being sent, so that a RETR
+// allocates nothing per message (issue 8).
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
 
 // writeMessage streams a stored message from r to w as the body of a POP3
 // multi-line response (RFC 1939 section 3) and ends it with the ".CRLF"
@@ -28,7 +33,9 @@ const copyBufSize = 32 * 1024
 // memory use is bounded by the buffers, not by the message size.
 func writeMessage(w *bufio.Writer, r io.Reader, bodyLines int64) (int64, error) {
 	dw := dotWriter{w: w, lineStart: true, bodyLeft: bodyLines}
-	buf := make([]byte, copyBufSize)
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
 	for !dw.done {
 		n, rerr := r.Read(buf)
 		if n > 0 {
@@ -72,6 +79,18 @@ func (d *dotWriter) put(b []byte) {
 	d.err = err
 }
 
+// putByte writes one inserted byte (a stuffing '.', a missing CR) without
+// allocating a slice for it.
+func (d *dotWriter) putByte(c byte) {
+	if d.err != nil {
+		return
+	}
+	d.err = d.w.WriteByte(c)
+	if d.err == nil {
+		d.n++
+	}
+}
+
 func (d *dotWriter) write(buf []byte) error {
 	// Bytes are passed through in runs; a run is cut only where a byte
 	// must be inserted (a stuffing '.', a missing CR), so a typical chunk
@@ -80,7 +99,7 @@ func (d *dotWriter) write(buf []byte) error {
 	for i < len(buf) && !d.done {
 		if d.lineStart && buf[i] == '.' {
 			d.put(buf[start:i])
-			d.put([]byte{'.'})
+			d.putByte('.')
 			start = i
 		}
 		j := bytes.IndexByte(buf[i:], '\n')
@@ -95,7 +114,7 @@ func (d *dotWriter) write(buf []byte) error {
 		hasCR := (j > i && buf[j-1] == '\r') || (j == i && d.prevCR)
 		if !hasCR {
 			d.put(buf[start:j])
-			d.put([]byte{'\r'})
+			d.putByte('\r')
 			start = j
 		}
 		content := d.lineLen + (j - i)
