@@ -2,14 +2,19 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -137,6 +142,172 @@ service pop3-login {
 	for _, s := range []string{"remote=192.0.2.7", "proxy=127.0.0.1", "remote=127.0.0.2", "no valid PROXY header"} {
 		proxyWaitLog(t, n.server, s)
 	}
+}
+
+// TestHAProxyReal: Debian's HAProxy in front of the real binary, in the
+// three ways a site runs it: plain TCP with send-proxy (v1), TLS
+// terminated on HAProxy with send-proxy-v2-ssl, and TLS passed through to
+// the imaps listener with send-proxy-v2 and health checks that send a
+// PROXY header (check-send-proxy). Clients connect from 127.0.0.7-9,
+// HAProxy connects to roost from 127.0.0.1: roost who must show the
+// clients' addresses.
+func TestHAProxyReal(t *testing.T) {
+	t.Parallel()
+	haproxyBin := requireTool(t, "haproxy", "haproxy")
+	n := startNode(t, nodeOpts{extra: `base_dir = ` + t.TempDir() + `
+haproxy_trusted_networks = 127.0.0.1
+service imap-login {
+  inet_listener imap {
+    haproxy = yes
+  }
+  inet_listener imaps {
+    haproxy = yes
+  }
+}
+`})
+	dir := t.TempDir()
+	// HAProxy wants the certificate and its key in one file.
+	var pemBuf bytes.Buffer
+	for _, f := range []string{certFile, keyFile} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pemBuf.Write(b)
+	}
+	combined := filepath.Join(dir, "haproxy.pem")
+	if err := os.WriteFile(combined, pemBuf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v1Port, sslPort, passPort := freePort(t), freePort(t), freePort(t)
+	cfg := fmt.Sprintf(`global
+    log stderr format raw local0 info
+defaults
+    mode tcp
+    log global
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+frontend imap_v1
+    bind 127.0.0.1:%[1]d
+    default_backend imap_v1
+backend imap_v1
+    server roost 127.0.0.1:%[4]d send-proxy
+frontend imaps_terminated
+    bind 127.0.0.1:%[2]d ssl crt %[6]s
+    default_backend imap_v2ssl
+backend imap_v2ssl
+    server roost 127.0.0.1:%[4]d send-proxy-v2-ssl
+frontend imaps_passthrough
+    bind 127.0.0.1:%[3]d
+    default_backend imaps_v2
+backend imaps_v2
+    server roost 127.0.0.1:%[5]d send-proxy-v2 check check-send-proxy inter 300ms
+`, v1Port, sslPort, passPort, n.imapPort, n.imapsPort, combined)
+	cfgPath := filepath.Join(dir, "haproxy.cfg")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var hlog bytes.Buffer
+	var hmu sync.Mutex
+	cmd := exec.Command(haproxyBin, "-db", "-f", cfgPath)
+	cmd.Stdout = &lockedBuf{mu: &hmu, b: &hlog}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			hmu.Lock()
+			t.Logf("haproxy output:\n%s", hlog.String())
+			hmu.Unlock()
+		}
+	})
+	for _, p := range []int{v1Port, sslPort, passPort} {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", p), time.Second)
+			if err == nil {
+				c.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("haproxy not listening on %d: %v", p, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	// send-proxy, plain TCP: the client at 127.0.0.7 is remote to roost,
+	// so LOGIN waits for STARTTLS, which works through HAProxy.
+	c1 := imapVia(t, "127.0.0.7", v1Port, nil)
+	if caps := c1.ok("CAPABILITY"); !strings.Contains(caps[0], "LOGINDISABLED") {
+		t.Fatalf("client behind HAProxy treated as local: %q", caps)
+	}
+	c1.ok("STARTTLS")
+	tc := tls.Client(c1.conn, testTLSConfig(t))
+	c1.conn, c1.r = tc, bufio.NewReader(tc)
+	c1.login()
+
+	// send-proxy-v2-ssl: HAProxy terminated TLS and says so.
+	c2 := imapVia(t, "127.0.0.8", sslPort, testTLSConfig(t))
+	if caps := c2.ok("CAPABILITY"); strings.Contains(caps[0], "LOGINDISABLED") {
+		t.Fatalf("TLS terminated by HAProxy not counted: %q", caps)
+	}
+	c2.login()
+
+	// send-proxy-v2 with TLS passed through to roost's imaps listener.
+	c3 := imapVia(t, "127.0.0.9", passPort, testTLSConfig(t))
+	c3.login()
+	c3.ok("SELECT INBOX")
+
+	stdout, stderr, code := n.cli(nil, "who", "--json", "-c", n.cfg)
+	if code != 0 {
+		t.Fatalf("roost who: exit %d: %s", code, stderr)
+	}
+	var who []admin.Session
+	if err := json.Unmarshal(stdout, &who); err != nil {
+		t.Fatalf("roost who --json: %v\n%s", err, stdout)
+	}
+	var got []string
+	for _, s := range who {
+		got = append(got, s.User+" "+s.Remote)
+	}
+	slices.Sort(got)
+	if want := []string{"alice 127.0.0.7", "alice 127.0.0.8", "alice 127.0.0.9"}; !slices.Equal(got, want) {
+		t.Fatalf("roost who through HAProxy: %q, want %q", got, want)
+	}
+	// HAProxy's health checks to imaps carry a v2 LOCAL header.
+	proxyWaitLog(t, n.server, "proxy_command=LOCAL")
+}
+
+// imapVia connects from src to HAProxy's port, with TLS when tc is set,
+// and returns the IMAP session after its greeting.
+func imapVia(t *testing.T, src string, port int, tc *tls.Config) *rawIMAP {
+	t.Helper()
+	var conn net.Conn = proxyDial(t, src, fmt.Sprintf("127.0.0.1:%d", port))
+	if tc != nil {
+		conn = tls.Client(conn, tc)
+	}
+	c := &rawIMAP{t: t, conn: conn, r: bufio.NewReader(conn)}
+	if g := c.readLine(10 * time.Second); !strings.HasPrefix(g, "* OK") {
+		t.Fatalf("greeting through HAProxy %q", g)
+	}
+	return c
+}
+
+// lockedBuf is an io.Writer for a process's output read while it runs.
+type lockedBuf struct {
+	mu *sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (w *lockedBuf) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
 }
 
 // proxyClient connects from src to addr as a load balancer would, sends
