@@ -57,6 +57,7 @@ protocols = imap
 listen = 127.0.0.1
 mail_location = sqlite:$WORK/roost/data
 default_internal_user = mail
+mail_max_userip_connections = 100000
 ssl = no
 disable_plaintext_auth = no
 auth_failure_delay = 0
@@ -100,6 +101,8 @@ size() { du -sb "$1" | cut -f1; }
 } | tee "$WORK/info.txt"
 
 if [ "$SYNC" = 1 ]; then
+  # SKIP_DOVECOT=1 reuses the last Dovecot report (its run takes minutes at 1M).
+  [ "${SKIP_DOVECOT:-}" = 1 ] && [ -f "$WORK/dovecot-sync.json" ] ||
   "$WORK/bin/imap100k-sync" -addr 127.0.0.1:$IMAP_PORT -name Dovecot -rounds "$ROUNDS" -sessions "$SESSIONS" \
     -rss-tree "$(cat "$WORK/dovecot/run/master.pid")" -json "$WORK/dovecot-sync.json"
   "$WORK/bin/imap100k-sync" -addr 127.0.0.1:$ROOST_PORT -name Roost -rounds "$ROUNDS" -sessions "$SESSIONS" \
