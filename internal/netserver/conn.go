@@ -35,9 +35,9 @@ type Conn struct {
 	remote    netip.AddrPort
 	local     netip.AddrPort
 	unix      bool // a Unix socket: local, so secure
-	// proxyTLS: a trusted balancer's PROXY v2 header says the client
-	// spoke TLS to it (proxy.go); secure.
-	proxyTLS bool
+	// proxied: accepted on a HAProxy listener (proxy.go); proxyTLS: its
+	// PROXY v2 header says the client spoke TLS to the balancer.
+	proxied, proxyTLS bool
 	logger   *slog.Logger
 	// preauthDeadline (under mu) caps every read deadline until
 	// Authenticated; zero: no cap.
@@ -143,12 +143,17 @@ func (c *Conn) TLS() bool {
 
 // Secure reports whether the connection counts as secure for cleartext
 // authentication: TLS, a Unix socket, or the remote IP equals the local IP (Dovecot's rule,
-// DESIGN.md section 4). Behind a PROXY header, remote and local are the
-// forwarded addresses, and the balancer's word that the client used TLS
-// counts as TLS (proxy.go).
+// DESIGN.md section 4). On a HAProxy listener only TLS counts: TLS to
+// this server, or TLS to the balancer as its PROXY v2 header says; the
+// address rule does not apply there, since the balancer's hop to this
+// server crosses a network whatever the addresses say (Dovecot behaves
+// the same; proxy.go).
 func (c *Conn) Secure() bool {
 	if c.TLS() || c.unix || c.proxyTLS {
 		return true
+	}
+	if c.proxied {
+		return false
 	}
 	return c.remote.Addr().IsValid() && c.remote.Addr() == c.local.Addr()
 }

@@ -23,11 +23,13 @@ import (
 // are the client's address and the address it connected to: the per-IP
 // pre-login cap, the auth penalty, mail_max_userip_connections, roost who
 // and every log line see the client, not the balancer (the log also
-// carries the balancer as "proxy"). Secure applies Dovecot's rule to
-// those addresses, and a v2 SSL TLV with the PP2_CLIENT_SSL flag counts
-// as TLS (DESIGN.md, "PROXY protocol"): the trusted balancer terminated
-// TLS for the client. A v2 LOCAL header (the balancer's own health check)
-// or a v1 UNKNOWN / v2 AF_UNSPEC header keeps the real peer address.
+// carries the balancer as "proxy"). Secure counts only TLS there: TLS to
+// this server, or a v2 SSL TLV with the PP2_CLIENT_SSL flag (the trusted
+// balancer terminated TLS for the client); the same-address rule does
+// not apply, neither to forwarded nor to real addresses, as in Dovecot
+// (DESIGN.md, "Scaling out"). A v2 LOCAL header (the balancer's own
+// health check) or a v1 UNKNOWN / v2 AF_UNSPEC header keeps the real
+// peer address.
 
 // DefaultHAProxyTimeout is Dovecot's haproxy_timeout default.
 const DefaultHAProxyTimeout = 3 * time.Second
@@ -74,6 +76,7 @@ func (s *Server) acceptProxied(nc net.Conn, l Listener) {
 		nc = &bufferedConn{Conn: nc, r: br}
 	}
 	c := NewConn(nc, s.opts.TLSConfig, l.ImplicitTLS, s.logger)
+	c.proxied = true
 	if h.Forwarded() {
 		c.remote, c.local = h.Source, h.Destination
 		c.proxyTLS = h.TLS != nil && h.TLS.Client

@@ -87,10 +87,10 @@ func TestProxyHeaders(t *testing.T) {
 			"* OK remote=192.0.2.7:51234 local=203.0.113.1:143 secure=no tls=no\r\n"},
 		{"v1 tcp6", v1("[2001:db8::7]:51234", "[2001:db8::1]:143"),
 			"* OK remote=[2001:db8::7]:51234 local=[2001:db8::1]:143 secure=no tls=no\r\n"},
-		// Dovecot's rule on the forwarded addresses: a client on the
-		// balancer's own host, talking to its own address.
+		// The same-address rule does not apply behind a balancer (as in
+		// Dovecot 2.3: checked side by side).
 		{"v1 same address", v1("203.0.113.1:51234", "203.0.113.1:143"),
-			"* OK remote=203.0.113.1:51234 local=203.0.113.1:143 secure=yes tls=no\r\n"},
+			"* OK remote=203.0.113.1:51234 local=203.0.113.1:143 secure=no tls=no\r\n"},
 		{"v2 with SSL TLV: the balancer terminated TLS", ssl.AppendV2(nil),
 			"* OK remote=198.51.100.4:40001 local=203.0.113.1:993 secure=yes tls=no\r\n"},
 		{"v2 without SSL", proxyproto.Header{Source: ssl.Source, Destination: ssl.Destination}.AppendV2(nil),
@@ -113,12 +113,16 @@ func TestProxyHeaders(t *testing.T) {
 		})
 	}
 	// A v2 LOCAL header (HAProxy's health check) and a v1 UNKNOWN keep
-	// the real peer.
+	// the real peer; from the server's own address that is still not
+	// secure on a HAProxy listener.
 	for _, h := range [][]byte{proxyproto.Header{Command: proxyproto.Local}.AppendV2(nil), []byte("PROXY UNKNOWN\r\n")} {
-		c := dialFrom(t, "127.0.0.9", addr)
-		c.Write(h)
-		if got := c.line(t); !strings.HasPrefix(got, "* OK remote=127.0.0.9:") || !strings.Contains(got, "secure=no") {
-			t.Fatalf("%q: greeting %q", h, got)
+		for _, src := range []string{"127.0.0.9", "127.0.0.1"} {
+			c := dialFrom(t, src, addr)
+			c.Write(h)
+			if got := c.line(t); !strings.HasPrefix(got, "* OK remote="+src+":") || !strings.Contains(got, "local=127.0.0.1:") ||
+				!strings.Contains(got, "secure=no") {
+				t.Fatalf("%q from %s: greeting %q", h, src, got)
+			}
 		}
 	}
 }

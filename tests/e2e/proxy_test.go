@@ -48,9 +48,8 @@ service pop3-login {
 	imapAddr := fmt.Sprintf("127.0.0.1:%d", n.imapPort)
 	local := netip.MustParseAddrPort("203.0.113.1:143")
 
-	// 1. HAProxy send-proxy (v1), client 192.0.2.7 over plain TCP: the
-	// client is remote, so plaintext LOGIN is refused until STARTTLS
-	// (it would be allowed if roost still saw 127.0.0.1 -> 127.0.0.1).
+	// 1. HAProxy send-proxy (v1), client 192.0.2.7 over plain TCP:
+	// plaintext LOGIN is refused until STARTTLS.
 	v1 := proxyClient(t, "127.0.0.1", imapAddr, proxyproto.Header{
 		Source: netip.MustParseAddrPort("192.0.2.7:51234"), Destination: local}.AppendV1(nil))
 	caps := v1.ok("CAPABILITY")
@@ -77,19 +76,26 @@ service pop3-login {
 	v2.login()
 
 	// 3. POP3 behind a v2 LOCAL header (the balancer's own connection):
-	// the real peer address counts, 127.0.0.1 to 127.0.0.1.
+	// the real peer address counts, 127.0.0.1 to 127.0.0.1, but on a
+	// HAProxy listener that is not secure (as in Dovecot): USER is
+	// refused until STLS.
 	pc := proxyDial(t, "127.0.0.1", fmt.Sprintf("127.0.0.1:%d", n.pop3Port))
 	pc.Write(proxyproto.Header{Command: proxyproto.Local}.AppendV2(nil))
-	pr := bufio.NewReader(pc)
+	var pconn net.Conn = pc
+	pr := bufio.NewReader(pconn)
 	for _, step := range []struct{ send, want string }{
-		{"", "+OK"}, {"USER bob", "+OK"}, {"PASS " + bobPass, "+OK"},
+		{"", "+OK"}, {"USER bob", "-ERR"}, {"STLS", "+OK"}, {"USER bob", "+OK"}, {"PASS " + bobPass, "+OK"},
 	} {
 		if step.send != "" {
-			fmt.Fprintf(pc, "%s\r\n", step.send)
+			fmt.Fprintf(pconn, "%s\r\n", step.send)
 		}
 		line, err := pr.ReadString('\n')
 		if err != nil || !strings.HasPrefix(line, step.want) {
 			t.Fatalf("POP3 %q: %q, %v", step.send, line, err)
+		}
+		if step.send == "STLS" {
+			pconn = tls.Client(pc, testTLSConfig(t))
+			pr = bufio.NewReader(pconn)
 		}
 	}
 
