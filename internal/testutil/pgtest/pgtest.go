@@ -10,7 +10,8 @@
 //     (/usr/lib/postgresql/*/bin): initdb into a temporary directory, the
 //     server listening only on a Unix socket in that directory (no TCP),
 //     fsync off (tests only: a crash of the test machine loses nothing that
-//     matters). When the test process runs as root, initdb and postgres run
+//     matters; ROOST_TEST_POSTGRES_FSYNC=on keeps PostgreSQL's defaults,
+//     for benchmarks). When the test process runs as root, initdb and postgres run
 //     as the "postgres" system user, which owns the directory. The cluster
 //     is stopped and its directory removed by Stop, which the package's
 //     TestMain must call (Main does).
@@ -45,6 +46,11 @@ import (
 
 // EnvServer names the environment variable with an external server's URL.
 const EnvServer = "ROOST_TEST_POSTGRES"
+
+// EnvDurable, set to "on", runs the private cluster with PostgreSQL's
+// default durability (fsync, synchronous commit) instead of fsync=off:
+// for benchmarks that compare with stores that fsync.
+const EnvDurable = "ROOST_TEST_POSTGRES_FSYNC"
 
 // superuser is the bootstrap superuser of the private cluster.
 const superuser = "roost"
@@ -352,14 +358,18 @@ func (s *server) launch(ctx context.Context) error {
 		return err
 	}
 	s.done, s.stopCh = make(chan error, 1), make(chan struct{})
-	s.cmd = exec.Command(filepath.Join(s.bin, "postgres"),
+	durability := []string{"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"}
+	if os.Getenv(EnvDurable) == "on" {
+		durability = nil // PostgreSQL's defaults: what a benchmark should measure
+	}
+	args := append([]string{
 		"-D", s.data,
 		"-k", s.dir, // Unix socket in the private directory
 		"-c", "listen_addresses=", // no TCP at all
-		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
 		"-c", "max_connections=400",
 		"-c", "shared_buffers=32MB",
-		"-c", "log_min_messages=warning")
+		"-c", "log_min_messages=warning"}, durability...)
+	s.cmd = exec.Command(filepath.Join(s.bin, "postgres"), args...)
 	s.cmd.Dir = s.dir
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
 	// The server goes down with the test binary, even when it is killed:

@@ -29,7 +29,8 @@
 // # Change delivery
 //
 // After each commit the store wakes this node's watchers of the user and
-// sends pg_notify('roost_changes', user). One LISTEN connection per node
+// queues pg_notify('roost_changes', user), which a notifier goroutine
+// sends (batched) without delaying the command. One LISTEN connection per node
 // (watch.go) wakes the watchers of the user named; it reconnects on its own
 // and wakes every watcher after it (re)connects, since notifications sent
 // meanwhile are lost. Watchers resync from the modseq log, so a lost
@@ -176,10 +177,14 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	st.ctx, st.cancel = context.WithCancel(context.Background())
 	st.watch.init(st)
-	st.bg.Add(1)
+	st.bg.Add(2)
 	go func() {
 		defer st.bg.Done()
 		st.watch.listen(st.ctx)
+	}()
+	go func() {
+		defer st.bg.Done()
+		st.watch.notifier(st.ctx)
 	}()
 	if !opts.NoSweep {
 		st.bg.Add(1)

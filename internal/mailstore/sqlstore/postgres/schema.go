@@ -124,61 +124,69 @@ CREATE TABLE tombstones (
 );
 CREATE INDEX tombstones_modseq ON tombstones (mailbox_id, modseq);
 
--- STATUS counters. Row triggers: the mailbox row they update is already
--- locked by the transaction that changes its messages (see Append).
+-- STATUS counters and quota usage, kept by statement-level triggers with
+-- transition tables: one UPDATE per mailbox (and one of usage) per
+-- statement, whatever the number of rows. Row triggers would update the
+-- same mailbox row once per message, leaving a chain of dead versions that
+-- each later update walks: an EXPUNGE or COPY of 100,000 messages in one
+-- transaction became quadratic. The mailbox rows they update are already
+-- locked by the transaction that changes their messages (see Append).
 CREATE FUNCTION messages_counters() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-	IF TG_OP IN ('DELETE', 'UPDATE') THEN
-		UPDATE mailboxes SET
-			messages = messages - 1,
-			unseen = unseen - ((OLD.flags & 1) = 0)::int,
-			deleted = deleted - ((OLD.flags & 8) <> 0)::int,
-			size = size - OLD.size
-		WHERE id = OLD.mailbox_id;
-	END IF;
-	IF TG_OP IN ('INSERT', 'UPDATE') THEN
-		UPDATE mailboxes SET
-			messages = messages + 1,
-			unseen = unseen + ((NEW.flags & 1) = 0)::int,
-			deleted = deleted + ((NEW.flags & 8) <> 0)::int,
-			size = size + NEW.size
-		WHERE id = NEW.mailbox_id;
+	IF TG_OP = 'INSERT' THEN
+		UPDATE mailboxes b SET messages = b.messages + d.n, unseen = b.unseen + d.unseen,
+			deleted = b.deleted + d.deleted, size = b.size + d.size
+		FROM (SELECT mailbox_id, count(*) AS n, count(*) FILTER (WHERE flags & 1 = 0) AS unseen,
+				count(*) FILTER (WHERE flags & 8 <> 0) AS deleted, sum(size) AS size
+			FROM new_rows GROUP BY mailbox_id) d
+		WHERE b.id = d.mailbox_id;
+		UPDATE usage u SET storage = u.storage + d.size, messages = u.messages + d.n
+		FROM (SELECT b.account_id, count(*) AS n, sum(r.size) AS size
+			FROM new_rows r JOIN mailboxes b ON b.id = r.mailbox_id GROUP BY b.account_id) d
+		WHERE u.account_id = d.account_id;
+	ELSIF TG_OP = 'DELETE' THEN
+		UPDATE mailboxes b SET messages = b.messages - d.n, unseen = b.unseen - d.unseen,
+			deleted = b.deleted - d.deleted, size = b.size - d.size
+		FROM (SELECT mailbox_id, count(*) AS n, count(*) FILTER (WHERE flags & 1 = 0) AS unseen,
+				count(*) FILTER (WHERE flags & 8 <> 0) AS deleted, sum(size) AS size
+			FROM old_rows GROUP BY mailbox_id) d
+		WHERE b.id = d.mailbox_id;
+		UPDATE usage u SET storage = u.storage - d.size, messages = u.messages - d.n
+		FROM (SELECT b.account_id, count(*) AS n, sum(r.size) AS size
+			FROM old_rows r JOIN mailboxes b ON b.id = r.mailbox_id GROUP BY b.account_id) d
+		WHERE u.account_id = d.account_id;
+	ELSE
+		-- UPDATE: flag changes and moves between mailboxes of one account
+		-- (quota usage stays). The difference of the new and old rows per
+		-- mailbox; mailboxes whose counters do not change are left alone.
+		UPDATE mailboxes b SET messages = b.messages + d.n, unseen = b.unseen + d.unseen,
+			deleted = b.deleted + d.deleted, size = b.size + d.size
+		FROM (SELECT mailbox_id, sum(n) AS n, sum(unseen) AS unseen, sum(deleted) AS deleted, sum(size) AS size
+			FROM (SELECT mailbox_id, 1 AS n, (flags & 1 = 0)::int AS unseen, (flags & 8 <> 0)::int AS deleted, size FROM new_rows
+				UNION ALL
+				SELECT mailbox_id, -1, -(flags & 1 = 0)::int, -(flags & 8 <> 0)::int, -size FROM old_rows) x
+			GROUP BY mailbox_id) d
+		WHERE b.id = d.mailbox_id AND (d.n <> 0 OR d.unseen <> 0 OR d.deleted <> 0 OR d.size <> 0);
 	END IF;
 	RETURN NULL;
 END $$;
-CREATE TRIGGER messages_insert AFTER INSERT ON messages
-	FOR EACH ROW EXECUTE FUNCTION messages_counters();
-CREATE TRIGGER messages_delete AFTER DELETE ON messages
-	FOR EACH ROW EXECUTE FUNCTION messages_counters();
-CREATE TRIGGER messages_update AFTER UPDATE OF flags, mailbox_id ON messages
-	FOR EACH ROW WHEN (OLD.mailbox_id <> NEW.mailbox_id OR (OLD.flags & 9) <> (NEW.flags & 9))
-	EXECUTE FUNCTION messages_counters();
+CREATE TRIGGER messages_insert AFTER INSERT ON messages REFERENCING NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION messages_counters();
+CREATE TRIGGER messages_delete AFTER DELETE ON messages REFERENCING OLD TABLE AS old_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION messages_counters();
+CREATE TRIGGER messages_update AFTER UPDATE ON messages REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION messages_counters();
 
--- Quota usage of each account (all mailboxes), kept by triggers in the
--- transaction of every insert and delete of a message; a move (UPDATE of
--- mailbox_id, always within one account) leaves it alone. A row of its
--- own, not in accounts: appends lock it after their mailbox row, while
--- mailbox creation, rename and deletion lock the account row first.
+-- Quota usage of each account (all mailboxes), kept by messages_counters
+-- in the transaction of every insert and delete of a message; a move
+-- (UPDATE of mailbox_id, always within one account) leaves it alone. A row
+-- of its own, not in accounts: appends lock it after their mailbox row,
+-- while mailbox creation, rename and deletion lock the account row first.
 CREATE TABLE usage (
 	account_id bigint PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
 	storage bigint NOT NULL DEFAULT 0,
 	messages bigint NOT NULL DEFAULT 0
 );
-CREATE FUNCTION messages_usage() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-	IF TG_OP = 'INSERT' THEN
-		UPDATE usage SET storage = storage + NEW.size, messages = messages + 1
-		WHERE account_id = (SELECT account_id FROM mailboxes WHERE id = NEW.mailbox_id);
-	ELSE
-		UPDATE usage SET storage = storage - OLD.size, messages = messages - 1
-		WHERE account_id = (SELECT account_id FROM mailboxes WHERE id = OLD.mailbox_id);
-	END IF;
-	RETURN NULL;
-END $$;
-CREATE TRIGGER messages_usage_insert AFTER INSERT ON messages
-	FOR EACH ROW EXECUTE FUNCTION messages_usage();
-CREATE TRIGGER messages_usage_delete AFTER DELETE ON messages
-	FOR EACH ROW EXECUTE FUNCTION messages_usage();
 `,
 }
 

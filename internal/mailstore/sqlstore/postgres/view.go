@@ -9,6 +9,20 @@ import (
 	"github.com/roost-mail/roost/internal/mailstore"
 )
 
+// keywordsInUseQuery lists the distinct keyword lists of a mailbox with a
+// loose index scan of the partial index messages_keywords: one index
+// descent per distinct list, so the cost grows with the number of
+// different keyword combinations, not with the messages that have
+// keywords (SELECT DISTINCT read all 10,000 of them in a 100,000-message
+// test mailbox, 20 ms).
+const keywordsInUseQuery = `WITH RECURSIVE k(keywords) AS (
+		(SELECT keywords FROM messages WHERE mailbox_id = $1 AND keywords <> '' ORDER BY keywords LIMIT 1)
+		UNION ALL
+		SELECT (SELECT m.keywords FROM messages m WHERE m.mailbox_id = $1 AND m.keywords <> '' AND m.keywords > k.keywords
+			ORDER BY m.keywords LIMIT 1)
+		FROM k WHERE k.keywords IS NOT NULL)
+	SELECT keywords FROM k WHERE keywords IS NOT NULL`
+
 func (a *account) View(ctx context.Context, mbox mailstore.MailboxID) (mailstore.MailboxView, error) {
 	var v mailstore.MailboxView
 	err := a.read(ctx, "mailbox view", func(tx pgx.Tx) error {
@@ -42,9 +56,7 @@ func (a *account) View(ctx context.Context, mbox mailstore.MailboxID) (mailstore
 			}
 			v.FirstUnseen = mailstore.UID(u)
 		}
-		// The partial index messages_keywords: the cost is the number of
-		// messages with keywords.
-		rows, err := tx.Query(ctx, `SELECT DISTINCT keywords FROM messages WHERE mailbox_id = $1 AND keywords <> ''`, int64(mbox))
+		rows, err := tx.Query(ctx, keywordsInUseQuery, int64(mbox))
 		if err != nil {
 			return err
 		}

@@ -18,14 +18,18 @@ const maxPayload = 4000
 type watcher struct {
 	st *Store
 
-	mu     sync.Mutex
-	groups map[string]map[*chan struct{}]struct{} // by user
-	up     bool                                   // LISTEN connection established
+	mu      sync.Mutex
+	groups  map[string]map[*chan struct{}]struct{} // by user
+	up      bool                                   // LISTEN connection established
+	pending map[string]struct{}                    // users to pg_notify
+	kick    chan struct{}                          // wakes the notifier (buffer 1)
 }
 
 func (w *watcher) init(st *Store) {
 	w.st = st
 	w.groups = map[string]map[*chan struct{}]struct{}{}
+	w.pending = map[string]struct{}{}
+	w.kick = make(chan struct{}, 1)
 }
 
 // Watch returns a channel that receives a value after every committed
@@ -154,19 +158,53 @@ func (w *watcher) listenOnce(ctx context.Context) error {
 	}
 }
 
-// notify wakes user's watchers on this node at once and, through
-// pg_notify, on every node. Called after a commit; a failure costs other
-// nodes latency only (their sessions resync at the next command), so it is
-// logged.
+// notify wakes user's watchers on this node at once and queues user for
+// pg_notify, which the notifier goroutine sends to every node. Called
+// after a commit; it never waits for the database, so a command's reply
+// does not wait for the notification either.
 func (st *Store) notify(user string) {
 	st.watch.wake(user)
 	payload := user
 	if len(payload) > maxPayload {
 		payload = ""
 	}
-	ctx, cancel := context.WithTimeout(st.ctx, 10*time.Second)
-	defer cancel()
-	if _, err := st.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, notifyChannel, payload); err != nil && st.ctx.Err() == nil {
-		st.log.Warn("postgres store: notify", "user", user, "err", err)
+	st.watch.mu.Lock()
+	st.watch.pending[payload] = struct{}{}
+	st.watch.mu.Unlock()
+	select {
+	case st.watch.kick <- struct{}{}:
+	default: // a send is due already
+	}
+}
+
+// notifier sends the queued notifications, all users queued meanwhile in
+// one statement (a burst of deliveries costs one round trip per batch,
+// and PostgreSQL folds duplicate payloads of one transaction). A failure
+// costs other nodes latency only (their sessions resync at the next
+// command or reconnect wake-up), so it is logged and the batch dropped.
+func (w *watcher) notifier(ctx context.Context) {
+	st := w.st
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.kick:
+		}
+		w.mu.Lock()
+		users := make([]string, 0, len(w.pending))
+		for u := range w.pending {
+			users = append(users, u)
+		}
+		clear(w.pending)
+		w.mu.Unlock()
+		if len(users) == 0 {
+			continue
+		}
+		nctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_, err := st.pool.Exec(nctx, `SELECT pg_notify($1, u) FROM unnest($2::text[]) AS u`, notifyChannel, users)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			st.log.Warn("postgres store: notify", "users", len(users), "err", err)
+		}
 	}
 }
