@@ -38,7 +38,7 @@ type Conn struct {
 	// proxied: accepted on a HAProxy listener (proxy.go); proxyTLS: its
 	// PROXY v2 header says the client spoke TLS to the balancer.
 	proxied, proxyTLS bool
-	logger   *slog.Logger
+	logger            *slog.Logger
 	// preauthDeadline (under mu) caps every read deadline until
 	// Authenticated; zero: no cap.
 	preauthDeadline time.Time
