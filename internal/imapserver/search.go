@@ -301,12 +301,24 @@ func (env *searchEnv) search(ctx context.Context, acct mailstore.Account, mbox m
 	if out, ok, err := env.searchCached(ctx, acct, k); ok || err != nil {
 		return out, err // flags only, from the view's flag cache (flagcache.go)
 	}
+	v := env.v
+	// candidates are the messages to evaluate k on: the whole view, or
+	// fewer when the store answered the date/size part of k.
+	candidates, subset := v.uids, false
 	if ms, ok := acct.(mailstore.MetaSearcher); ok {
 		if cond, ok := metaCond(k); ok {
 			return env.searchMeta(ctx, ms, mbox, cond)
 		}
+		if cond, rest, ok := splitMetaCond(k); ok {
+			// "UNSEEN SINCE x": the store narrows by date/size, the rest
+			// is evaluated on those messages only.
+			c, err := env.searchMeta(ctx, ms, mbox, cond)
+			if err != nil {
+				return nil, err
+			}
+			candidates, subset, k = c, true, rest
+		}
 	}
-	v := env.v
 	env.maxModSeq = 0
 	var out []mailstore.UID
 	type undecided struct {
@@ -357,8 +369,8 @@ func (env *searchEnv) search(ctx context.Context, acct mailstore.Account, mbox m
 		pending = pending[:0]
 		return ctx.Err()
 	}
-	base := 0 // view index of the batch's first UID
-	err := v.metas(ctx, acct, v.uids, func(batch []mailstore.UID, ms []mailstore.MessageMeta) error {
+	base := 0 // view index of the batch's first UID (all of the view)
+	err := v.metas(ctx, acct, candidates, func(batch []mailstore.UID, ms []mailstore.MessageMeta) error {
 		j := 0
 		for off, u := range batch {
 			for j < len(ms) && ms[j].UID < u {
@@ -368,7 +380,11 @@ func (env *searchEnv) search(ctx context.Context, acct mailstore.Account, mbox m
 				continue // gone from the store
 			}
 			m := &ms[j]
-			t, err := env.eval(k, base+off, m, nil)
+			i := base + off
+			if subset {
+				i, _ = v.index(u)
+			}
+			t, err := env.eval(k, i, m, nil)
 			if err != nil {
 				return err
 			}
@@ -376,7 +392,7 @@ func (env *searchEnv) search(ctx context.Context, acct mailstore.Account, mbox m
 			case t == triYes:
 				match(m)
 			case t == triUnknown && content:
-				pending = append(pending, undecided{base + off, *m})
+				pending = append(pending, undecided{i, *m})
 				if len(pending) == searchBatch {
 					if err := flush(); err != nil {
 						return err
@@ -431,6 +447,25 @@ func metaCond(k *imap.SearchKey) (mailstore.MetaCond, bool) {
 		return c, len(c.Children) > 0
 	}
 	return mailstore.MetaCond{}, false
+}
+
+// splitMetaCond splits a conjunction ("UNSEEN SINCE 1-Jan-2026") into
+// the date/size keys the store can answer and the rest. ok is false when
+// k is not an AND with both kinds.
+func splitMetaCond(k *imap.SearchKey) (cond mailstore.MetaCond, rest *imap.SearchKey, ok bool) {
+	if k.Op != "AND" {
+		return cond, nil, false
+	}
+	cond.Op = mailstore.MetaAnd
+	rest = &imap.SearchKey{Op: "AND"}
+	for _, ch := range k.Children {
+		if c, ok := metaCond(ch); ok {
+			cond.Children = append(cond.Children, c)
+		} else {
+			rest.Children = append(rest.Children, ch)
+		}
+	}
+	return cond, rest, len(cond.Children) > 0 && len(rest.Children) > 0
 }
 
 // searchMeta answers a date/size-only search from the store
