@@ -155,16 +155,40 @@ func writeCerts(dir string) error {
 	return os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
 }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago and
+// that no other freePort call of this test binary has returned. Ports come
+// from a counter below the kernel's ephemeral range (32768 and up on Linux),
+// so they cannot collide with each other (two ":0" listeners closed at once
+// may be handed the same number) nor with the ephemeral ports of outgoing
+// connections and of other packages' tests.
 func freePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portMu.Lock()
+	defer portMu.Unlock()
+	for range 2000 {
+		portNext++
+		if portNext >= 32000 {
+			portNext = portBase
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", portNext))
+		if err != nil {
+			continue // taken by something else on this machine
+		}
+		ln.Close()
+		return portNext
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatal("freePort: no free port in the test range")
+	return 0
 }
+
+// The e2e port range starts at a per-process offset, so two e2e binaries
+// running at once (a developer's and CI's) rarely probe the same ports.
+const portBase = 20000
+
+var (
+	portMu   sync.Mutex
+	portNext = portBase + (os.Getpid()%40)*250
+)
 
 // Users every server knows. alice has a PLAIN password in the passwd-file;
 // bob's is a SHA512-CRYPT hash, as `doveadm pw` would write it.
