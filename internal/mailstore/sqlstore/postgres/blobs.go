@@ -79,11 +79,50 @@ func (b *BlobStore) queryRow(ctx context.Context, sql string, args []any, dest .
 }
 
 // PutTee stores r (see blob.Backend).
-func (b *BlobStore) PutTee(ctx context.Context, r io.Reader, maxSize int64, tee io.Writer) (id string, size int64, err error) {
-	id, err = newBlobID()
+func (b *BlobStore) PutTee(ctx context.Context, r io.Reader, maxSize int64, tee io.Writer) (string, int64, error) {
+	s, err := b.stage(ctx, r, maxSize, tee)
 	if err != nil {
 		return "", 0, err
 	}
+	if s.pending {
+		if err := s.insert(ctx, b.exec); err != nil {
+			return "", 0, err
+		}
+	}
+	return s.id, s.size, nil
+}
+
+// stagedBlob is a body read by stage: stored already, or (data not nil)
+// small enough (pending) to be inserted by the caller, in the
+// transaction that commits the message referencing it.
+type stagedBlob struct {
+	id      string
+	size    int64
+	data    []byte // pending: the body, at most one chunk
+	pending bool   // not stored yet: the caller inserts it
+}
+
+// insert stores a staged small body with exec (the pool's, or a
+// transaction's Exec): one statement.
+func (s *stagedBlob) insert(ctx context.Context, exec func(context.Context, string, ...any) (pgconn.CommandTag, error)) error {
+	_, err := exec(ctx, `WITH b AS (INSERT INTO blobs (id, size, complete) VALUES ($1, $2, true))
+		INSERT INTO blob_chunks (blob_id, n, data) VALUES ($1, 0, $3)`, s.id, s.size, s.data)
+	if err != nil {
+		return fmt.Errorf("put blob: %w", err)
+	}
+	return nil
+}
+
+// stage reads r (through tee), enforcing maxSize as PutTee does. A body of
+// at most one chunk (nearly all mail) is returned in memory, for the
+// caller to insert in its own transaction: an append then costs one
+// commit, not two. A larger one is stored at once, chunk by chunk.
+func (b *BlobStore) stage(ctx context.Context, r io.Reader, maxSize int64, tee io.Writer) (staged *stagedBlob, err error) {
+	id, err := newBlobID()
+	if err != nil {
+		return nil, err
+	}
+	var size int64
 	src := r
 	if maxSize > 0 {
 		src = io.LimitReader(r, maxSize+1)
@@ -94,26 +133,25 @@ func (b *BlobStore) PutTee(ctx context.Context, r io.Reader, maxSize int64, tee 
 		rerr = nil
 		// The whole body fits in one chunk: one statement, one commit.
 		if err := tooBig(int64(n), maxSize); err != nil {
-			return "", 0, err
+			return nil, err
 		}
 		if tee != nil {
 			if _, err := tee.Write(buf[:n]); err != nil {
-				return "", 0, fmt.Errorf("put blob: %w", err)
+				return nil, fmt.Errorf("put blob: %w", err)
 			}
 		}
-		_, err := b.exec(ctx, `WITH b AS (INSERT INTO blobs (id, size, complete) VALUES ($1, $2, true))
-			INSERT INTO blob_chunks (blob_id, n, data) VALUES ($1, 0, $3)`, id, n, buf[:n])
-		if err != nil {
-			return "", 0, fmt.Errorf("put blob: %w", err)
-		}
-		return id, int64(n), nil
+		// A copy of its own size (not the 256 KiB buffer), never nil: a
+		// nil slice would be sent as NULL.
+		data := make([]byte, n)
+		copy(data, buf)
+		return &stagedBlob{id: id, size: int64(n), data: data, pending: true}, nil
 	}
 	if rerr != nil {
-		return "", 0, fmt.Errorf("put blob: %w", rerr)
+		return nil, fmt.Errorf("put blob: %w", rerr)
 	}
 	// Several chunks.
 	if _, err := b.exec(ctx, `INSERT INTO blobs (id) VALUES ($1)`, id); err != nil {
-		return "", 0, fmt.Errorf("put blob: %w", err)
+		return nil, fmt.Errorf("put blob: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -125,16 +163,16 @@ func (b *BlobStore) PutTee(ctx context.Context, r io.Reader, maxSize int64, tee 
 	}()
 	for seq := 0; ; seq++ {
 		if err := tooBig(size+int64(n), maxSize); err != nil {
-			return "", 0, err
+			return nil, err
 		}
 		if n > 0 {
 			if tee != nil {
 				if _, err := tee.Write(buf[:n]); err != nil {
-					return "", 0, fmt.Errorf("put blob: %w", err)
+					return nil, fmt.Errorf("put blob: %w", err)
 				}
 			}
 			if _, err := b.exec(ctx, `INSERT INTO blob_chunks (blob_id, n, data) VALUES ($1, $2, $3)`, id, seq, buf[:n]); err != nil {
-				return "", 0, fmt.Errorf("put blob: %w", err)
+				return nil, fmt.Errorf("put blob: %w", err)
 			}
 			size += int64(n)
 		}
@@ -145,13 +183,13 @@ func (b *BlobStore) PutTee(ctx context.Context, r io.Reader, maxSize int64, tee 
 		if rerr == io.ErrUnexpectedEOF || rerr == io.EOF {
 			rerr = io.EOF
 		} else if rerr != nil {
-			return "", 0, fmt.Errorf("put blob: %w", rerr)
+			return nil, fmt.Errorf("put blob: %w", rerr)
 		}
 	}
 	if _, err := b.exec(ctx, `UPDATE blobs SET size = $2, complete = true WHERE id = $1`, id, size); err != nil {
-		return "", 0, fmt.Errorf("put blob: %w", err)
+		return nil, fmt.Errorf("put blob: %w", err)
 	}
-	return id, size, nil
+	return &stagedBlob{id: id, size: size}, nil
 }
 
 func tooBig(n, maxSize int64) error {

@@ -57,9 +57,17 @@ func (a *account) appendAt(ctx context.Context, mailbox string, want mailstore.U
 	}
 	_, tz := date.Zone()
 
-	// Store the bytes durably and parse them in the same pass.
+	// Store the bytes durably and parse them in the same pass. With the
+	// default blob store, a body of one chunk is inserted by the append's
+	// own transaction below (one commit instead of two).
 	p := startParser()
-	blobID, size, err := a.st.blobs.PutTee(ctx, body, a.st.opts.MaxMessageSize, p.pw)
+	var staged *stagedBlob
+	if bs, ok := a.st.blobs.(*BlobStore); ok {
+		staged, err = bs.stage(ctx, body, a.st.opts.MaxMessageSize, p.pw)
+	} else {
+		staged = &stagedBlob{}
+		staged.id, staged.size, err = a.st.blobs.PutTee(ctx, body, a.st.opts.MaxMessageSize, p.pw)
+	}
 	cache, perr := p.finish(err)
 	if err != nil {
 		if mailstore.KindOf(err) == mailstore.KindTooBig {
@@ -67,8 +75,16 @@ func (a *account) appendAt(ctx context.Context, mailbox string, want mailstore.U
 		}
 		return mailstore.Mailbox{}, 0, dbErr("append: store message", err)
 	}
+	blobID, size := staged.id, staged.size
+	// dropBlob removes the body after a failure, unless it was never
+	// stored (staged in memory, or inserted by a rolled back transaction).
+	dropBlob := func() {
+		if !staged.pending {
+			a.st.deleteBlobsNow([]string{blobID})
+		}
+	}
 	if perr != nil {
-		a.st.deleteBlobsNow([]string{blobID})
+		dropBlob()
 		return mailstore.Mailbox{}, 0, mailstore.Internal("append: parse message", perr)
 	}
 
@@ -104,6 +120,11 @@ func (a *account) appendAt(ctx context.Context, mailbox string, want mailstore.U
 			return err
 		}
 		uid = m.UIDNext - 1
+		if staged.pending {
+			if err := staged.insert(ctx, tx.Exec); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.Exec(ctx, `WITH c AS (
 				INSERT INTO contents (account_id, blob_id, size, header_size, envelope, bodystructure, body, parts)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id)
@@ -117,7 +138,7 @@ func (a *account) appendAt(ctx context.Context, mailbox string, want mailstore.U
 		return nil
 	})
 	if err != nil {
-		a.st.deleteBlobsNow([]string{blobID})
+		dropBlob()
 		return mailstore.Mailbox{}, 0, err
 	}
 	a.notify()
