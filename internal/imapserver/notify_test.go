@@ -219,3 +219,23 @@ func TestNotifyErrors(t *testing.T) {
 	c := ts.dial()
 	c.do("c1 NOTIFY NONE").bad()
 }
+
+// TestNotifySelectedQResync: with NOTIFY SELECTED and QRESYNC, an expunge
+// by another session arrives between commands as VANISHED followed by an
+// untagged HIGHESTMODSEQ (no tagged reply can carry it; condstore.go
+// writeModSeqReport), and the next command's tagged OK has no code.
+func TestNotifySelectedQResync(t *testing.T) {
+	ts := newTestServer(t)
+	deliverN(ts, 3) // MODSEQ 2..4
+	a, b := ts.login("alice"), ts.login("alice")
+	a.do("a1 ENABLE QRESYNC").ok()
+	a.do("a2 SELECT INBOX").ok()
+	b.do("b1 SELECT INBOX").ok()
+	a.do("a3 NOTIFY SET (SELECTED (MessageNew MessageExpunge FlagChange))").ok()
+	b.do(`b2 UID STORE 2 +FLAGS.SILENT (\Deleted)`).ok() // MODSEQ 5
+	a.expect(`* 2 FETCH (UID 2 FLAGS (\Deleted \Recent) MODSEQ (5))`)
+	b.do("b3 UID EXPUNGE 2").ok() // MODSEQ 6
+	a.expect("* VANISHED 2")
+	a.expect("* OK [HIGHESTMODSEQ 6] Highest")
+	a.do("a4 NOOP").untagged().tagged("OK Noop completed.")
+}
