@@ -23,16 +23,32 @@ func (a *account) Append(ctx context.Context, mailbox string, msg mailstore.NewM
 
 // allocateQuery allocates the UID and MODSEQ of an appended message and
 // locks the mailbox row until commit (see the package documentation). $3
-// is the UID the caller wants (Importer), 0 for UIDNEXT.
+// is the UID the caller wants (Importer), 0 for UIDNEXT; with $4 (fresh),
+// a wanted UID below UIDNEXT takes UIDNEXT instead of failing.
 const allocateQuery = `UPDATE mailboxes m SET
-		uidnext = CASE WHEN $3 = 0 THEN m.uidnext + 1 ELSE $3 + 1 END,
+		uidnext = CASE WHEN $3 = 0 OR $4 AND $3 < m.uidnext THEN m.uidnext + 1 ELSE $3 + 1 END,
 		highestmodseq = m.highestmodseq + 1
-	WHERE m.account_id = $1 AND m.name = $2 AND ($3 = 0 OR m.uidnext <= $3) AND m.uidnext < ` + "4294967295" + `
+	WHERE m.account_id = $1 AND m.name = $2 AND ($3 = 0 OR $4 OR m.uidnext <= $3) AND m.uidnext < ` + "4294967295" + `
 	RETURNING ` + mailboxColumns
+
+// appendOpts are the import variants of an append (importer.go).
+type appendOpts struct {
+	want mailstore.UID // the UID to take; 0: UIDNEXT
+	// fresh: a want below UIDNEXT takes UIDNEXT instead of failing.
+	fresh bool
+	// ledger, if not nil, is recorded in import_ledger in the append's
+	// transaction; a key already there is KindExists and nothing is stored.
+	ledger *mailstore.ImportSource
+}
 
 // appendAt appends with UID want, or with the mailbox's UIDNEXT if want is
 // 0. A want below UIDNEXT is KindExists (see mailstore.Importer).
 func (a *account) appendAt(ctx context.Context, mailbox string, want mailstore.UID, msg mailstore.NewMessage, body io.Reader) (mailstore.Mailbox, mailstore.UID, error) {
+	return a.appendWith(ctx, mailbox, appendOpts{want: want}, msg, body)
+}
+
+func (a *account) appendWith(ctx context.Context, mailbox string, o appendOpts, msg mailstore.NewMessage, body io.Reader) (mailstore.Mailbox, mailstore.UID, error) {
+	want := o.want
 	name, err := mailstore.NormalizeMailboxName(mailbox)
 	if err != nil {
 		return mailstore.Mailbox{}, 0, err
@@ -48,8 +64,15 @@ func (a *account) appendAt(ctx context.Context, mailbox string, want mailstore.U
 	// UID was given out. Both are checked again in the transaction.
 	if m, err := a.Status(ctx, name); err != nil {
 		return mailstore.Mailbox{}, 0, err
-	} else if want != 0 && want < m.UIDNext {
+	} else if want != 0 && want < m.UIDNext && !o.fresh {
 		return mailstore.Mailbox{}, 0, mailstore.Errorf(mailstore.KindExists, "UID %d was given out already", want)
+	}
+	if o.ledger != nil {
+		if found, err := a.Imported(ctx, o.ledger.Key); err != nil {
+			return mailstore.Mailbox{}, 0, err
+		} else if found {
+			return mailstore.Mailbox{}, 0, mailstore.Errorf(mailstore.KindExists, "imported before: %s", o.ledger.Key)
+		}
 	}
 	date := msg.InternalDate
 	if date.IsZero() {
@@ -92,7 +115,7 @@ func (a *account) appendAt(ctx context.Context, mailbox string, want mailstore.U
 	var uid mailstore.UID
 	limits := a.limits() // may read the users file: not inside the transaction
 	err = a.write(ctx, "append", func(tx pgx.Tx) error {
-		m, err := scanMailbox(tx.QueryRow(ctx, allocateQuery, a.id, name, int64(want)))
+		m, err := scanMailbox(tx.QueryRow(ctx, allocateQuery, a.id, name, int64(want), o.fresh))
 		if errors.Is(err, pgx.ErrNoRows) {
 			// Why not: no mailbox, UID given out, or no UIDs left.
 			cur, err := mailboxByName(ctx, tx, a.id, name, false)
@@ -108,9 +131,9 @@ func (a *account) appendAt(ctx context.Context, mailbox string, want mailstore.U
 		if err != nil {
 			return err
 		}
-		// An import (want != 0, mailstore.Importer) is counted but not
-		// refused for quota.
-		if want == 0 {
+		// An import (want != 0 or a ledger record, mailstore.Importer) is
+		// counted but not refused for quota.
+		if want == 0 && o.ledger == nil {
 			if err := checkQuotaTx(ctx, tx, a.id, limits, size, 1); err != nil {
 				return err
 			}
@@ -133,6 +156,11 @@ func (a *account) appendAt(ctx context.Context, mailbox string, want mailstore.U
 			a.id, blobID, size, cache.headerSize, cache.envelope, cache.bodyStructure, cache.body, cache.parts,
 			int64(m.ID), int64(uid), int64(m.HighestModSeq), bits, joinKeywords(kws), date.Unix(), tz); err != nil {
 			return err
+		}
+		if o.ledger != nil {
+			if err := ledgerAdd(ctx, tx, a.id, *o.ledger, size, m.ID, uid); err != nil {
+				return err
+			}
 		}
 		mb = m.Mailbox
 		return nil

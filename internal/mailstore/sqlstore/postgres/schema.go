@@ -188,6 +188,23 @@ CREATE TABLE usage (
 	messages bigint NOT NULL DEFAULT 0
 );
 `,
+	// 2: the import ledger (mailstore.ImportLedger): each message roost
+	// import stored, by its identity in the source, so that a later run
+	// imports exactly what is new however the account changed meanwhile.
+	// Rows stay when the message is moved or expunged: it was imported.
+	`
+CREATE TABLE import_ledger (
+	account_id bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	source_key text NOT NULL,        -- mailstore.ImportSource.Key
+	message_id text NOT NULL,        -- Message-ID field body, '' if none
+	size bigint NOT NULL,            -- stored (CRLF) size
+	mailbox_id bigint NOT NULL,      -- where it went, and its UID there
+	uid bigint NOT NULL,
+	PRIMARY KEY (account_id, source_key)
+);
+CREATE INDEX import_ledger_message_id ON import_ledger (account_id, message_id) WHERE message_id <> '';
+CREATE INDEX import_ledger_mailbox ON import_ledger (mailbox_id);
+`,
 }
 
 // migrate brings the database to the current schema. It runs in one
