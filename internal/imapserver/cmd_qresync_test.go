@@ -201,9 +201,9 @@ func TestQResyncHighestModSeqReports(t *testing.T) {
 	b.do(`b3 STORE 2 +FLAGS.SILENT (\Deleted)`).ok()
 	b.do("b4 EXPUNGE").ok()
 	q.do("q5 NOOP").untagged("* VANISHED 2").tagged("OK [HIGHESTMODSEQ 12] Noop completed.")
-	q.do("q6 NOOP").tagged("OK Noop completed.") // told once
+	q.do("q6 NOOP").tagged("OK Noop completed.")     // told once
 	b.do(`b5 STORE 2 +FLAGS.SILENT (\Deleted)`).ok() // UID 3
-	b.do("b6 EXPUNGE").ok()                           // MODSEQ 14
+	b.do("b6 EXPUNGE").ok()                          // MODSEQ 14
 	q.do("q7 CHECK").untagged("* VANISHED 3").tagged("OK [HIGHESTMODSEQ 14] Check completed.")
 	// A new message: EXISTS has no modseq either.
 	deliverN(ts, 1) // UID 9, MODSEQ 15
@@ -214,8 +214,8 @@ func TestQResyncHighestModSeqReports(t *testing.T) {
 	// last complete modseq, so a client that took 18 from the FETCH does
 	// not skip the expunge on its next resync.
 	b.do(`b7 UID STORE 4 +FLAGS.SILENT (\Deleted)`).ok() // MODSEQ 16
-	b.do("b8 EXPUNGE").ok()                               // MODSEQ 17
-	b.do(`b9 UID STORE 5 +FLAGS.SILENT (\Seen)`).ok()     // MODSEQ 18
+	b.do("b8 EXPUNGE").ok()                              // MODSEQ 17
+	b.do(`b9 UID STORE 5 +FLAGS.SILENT (\Seen)`).ok()    // MODSEQ 18
 	q.do("q9 FETCH 1 (UID)").untagged("* 1 FETCH (UID 1)", `* 3 FETCH (UID 5 FLAGS (\Seen \Recent) MODSEQ (18))`).
 		tagged("OK [HIGHESTMODSEQ 15] Fetch completed.")
 	q.do("q10 NOOP").untagged("* VANISHED 4").tagged("OK [HIGHESTMODSEQ 18] Noop completed.")

@@ -23,6 +23,8 @@ func TestWithFlagCache(t *testing.T) {
 		"CondStoreIdle":                     TestCondStoreIdle,
 		"QResyncVanished":                   TestQResyncVanished,
 		"QResyncReconnect":                  TestQResyncReconnect,
+		"QResyncHighestModSeqReports":       TestQResyncHighestModSeqReports,
+		"SearchMetaInStore":                 TestSearchMetaInStore,
 		"FetchItems":                        TestFetchItems,
 		"FetchSetsSeen":                     TestFetchSetsSeen,
 		"FetchExpungedByOther":              TestFetchExpungedByOther,
