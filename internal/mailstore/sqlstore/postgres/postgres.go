@@ -457,20 +457,19 @@ func (st *Store) sweepLoop(ctx context.Context) {
 // sweepLock is the advisory lock of the blob sweep.
 const sweepLock int64 = migrationLock + 1
 
-func (st *Store) sweepOnce(ctx context.Context) {
+// sweepOnce runs the sweep if no node ran it within sweepEvery, and
+// returns how many blobs it removed and whether it ran.
+func (st *Store) sweepOnce(ctx context.Context) (removed int, ran bool) {
 	conn, err := st.pool.Acquire(ctx)
 	if err != nil {
 		st.log.Warn("postgres store: sweep", "err", err)
-		return
+		return 0, false
 	}
 	defer conn.Release()
 	var last time.Time
 	var got bool
 	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, sweepLock).Scan(&got); err != nil || !got {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS roost_sweep (last timestamptz NOT NULL)`); err != nil {
 			return err
 		}
 		err := tx.QueryRow(ctx, `SELECT last FROM roost_sweep`).Scan(&last)
@@ -487,10 +486,10 @@ func (st *Store) sweepOnce(ctx context.Context) {
 	})
 	if err != nil {
 		st.log.Warn("postgres store: sweep", "err", err)
-		return
+		return 0, false
 	}
 	if !got {
-		return
+		return 0, false
 	}
 	n, err := st.blobs.Sweep(ctx, sweepMinAge, func(id string) bool {
 		var x int
@@ -504,6 +503,7 @@ func (st *Store) sweepOnce(ctx context.Context) {
 	if n > 0 {
 		st.log.Info("postgres store: removed unreferenced message bodies", "count", n)
 	}
+	return n, true
 }
 
 // deleteBlobsNow removes bodies that no committed row references (a failed

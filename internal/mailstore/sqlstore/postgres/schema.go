@@ -204,6 +204,9 @@ CREATE TABLE import_ledger (
 );
 CREATE INDEX import_ledger_message_id ON import_ledger (account_id, message_id) WHERE message_id <> '';
 CREATE INDEX import_ledger_mailbox ON import_ledger (mailbox_id);
+
+-- When the daily sweep of unreferenced bodies last ran (one row).
+CREATE TABLE roost_sweep (last timestamptz NOT NULL);
 `,
 }
 
