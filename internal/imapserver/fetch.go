@@ -178,9 +178,9 @@ func writeAString(b *strings.Builder, s string) {
 
 // fetchMsg is one message to render.
 type fetchMsg struct {
-	seq    mailstore.SeqNum
-	uid    mailstore.UID
-	flags  []string // as stored
+	seq   mailstore.SeqNum
+	uid   mailstore.UID
+	flags []string // as stored
 	// recent: the client sees \Recent too (rev1, recent to this
 	// session). Kept apart from flags so that rendering a big mailbox's
 	// flags allocates nothing per message (issue 8).

@@ -24,8 +24,15 @@ import (
 // locks), so moving the value moves the buffer: park copies *s.br into a
 // pooled *bufio.Reader and sets *s.br to the zero value; unpark copies a
 // pooled value back and Resets it. The pointers s.br and s.bw, which the
-// decoder and encoder hold, never change. A parked reader or writer must
-// not be used: only awaitInput parks, and it unparks before it returns.
+// decoder and encoder hold, never change. While parked, s.bw is a working
+// writer with a parkedWriteBuf-byte buffer, so that what an idle session
+// says without being asked (IDLE's updates and keepalives, BYE at
+// shutdown or timeout) needs no big buffer: a wake-up of 10,000 idling
+// sessions does not take 10,000 output buffers from the pool at once. The
+// parked reader is the zero value and must not be read: awaitInput reads
+// the connection itself while parked, and unparks as soon as input
+// arrives; after a failed read the session only ends or, in IDLE, waits
+// again.
 //
 // Sessions with COMPRESS active keep their buffers (s.br then reads from
 // an inflater whose state is not parked).
@@ -33,6 +40,9 @@ const (
 	// readBufSize is the input buffer of a session while it reads a
 	// command.
 	readBufSize = 8 * 1024
+	// parkedWriteBuf is the output buffer of a parked session: one IDLE
+	// update line ("* 12345 EXISTS") fits.
+	parkedWriteBuf = 64
 )
 
 var (
@@ -66,12 +76,14 @@ func (r *connReader) Read(p []byte) (int, error) {
 }
 
 // awaitInput blocks until the client sends something (or the read
-// deadline passes, or the connection fails), holding no buffers while it
-// waits. It returns at once when input is already buffered. On return
-// the buffers are in place, also on error (the caller may still say BYE).
-// The read deadline in force applies.
+// deadline passes, or the connection fails), holding no big buffers while
+// it waits. It returns at once when input is already buffered. It returns
+// nil with the buffers in place; after an error they may stay parked (see
+// above): the caller may write (BYE, IDLE updates) and call awaitInput
+// again, but must not read. The read deadline in force applies.
 func (s *session) awaitInput() error {
-	if s.br.Buffered() > 0 || s.src.has {
+	if !s.parked && s.br.Buffered() > 0 || s.src.has {
+		s.unparkBuffers()
 		return nil
 	}
 	if s.deflate {
@@ -82,16 +94,17 @@ func (s *session) awaitInput() error {
 		return err
 	}
 	if s.bw.Buffered() > 0 {
-		// Callers flush first; a write error kept the data: keep the
-		// buffers so the caller sees the error on its next flush.
+		// Callers flush first; a failed flush keeps its data: keep the
+		// buffers so that the caller sees the error on its next flush.
+		s.unparkBuffers()
 		_, err := s.br.Peek(1)
 		return err
 	}
 	s.parkBuffers()
 	n, err := s.conn.Read(s.src.pending[:])
-	s.src.has = n > 0
-	s.unparkBuffers()
 	if n > 0 {
+		s.src.has = true
+		s.unparkBuffers()
 		return nil
 	}
 	if err == nil {
@@ -100,7 +113,13 @@ func (s *session) awaitInput() error {
 	return err
 }
 
+// parkBuffers gives the session's buffers back to the pools (see above).
+// It does nothing when they are parked already.
 func (s *session) parkBuffers() {
+	if s.parked {
+		return
+	}
+	s.parked = true
 	r := new(bufio.Reader)
 	*r = *s.br
 	r.Reset(nil)
@@ -111,10 +130,16 @@ func (s *session) parkBuffers() {
 	*w = *s.bw
 	w.Reset(nil)
 	writeBufPool.Put(w)
-	*s.bw = bufio.Writer{}
+	*s.bw = *bufio.NewWriterSize(deadlineWriter{s}, parkedWriteBuf)
 }
 
+// unparkBuffers takes buffers from the pools. It does nothing when the
+// session has its buffers. The parked writer must be flushed.
 func (s *session) unparkBuffers() {
+	if !s.parked {
+		return
+	}
+	s.parked = false
 	*s.br = *readBufPool.Get().(*bufio.Reader)
 	s.br.Reset(&s.src)
 	*s.bw = *writeBufPool.Get().(*bufio.Writer)

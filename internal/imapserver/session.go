@@ -29,10 +29,11 @@ type session struct {
 	// br reads from src (the connection) and bw writes to the connection;
 	// both give their buffers back while the session waits for its client
 	// (iobuf.go).
-	br  *bufio.Reader
-	bw  *bufio.Writer
-	src connReader
-	dec *imapwire.Decoder
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	src    connReader
+	parked bool // br and bw lent their buffers back (iobuf.go)
+	dec    *imapwire.Decoder
 	// enc carries all output. The loop flushes it once per command when no
 	// more pipelined input is buffered; IDLE and continuations flush
 	// themselves.

@@ -80,7 +80,11 @@ func (a *account) open(ctx context.Context) error {
 	a.w.SetMaxOpenConns(1)
 	a.w.SetMaxIdleConns(1)
 	a.w.SetConnMaxLifetime(0)
-	a.w.SetConnMaxIdleTime(connIdleTime)
+	// The writer stays open while the account is: were the account's
+	// last connection closed, SQLite would checkpoint and remove the -wal
+	// and -shm files, which the watch poller would take for a commit
+	// (waking every idling session of the user for nothing).
+	a.w.SetConnMaxIdleTime(0)
 	if err := a.migrate(ctx); err != nil {
 		a.w.Close()
 		return err

@@ -120,10 +120,10 @@ const (
 	sweepEvery          = 24 * time.Hour         // orphan sweep at most this often per account
 	sweepMinAge         = time.Hour              // never sweep a blob younger than this: it may be about to be committed
 
-	// connIdleTime closes an account's database connections unused this
+	// connIdleTime closes an account's reader connections unused this
 	// long, while the account stays open (its sessions idle): each costs
 	// ~200 KiB (SQLite page cache, lookaside, schema), so an idle IMAP
-	// user would otherwise hold 2-5 of them (issue 8: memory per idle
+	// user would otherwise hold up to 5 (issue 8: memory per idle
 	// connection). Reopening one costs well under a millisecond.
 	connIdleTime = time.Minute
 )
