@@ -500,3 +500,31 @@ func TestMigrationsRecorded(t *testing.T) {
 	st2.Close()
 	st.Close()
 }
+
+// TestNotifyOnClose: a short-lived process (roost deliver) appends and
+// closes its store at once; the notification still reaches the server's
+// watchers (Close sends what is queued).
+func TestNotifyOnClose(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	server := openStore(t, dsn)
+	waitUp(t, server)
+	ch, stop := server.Watch("alice")
+	defer stop()
+	drainWakes(ch)
+	for i := range 3 {
+		deliver, err := Open(context.Background(), Options{DSN: dsn, NoSweep: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		acc, err := deliver.Account(context.Background(), "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := acc.Append(context.Background(), "INBOX", mailstore.NewMessage{}, bytes.NewReader([]byte(testMessage(i)))); err != nil {
+			t.Fatal(err)
+		}
+		acc.Close()
+		deliver.Close()
+		waitWake(t, ch, "an append by a store closed right after it")
+	}
+}

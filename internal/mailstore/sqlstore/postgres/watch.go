@@ -183,28 +183,37 @@ func (st *Store) notify(user string) {
 // costs other nodes latency only (their sessions resync at the next
 // command or reconnect wake-up), so it is logged and the batch dropped.
 func (w *watcher) notifier(ctx context.Context) {
-	st := w.st
 	for {
 		select {
 		case <-ctx.Done():
+			// Close: send what is queued, so that a short-lived process
+			// (roost deliver) still wakes the server's IDLE sessions.
+			fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			w.flush(fctx)
+			cancel()
 			return
 		case <-w.kick:
 		}
-		w.mu.Lock()
-		users := make([]string, 0, len(w.pending))
-		for u := range w.pending {
-			users = append(users, u)
-		}
-		clear(w.pending)
-		w.mu.Unlock()
-		if len(users) == 0 {
-			continue
-		}
-		nctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		_, err := st.pool.Exec(nctx, `SELECT pg_notify($1, u) FROM unnest($2::text[]) AS u`, notifyChannel, users)
+		// Not cancelled by Close: a notification being sent is finished.
+		nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		w.flush(nctx)
 		cancel()
-		if err != nil && ctx.Err() == nil {
-			st.log.Warn("postgres store: notify", "users", len(users), "err", err)
-		}
+	}
+}
+
+// flush sends the queued notifications in one statement.
+func (w *watcher) flush(ctx context.Context) {
+	w.mu.Lock()
+	users := make([]string, 0, len(w.pending))
+	for u := range w.pending {
+		users = append(users, u)
+	}
+	clear(w.pending)
+	w.mu.Unlock()
+	if len(users) == 0 {
+		return
+	}
+	if _, err := w.st.pool.Exec(ctx, `SELECT pg_notify($1, u) FROM unnest($2::text[]) AS u`, notifyChannel, users); err != nil {
+		w.st.log.Warn("postgres store: notify", "users", len(users), "err", err)
 	}
 }
