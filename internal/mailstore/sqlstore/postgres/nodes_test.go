@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -526,5 +527,46 @@ func TestNotifyOnClose(t *testing.T) {
 		acc.Close()
 		deliver.Close()
 		waitWake(t, ch, "an append by a store closed right after it")
+	}
+}
+
+// TestIdleTransactionTimeout: a transaction left open (a frozen node) is
+// ended by the server after the store's idle_in_transaction timeout, so
+// the mailbox row lock it holds cannot stop other nodes' deliveries for
+// long. The timeout is shortened here; the store's default is a minute.
+func TestIdleTransactionTimeout(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	st := openStore(t, dsn)
+	ctx := context.Background()
+	var v string
+	if err := st.pool.QueryRow(ctx, `SHOW idle_in_transaction_session_timeout`).Scan(&v); err != nil || v != "1min" {
+		t.Fatalf("idle_in_transaction_session_timeout = %q, %v; want 1min", v, err)
+	}
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	frozen := openStore(t, dsn+sep+"idle_in_transaction_session_timeout=300")
+	acc, err := st.Account(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The frozen node locks INBOX's row and never commits.
+	tx, err := frozen.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM mailboxes WHERE name = 'INBOX' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, _, err := acc.Append(actx, "INBOX", mailstore.NewMessage{}, bytes.NewReader([]byte(testMessage(1)))); err != nil {
+		t.Fatalf("append while another node holds the lock: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("append waited %v for a frozen transaction", d)
 	}
 }

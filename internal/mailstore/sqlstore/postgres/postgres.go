@@ -154,6 +154,15 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, errors.New("open postgres store: invalid connection string")
 	}
 	cfg.MaxConns = opts.MaxConns
+	// A node that dies or hangs inside a transaction holds its mailbox
+	// row lock until PostgreSQL notices; the store's transactions never
+	// wait on a client, so one idle in a transaction for a minute is dead:
+	// the server ends it and other nodes' deliveries go on. (kill -9
+	// closes the socket, which the server notices at once; this covers a
+	// frozen process or a lost network path.)
+	if _, set := cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"]; !set {
+		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = "60000"
+	}
 	st := &Store{opts: opts, log: opts.Logger, inUse: map[string]int{}}
 	// Remember the server process ids of the pool's connections: the
 	// LISTEN connection ignores the notifications this node sent itself,
