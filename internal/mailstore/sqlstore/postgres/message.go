@@ -391,11 +391,18 @@ func (a *account) StoreFlags(ctx context.Context, mbox mailstore.MailboxID, uids
 	if err != nil {
 		return nil, nil, err
 	}
+	if len(uids) == 0 {
+		// Nothing to change: only the mailbox must exist (no lock).
+		return nil, nil, a.read(ctx, "store flags", func(tx pgx.Tx) error {
+			_, err := mailboxByID(ctx, tx, a.id, mbox, false)
+			return err
+		})
+	}
 	changed := false
 	err = a.write(ctx, "store flags", func(tx pgx.Tx) error {
 		updated, failed, changed = nil, nil, false
 		m, err := mailboxByID(ctx, tx, a.id, mbox, true)
-		if err != nil || len(uids) == 0 {
+		if err != nil {
 			return err
 		}
 		kws, err := canonicalKeywords(ctx, tx, a.id, kws, op != mailstore.FlagsRemove)
@@ -468,6 +475,13 @@ func (a *account) StoreFlags(ctx context.Context, mbox mailstore.MailboxID, uids
 }
 
 func (a *account) Expunge(ctx context.Context, mbox mailstore.MailboxID, opts mailstore.ExpungeOptions) ([]mailstore.UID, error) {
+	if opts.UIDs != nil && len(opts.UIDs) == 0 {
+		// Nothing to remove: only the mailbox must exist (no lock).
+		return nil, a.read(ctx, "expunge", func(tx pgx.Tx) error {
+			_, err := mailboxByID(ctx, tx, a.id, mbox, false)
+			return err
+		})
+	}
 	var removed []mailstore.UID
 	var orphans []string
 	err := a.write(ctx, "expunge", func(tx pgx.Tx) error {
@@ -476,7 +490,7 @@ func (a *account) Expunge(ctx context.Context, mbox mailstore.MailboxID, opts ma
 		if err != nil {
 			return err
 		}
-		if opts.UIDs != nil && len(opts.UIDs) == 0 || opts.OnlyDeleted && m.deleted == 0 {
+		if opts.OnlyDeleted && m.deleted == 0 {
 			return nil // nothing to do (the counter is exact: the row is locked)
 		}
 		q := `DELETE FROM messages WHERE mailbox_id = $1`
