@@ -27,8 +27,9 @@ type account struct {
 	refs  int           // guarded by st.mu
 	idle  *time.Timer   // guarded by st.mu: closes the account when refs stays 0
 
-	w     *sql.DB // the writer: one connection, BEGIN IMMEDIATE
-	r     *sql.DB // the reader pool: query_only
+	w     *sql.DB   // the writer: one connection, BEGIN IMMEDIATE
+	r     *sql.DB   // the reader pool: query_only
+	rst   stmtCache // prepared statements of r (stmtcache.go)
 	blobs *blob.Store
 
 	dropMu   sync.Mutex
@@ -162,6 +163,7 @@ func (a *account) closeDBs() error {
 		errs = append(errs, a.w.Close())
 	}
 	if a.r != nil {
+		a.rst.close()
 		errs = append(errs, a.r.Close())
 	}
 	return errors.Join(errs...)

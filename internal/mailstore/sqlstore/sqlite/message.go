@@ -329,12 +329,20 @@ func (a *account) Cache(ctx context.Context, mbox mailstore.MailboxID, uids []ma
 	return out, nil
 }
 
+// openQuery finds a message's blob; Open runs it once per message of a
+// body SEARCH, so it is a cached prepared statement.
+const openQuery = `SELECT c.blob_id, m.size FROM message m JOIN message_cache c ON c.id = m.content
+	WHERE m.mailbox_id = ? AND m.uid = ?`
+
 func (a *account) Open(ctx context.Context, mbox mailstore.MailboxID, uid mailstore.UID) (mailstore.Body, error) {
 	var blobID string
 	var size int64
 	err := a.read(ctx, "open message", func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `SELECT c.blob_id, m.size FROM message m JOIN message_cache c ON c.id = m.content
-			WHERE m.mailbox_id = ? AND m.uid = ?`, mbox, uid).Scan(&blobID, &size)
+		st, err := a.rst.txStmt(ctx, a.r, tx, openQuery)
+		if err != nil {
+			return err
+		}
+		err = st.QueryRowContext(ctx, mbox, uid).Scan(&blobID, &size)
 		if errors.Is(err, sql.ErrNoRows) {
 			if _, err := mailboxByID(ctx, tx, mbox); err != nil {
 				return err

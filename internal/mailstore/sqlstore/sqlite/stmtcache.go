@@ -1,0 +1,56 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+)
+
+// stmtCache keeps the reader pool's prepared statements for the queries
+// run most often (once per message of a command, such as Open during a
+// header SEARCH). modernc.org/sqlite has no statement cache and
+// database/sql prepares a Query's SQL anew on every call: the CPU
+// profile of the webmail benchmark had a third of the server's time in
+// SQLite's parser and planner (docs/BENCHMARKS.md, "Profiles"). A
+// statement prepared on the *sql.DB is prepared once per connection by
+// database/sql and kept with it; Tx.StmtContext reuses it.
+type stmtCache struct {
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
+}
+
+// txStmt returns query as a statement of tx (a transaction of db),
+// preparing it on db the first time.
+func (c *stmtCache) txStmt(ctx context.Context, db *sql.DB, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	c.mu.Lock()
+	st, ok := c.stmts[query]
+	c.mu.Unlock()
+	if !ok {
+		var err error
+		if st, err = db.PrepareContext(ctx, query); err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		if prev, ok := c.stmts[query]; ok {
+			st.Close()
+			st = prev
+		} else {
+			if c.stmts == nil {
+				c.stmts = map[string]*sql.Stmt{}
+			}
+			c.stmts[query] = st
+		}
+		c.mu.Unlock()
+	}
+	return tx.StmtContext(ctx, st), nil
+}
+
+// close closes the cached statements; the cache stays usable.
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for q, st := range c.stmts {
+		st.Close()
+		delete(c.stmts, q)
+	}
+}
