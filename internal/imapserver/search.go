@@ -321,12 +321,9 @@ func (env *searchEnv) search(ctx context.Context, acct mailstore.Account, mbox m
 	}
 	env.maxModSeq = 0
 	var out []mailstore.UID
-	type undecided struct {
-		i int // view index
-		m mailstore.MessageMeta
-	}
 	var pending []undecided
 	content := needsContent(k)
+	headerOnly := content && !needsBody(k)
 	match := func(m *mailstore.MessageMeta) {
 		out = append(out, m.UID)
 		env.maxModSeq = max(env.maxModSeq, m.ModSeq)
@@ -338,6 +335,14 @@ func (env *searchEnv) search(ctx context.Context, acct mailstore.Account, mbox m
 		uids := make([]mailstore.UID, len(pending))
 		for j := range pending {
 			uids[j] = pending[j].m.UID
+		}
+		if hr, ok := acct.(mailstore.HeaderReader); ok && headerOnly {
+			err := env.evalHeaders(ctx, hr, mbox, k, uids, pending, match)
+			pending = pending[:0]
+			if err != nil {
+				return err
+			}
+			return ctx.Err()
 		}
 		caches, err := acct.Cache(ctx, mbox, uids)
 		if err != nil {
@@ -413,6 +418,48 @@ func (env *searchEnv) search(ctx context.Context, acct mailstore.Account, mbox m
 		slices.Sort(out) // UIDs ascend with sequence numbers
 	}
 	return out, nil
+}
+
+// undecided is a message whose match depends on its content.
+type undecided struct {
+	i int // view index
+	m mailstore.MessageMeta
+}
+
+// needsBody reports whether a key reads a message's body (BODY, TEXT),
+// not only its top-level header.
+func needsBody(k *imap.SearchKey) bool {
+	if k.Op == "BODY" || k.Op == "TEXT" {
+		return true
+	}
+	return slices.ContainsFunc(k.Children, needsBody)
+}
+
+// evalHeaders evaluates k, which reads no body (needsBody is false), on
+// the pending messages (uids are theirs, ascending), their top-level
+// headers read in one batch by the store; match is called for each that
+// matches. Messages gone from the store match nothing.
+func (env *searchEnv) evalHeaders(ctx context.Context, hr mailstore.HeaderReader, mbox mailstore.MailboxID,
+	k *imap.SearchKey, uids []mailstore.UID, pending []undecided, match func(*mailstore.MessageMeta)) error {
+	j := 0
+	return hr.Headers(ctx, mbox, uids, maxFilterHeader, func(uid mailstore.UID, hdr []byte) error {
+		for j < len(pending) && pending[j].m.UID < uid {
+			j++
+		}
+		if j >= len(pending) || pending[j].m.UID != uid {
+			return nil
+		}
+		p := &pending[j]
+		c := &msgContent{ctx: ctx, date: p.m.InternalDate, fields: parseFields(hdr), hdrOK: true}
+		t, err := env.eval(k, p.i, &p.m, c)
+		if err != nil {
+			return err
+		}
+		if t == triYes {
+			match(&p.m)
+		}
+		return nil
+	})
 }
 
 // metaCond translates k into a condition on internal dates and sizes for
