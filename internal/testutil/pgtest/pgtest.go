@@ -3,18 +3,21 @@
 // Where the databases come from:
 //
 //   - If ROOST_TEST_POSTGRES is set (a postgres:// URL of a server where its
-//     user may CREATE DATABASE), each test gets a new database there, which
-//     is dropped when the test ends.
+//     user may CREATE DATABASE), the databases are created there and
+//     dropped when the test binary exits (Stop).
 //   - Otherwise the first test that asks starts one private, throwaway
 //     cluster for the whole test binary from Debian's binaries
 //     (/usr/lib/postgresql/*/bin): initdb into a temporary directory, the
 //     server listening only on a Unix socket in that directory (no TCP),
 //     fsync off (tests only: a crash of the test machine loses nothing that
 //     matters; ROOST_TEST_POSTGRES_FSYNC=on keeps PostgreSQL's defaults,
-//     for benchmarks). When the test process runs as root, initdb and postgres run
-//     as the "postgres" system user, which owns the directory. The cluster
-//     is stopped and its directory removed by Stop, which the package's
-//     TestMain must call (Main does).
+//     for benchmarks). When the test process runs as root, initdb and
+//     postgres run as the "postgres" system user, which owns the
+//     directory. The cluster is stopped and its directory removed by Stop,
+//     which the package's TestMain must call (Main does).
+//
+// A database is reused by later tests of the binary once emptied (see
+// NewDatabase): creating one costs far more than emptying it.
 //
 // Without PostgreSQL binaries and without ROOST_TEST_POSTGRES, tests that
 // ask for a database are skipped, except under CI=true, where they fail:
