@@ -6,7 +6,6 @@ import (
 	"io"
 	"io/fs"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -649,40 +648,8 @@ func (a *account) copyMove(ctx context.Context, src mailstore.MailboxID, uids []
 	return res, nil
 }
 
-// maildropLockBase is added to the account id to form the POP3 maildrop
-// lock's advisory lock key.
-const maildropLockBase int64 = 1 << 40
-
 func (a *account) LockMaildrop(ctx context.Context) (func(), error) {
-	// A dedicated connection: the session-level lock lives as long as
-	// it, and PostgreSQL drops both if this node dies.
-	conn, err := pgx.ConnectConfig(ctx, a.st.pool.Config().ConnConfig.Copy())
-	if err != nil {
-		return nil, dbErr("lock maildrop", err)
-	}
-	var got bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, maildropLockBase+a.id).Scan(&got); err != nil {
-		conn.Close(context.Background())
-		return nil, dbErr("lock maildrop", err)
-	}
-	if !got {
-		conn.Close(context.Background())
-		return nil, mailstore.Errorf(mailstore.KindInUse, "maildrop is locked by another session")
-	}
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			// Unlock explicitly: the server drops a closed connection's
-			// locks asynchronously, and the next session must not find it
-			// still held. Closing the connection would release it anyway.
-			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if _, err := conn.Exec(cctx, `SELECT pg_advisory_unlock($1)`, maildropLockBase+a.id); err != nil {
-				a.st.log.Warn("postgres store: unlock maildrop", "user", a.user, "err", err)
-			}
-			conn.Close(cctx)
-		})
-	}, nil
+	return a.st.drops.lock(ctx, a.id, a.user)
 }
 
 var _ mailstore.Account = (*account)(nil)

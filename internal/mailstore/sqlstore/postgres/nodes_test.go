@@ -570,3 +570,47 @@ func TestIdleTransactionTimeout(t *testing.T) {
 		t.Fatalf("append waited %v for a frozen transaction", d)
 	}
 }
+
+// TestMaildropLocksShareOneConnection: many POP3 sessions of one node hold
+// their locks on one database connection (not one each, which would use
+// up max_connections), and exclude each other and other nodes.
+func TestMaildropLocksShareOneConnection(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	a, b := openStore(t, dsn), openStore(t, dsn)
+	ctx := context.Background()
+	var releases []func()
+	for i := range 20 {
+		acc, err := a.Account(ctx, fmt.Sprintf("user%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := acc.LockMaildrop(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		releases = append(releases, r)
+		acc.Close()
+	}
+	var conns, locks int
+	if err := a.pool.QueryRow(ctx, `SELECT count(DISTINCT pid), count(*) FROM pg_locks
+		WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&conns, &locks); err != nil {
+		t.Fatal(err)
+	}
+	if conns != 1 || locks != 20 {
+		t.Fatalf("20 maildrop locks held on %d connections (%d locks), want 1", conns, locks)
+	}
+	accB, _ := b.Account(ctx, "user7")
+	defer accB.Close()
+	if _, err := accB.LockMaildrop(ctx); mailstore.KindOf(err) != mailstore.KindInUse {
+		t.Fatalf("other node: %v, want KindInUse", err)
+	}
+	releases[7]()
+	r, err := accB.LockMaildrop(ctx)
+	if err != nil {
+		t.Fatalf("other node after release: %v", err)
+	}
+	r()
+	for _, r := range releases {
+		r()
+	}
+}

@@ -47,9 +47,10 @@
 //
 // # POP3 maildrop lock
 //
-// LockMaildrop holds a session-level pg_advisory_lock on a dedicated
-// connection: it excludes POP3 sessions on every node, and PostgreSQL
-// releases it if the node dies (its connection drops).
+// LockMaildrop holds a session-level pg_advisory_lock on a connection
+// each node keeps for these locks (maildrop.go): it excludes POP3 sessions
+// on every node, and PostgreSQL releases it if the node dies (its
+// connection drops).
 package postgres
 
 import (
@@ -128,6 +129,7 @@ type Store struct {
 
 	watch   watcher
 	ownPIDs sync.Map // uint32 -> struct{}: backend pids of the pool's connections
+	drops   maildrops
 }
 
 // Open connects to the database, applies migrations and starts the
@@ -186,6 +188,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	st.ctx, st.cancel = context.WithCancel(context.Background())
 	st.watch.init(st)
+	st.drops.st = st
 	st.bg.Add(2)
 	go func() {
 		defer st.bg.Done()
@@ -234,6 +237,7 @@ func (st *Store) Close() error {
 	st.cancel()
 	st.bg.Wait()
 	st.watch.closeAll()
+	st.drops.close()
 	st.pool.Close()
 	return nil
 }
