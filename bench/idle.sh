@@ -65,6 +65,12 @@ wait_port() {
   return 1
 }
 
+for p in $ROOST_PORT $ROOST_TLS_PORT $IMAP_PORT $IMAPS_PORT; do
+  if (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
+    echo "idle.sh: port $p is in use (another run?); set ROOST_PORT, IMAP_PORT..." >&2
+    exit 1
+  fi
+done
 for server in $SERVERS; do
   case $server in
   roost)
