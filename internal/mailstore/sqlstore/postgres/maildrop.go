@@ -24,9 +24,10 @@ const maildropLockBase int64 = 1 << 40
 // excluded by the held map first.
 //
 // If the connection breaks while locks are held (the database restarted),
-// the next lock or release reconnects and takes the held locks again; one
-// that another node took meanwhile is logged: both sessions then run, as
-// with Dovecot's default of no POP3 lock at all.
+// the LISTEN connection's reconnect (refresh), or else the next lock or
+// release, reconnects and takes the held locks again; one that another
+// node took meanwhile is logged: both sessions then run, as with
+// Dovecot's default of no POP3 lock at all.
 type maildrops struct {
 	st   *Store
 	mu   sync.Mutex // serializes use of conn, which is not safe for concurrent use
@@ -113,6 +114,29 @@ func (m *maildrops) unlock(id int64) {
 		// are taken again on the next connection.
 		m.conn.Close(ctx)
 		m.conn = nil
+	}
+}
+
+// refresh checks the lock connection while locks are held and, if it
+// broke, reconnects and takes the held locks again. The LISTEN connection
+// calls it after every reconnect (which follows a database restart), so
+// that the locks come back within about a second, not at the next lock
+// or release.
+func (m *maildrops) refresh(ctx context.Context) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.held) == 0 {
+		return
+	}
+	if m.conn != nil && !m.conn.IsClosed() {
+		if err := m.conn.Ping(ctx); err == nil {
+			return
+		}
+		m.conn.Close(context.Background())
+		m.conn = nil
+	}
+	if err := m.connect(ctx); err != nil {
+		m.st.log.Warn("postgres store: take POP3 maildrop locks again", "err", err)
 	}
 }
 

@@ -36,6 +36,12 @@ func TestServerRestart(t *testing.T) {
 	if _, _, err := accB.Append(ctx, "INBOX", mailstore.NewMessage{}, bytes.NewReader([]byte(testMessage(1)))); err != nil {
 		t.Fatal(err)
 	}
+	// A POP3 session on node A holds alice's maildrop across the restart.
+	release, err := accA.LockMaildrop(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
 	pgtest.Restart(t, func() {
 		hctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		defer cancel()
@@ -59,6 +65,10 @@ func TestServerRestart(t *testing.T) {
 			t.Fatalf("not healthy again after the restart: %v", err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	// Node A took its POP3 lock again when it reconnected.
+	if _, err := accB.LockMaildrop(ctx); mailstore.KindOf(err) != mailstore.KindInUse {
+		t.Fatalf("maildrop lock on node B after the restart: %v, want KindInUse (A holds it)", err)
 	}
 	drainWakes(ch)
 	if _, _, err := accB.Append(ctx, "INBOX", mailstore.NewMessage{}, bytes.NewReader([]byte(testMessage(3)))); err != nil {

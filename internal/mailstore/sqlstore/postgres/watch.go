@@ -140,6 +140,9 @@ func (w *watcher) listenOnce(ctx context.Context) error {
 	if _, err := conn.Exec(ctx, `LISTEN `+notifyChannel); err != nil {
 		return err
 	}
+	// A reconnect usually means the database restarted: the POP3 locks
+	// went with it.
+	w.st.drops.refresh(ctx)
 	w.setUp(true)
 	w.wakeAll()
 	for {
