@@ -228,7 +228,10 @@ const tombstonesSinceQuery = `SELECT uid FROM tombstone INDEXED BY tombstone_mod
 
 func (a *account) Changes(ctx context.Context, mbox mailstore.MailboxID, since mailstore.ModSeq) (mailstore.Changes, error) {
 	var c mailstore.Changes
-	err := a.read(ctx, "changes", func(tx *sql.Tx) error {
+	err := a.read(ctx, "changes", func(rtx *sql.Tx) error {
+		// Every idling session runs this after every commit: prepared
+		// statements (stmtcache.go) spare SQLite's parser and planner.
+		tx := cachedTx{a, rtx}
 		m, err := mailboxByID(ctx, tx, mbox)
 		if err != nil {
 			return err

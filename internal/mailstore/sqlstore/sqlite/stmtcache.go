@@ -54,3 +54,33 @@ func (c *stmtCache) close() {
 		delete(c.stmts, q)
 	}
 }
+
+// cachedTx is a read transaction whose queries go through the account's
+// statement cache. Use it only where every query string is a constant:
+// each distinct string stays prepared on every reader connection.
+type cachedTx struct {
+	a  *account
+	tx *sql.Tx
+}
+
+func (c cachedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := c.a.rst.txStmt(ctx, c.a.r, c.tx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (c cachedTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := c.a.rst.txStmt(ctx, c.a.r, c.tx, query)
+	if err != nil {
+		// A Row carries its error only from a query: let the
+		// transaction report it.
+		return c.tx.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+func (c cachedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return c.tx.ExecContext(ctx, query, args...)
+}
