@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/roost-mail/roost/internal/mailstore"
+	"github.com/roost-mail/roost/internal/mailstore/sqlstore"
 )
 
 var _ mailstore.Importer = (*account)(nil)
@@ -214,7 +215,7 @@ func ledgerAdd(ctx context.Context, tx pgx.Tx, acct int64, src mailstore.ImportS
 type importedItem struct {
 	i      int
 	blob   *stagedBlob
-	cache  cacheData
+	cache  sqlstore.CacheData
 	bits   int64
 	kws    []string
 	date   time.Time
@@ -268,16 +269,16 @@ func (a *account) ImportMessages(ctx context.Context, mailbox string, items []ma
 		if err != nil {
 			return fail(mailstore.Internal("import: open message", err))
 		}
-		p := startParser()
+		p := sqlstore.StartParser()
 		var sb *stagedBlob
 		if bs, ok := a.st.blobs.(*BlobStore); ok {
-			sb, err = bs.stage(ctx, body, a.st.opts.MaxMessageSize, p.pw)
+			sb, err = bs.stage(ctx, body, a.st.opts.MaxMessageSize, p.W())
 		} else {
 			sb = &stagedBlob{}
-			sb.id, sb.size, err = a.st.blobs.PutTee(ctx, body, a.st.opts.MaxMessageSize, p.pw)
+			sb.id, sb.size, err = a.st.blobs.PutTee(ctx, body, a.st.opts.MaxMessageSize, p.W())
 		}
 		body.Close()
-		cache, perr := p.finish(err)
+		cache, perr := p.Finish(err)
 		switch {
 		case mailstore.KindOf(err) == mailstore.KindTooBig:
 			res[i].Err = err
@@ -343,7 +344,7 @@ func (a *account) ImportMessages(ctx context.Context, mailbox string, items []ma
 					VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id)
 				INSERT INTO messages (mailbox_id, uid, modseq, flags, keywords, internal_date, internal_tz, size, content)
 				SELECT $9, $10, $11, $12, $13, $14, $15, $3, c.id FROM c`,
-				a.id, it.blob.id, it.blob.size, it.cache.headerSize, it.cache.envelope, it.cache.bodyStructure, it.cache.body, it.cache.parts,
+				a.id, it.blob.id, it.blob.size, it.cache.HeaderSize, it.cache.Envelope, it.cache.BodyStructure, it.cache.Body, it.cache.Parts,
 				int64(m.ID), uid, modseq, it.bits, joinKeywords(kws), date.Unix(), tz); err != nil {
 				return err
 			}

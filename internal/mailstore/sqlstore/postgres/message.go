@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/roost-mail/roost/internal/mailstore"
+	"github.com/roost-mail/roost/internal/mailstore/sqlstore"
 )
 
 // maxUID is the largest UID (RFC 9051: nz-number, 32 bits).
@@ -82,15 +83,15 @@ func (a *account) appendWith(ctx context.Context, mailbox string, o appendOpts, 
 	// Store the bytes durably and parse them in the same pass. With the
 	// default blob store, a body of one chunk is inserted by the append's
 	// own transaction below (one commit instead of two).
-	p := startParser()
+	p := sqlstore.StartParser()
 	var staged *stagedBlob
 	if bs, ok := a.st.blobs.(*BlobStore); ok {
-		staged, err = bs.stage(ctx, body, a.st.opts.MaxMessageSize, p.pw)
+		staged, err = bs.stage(ctx, body, a.st.opts.MaxMessageSize, p.W())
 	} else {
 		staged = &stagedBlob{}
-		staged.id, staged.size, err = a.st.blobs.PutTee(ctx, body, a.st.opts.MaxMessageSize, p.pw)
+		staged.id, staged.size, err = a.st.blobs.PutTee(ctx, body, a.st.opts.MaxMessageSize, p.W())
 	}
-	cache, perr := p.finish(err)
+	cache, perr := p.Finish(err)
 	if err != nil {
 		if mailstore.KindOf(err) == mailstore.KindTooBig {
 			return mailstore.Mailbox{}, 0, err
@@ -152,7 +153,7 @@ func (a *account) appendWith(ctx context.Context, mailbox string, o appendOpts, 
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id)
 			INSERT INTO messages (mailbox_id, uid, modseq, flags, keywords, internal_date, internal_tz, size, content)
 			SELECT $9, $10, $11, $12, $13, $14, $15, $3, c.id FROM c`,
-			a.id, blobID, size, cache.headerSize, cache.envelope, cache.bodyStructure, cache.body, cache.parts,
+			a.id, blobID, size, cache.HeaderSize, cache.Envelope, cache.BodyStructure, cache.Body, cache.Parts,
 			int64(m.ID), int64(uid), int64(m.HighestModSeq), bits, joinKeywords(kws), date.Unix(), tz); err != nil {
 			return err
 		}
