@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/roost-mail/roost/internal/mailstore"
+	"github.com/roost-mail/roost/internal/mailstore/sqlstore"
 )
 
 var (
@@ -192,7 +193,7 @@ const importWorkers = 4
 type staged struct {
 	blobID string
 	size   int64
-	cache  cacheData
+	cache  sqlstore.CacheData
 	bits   int64
 	kws    []string
 }
@@ -304,7 +305,7 @@ func (a *account) ImportMessages(ctx context.Context, mailbox string, items []ma
 				return err
 			}
 			r, err := tx.ExecContext(ctx, `INSERT INTO message_cache (blob_id, size, header_size, envelope, bodystructure, body, parts)
-				VALUES (?, ?, ?, ?, ?, ?, ?)`, s.blobID, s.size, s.cache.headerSize, s.cache.envelope, s.cache.bodyStructure, s.cache.body, s.cache.parts)
+				VALUES (?, ?, ?, ?, ?, ?, ?)`, s.blobID, s.size, s.cache.HeaderSize, s.cache.Envelope, s.cache.BodyStructure, s.cache.Body, s.cache.Parts)
 			if err != nil {
 				return err
 			}
@@ -352,9 +353,9 @@ func (a *account) stage(ctx context.Context, it mailstore.ImportItem) (*staged, 
 		return nil, fmt.Errorf("import %s: %w", it.Src.Key, err)
 	}
 	defer body.Close()
-	p := startParser()
-	blobID, size, err := a.blobs.PutTee(ctx, body, a.st.opts.MaxMessageSize, p.pw)
-	cache, perr := p.finish(err)
+	p := sqlstore.StartParser()
+	blobID, size, err := a.blobs.PutTee(ctx, body, a.st.opts.MaxMessageSize, p.W())
+	cache, perr := p.Finish(err)
 	if err != nil {
 		if mailstore.KindOf(err) == mailstore.KindTooBig {
 			return nil, err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/roost-mail/roost/internal/mailstore"
+	"github.com/roost-mail/roost/internal/mailstore/sqlstore"
 )
 
 // maxUID is the largest UID (RFC 9051: nz-number, 32 bits).
@@ -66,9 +67,9 @@ func (a *account) appendWith(ctx context.Context, mailbox string, o appendOpts, 
 	_, tz := date.Zone()
 
 	// Store the bytes durably and parse them in the same pass.
-	p := startParser()
-	blobID, size, err := a.blobs.PutTee(ctx, body, a.st.opts.MaxMessageSize, p.pw)
-	cache, perr := p.finish(err)
+	p := sqlstore.StartParser()
+	blobID, size, err := a.blobs.PutTee(ctx, body, a.st.opts.MaxMessageSize, p.W())
+	cache, perr := p.Finish(err)
 	if err != nil {
 		if mailstore.KindOf(err) == mailstore.KindTooBig {
 			return mailstore.Mailbox{}, 0, err
@@ -103,7 +104,7 @@ func (a *account) appendWith(ctx context.Context, mailbox string, o appendOpts, 
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO message_cache (blob_id, size, header_size, envelope, bodystructure, body, parts)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, blobID, size, cache.headerSize, cache.envelope, cache.bodyStructure, cache.body, cache.parts)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, blobID, size, cache.HeaderSize, cache.Envelope, cache.BodyStructure, cache.Body, cache.Parts)
 		if err != nil {
 			return err
 		}
