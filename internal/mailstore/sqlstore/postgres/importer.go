@@ -261,7 +261,7 @@ func (a *account) ImportMessages(ctx context.Context, mailbox string, items []ma
 			res[i].Err = mailstore.Errorf(mailstore.KindExists, "imported before: %s", it.Src.Key)
 			continue
 		}
-		bits, kws, err := parseFlags(it.Msg.Flags)
+		bits, kws, err := sqlstore.ParseFlags(it.Msg.Flags)
 		if err != nil {
 			return fail(err)
 		}
@@ -345,7 +345,7 @@ func (a *account) ImportMessages(ctx context.Context, mailbox string, items []ma
 				INSERT INTO messages (mailbox_id, uid, modseq, flags, keywords, internal_date, internal_tz, size, content)
 				SELECT $9, $10, $11, $12, $13, $14, $15, $3, c.id FROM c`,
 				a.id, it.blob.id, it.blob.size, it.cache.HeaderSize, it.cache.Envelope, it.cache.BodyStructure, it.cache.Body, it.cache.Parts,
-				int64(m.ID), uid, modseq, it.bits, joinKeywords(kws), date.Unix(), tz); err != nil {
+				int64(m.ID), uid, modseq, it.bits, sqlstore.JoinKeywords(kws), date.Unix(), tz); err != nil {
 				return err
 			}
 			uidNext = uid + 1

@@ -53,7 +53,7 @@ func (a *account) appendWith(ctx context.Context, mailbox string, o appendOpts, 
 	if err != nil {
 		return mailstore.Mailbox{}, 0, err
 	}
-	bits, kws, err := parseFlags(msg.Flags)
+	bits, kws, err := sqlstore.ParseFlags(msg.Flags)
 	if err != nil {
 		return mailstore.Mailbox{}, 0, err
 	}
@@ -154,7 +154,7 @@ func (a *account) appendWith(ctx context.Context, mailbox string, o appendOpts, 
 			INSERT INTO messages (mailbox_id, uid, modseq, flags, keywords, internal_date, internal_tz, size, content)
 			SELECT $9, $10, $11, $12, $13, $14, $15, $3, c.id FROM c`,
 			a.id, blobID, size, cache.HeaderSize, cache.Envelope, cache.BodyStructure, cache.Body, cache.Parts,
-			int64(m.ID), int64(uid), int64(m.HighestModSeq), bits, joinKeywords(kws), date.Unix(), tz); err != nil {
+			int64(m.ID), int64(uid), int64(m.HighestModSeq), bits, sqlstore.JoinKeywords(kws), date.Unix(), tz); err != nil {
 			return err
 		}
 		if o.ledger != nil {
@@ -190,7 +190,7 @@ func (ms *metaScanner) scan(rows pgx.Rows) (mailstore.MessageMeta, int64, string
 	}
 	m.UID = mailstore.UID(uid)
 	m.ModSeq = mailstore.ModSeq(modseq)
-	m.Flags = flagList(int64(bits), kws)
+	m.Flags = sqlstore.FlagList(int64(bits), kws)
 	m.InternalDate = time.Unix(date, 0).In(ms.zone(int(tz)))
 	return m, int64(bits), kws, nil
 }
@@ -387,7 +387,7 @@ func (a *account) StoreFlags(ctx context.Context, mbox mailstore.MailboxID, uids
 	if op != mailstore.FlagsReplace && op != mailstore.FlagsAdd && op != mailstore.FlagsRemove {
 		return nil, nil, mailstore.Errorf(mailstore.KindInvalid, "unknown flag operation")
 	}
-	bits, kws, err := parseFlags(flags)
+	bits, kws, err := sqlstore.ParseFlags(flags)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -430,7 +430,7 @@ func (a *account) StoreFlags(ctx context.Context, mbox mailstore.MailboxID, uids
 				failed = append(failed, meta.UID)
 				continue
 			}
-			newBits, newKws := applyFlags(op, oldBits, oldKws, bits, kws)
+			newBits, newKws := sqlstore.ApplyFlags(op, oldBits, oldKws, bits, kws)
 			if newBits != oldBits || newKws != oldKws {
 				chIdx = append(chIdx, len(updated))
 				chUIDs = append(chUIDs, int64(meta.UID))
@@ -456,7 +456,7 @@ func (a *account) StoreFlags(ctx context.Context, mbox mailstore.MailboxID, uids
 		}
 		for i, idx := range chIdx {
 			meta := &updated[idx]
-			meta.Flags = flagList(chBits[i], chKws[i])
+			meta.Flags = sqlstore.FlagList(chBits[i], chKws[i])
 			meta.ModSeq = mailstore.ModSeq(modseq)
 		}
 		if _, err := tx.Exec(ctx, `UPDATE mailboxes SET highestmodseq = $1 WHERE id = $2`, modseq, int64(mbox)); err != nil {

@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/roost-mail/roost/internal/mailstore"
+	"github.com/roost-mail/roost/internal/mailstore/sqlstore"
 )
 
 // keywordsInUseQuery lists the distinct keyword lists of a mailbox with a
@@ -62,7 +63,7 @@ func (a *account) View(ctx context.Context, mbox mailstore.MailboxID) (mailstore
 		}
 		var s string
 		if _, err := pgx.ForEachRow(rows, []any{&s}, func() error {
-			for _, k := range splitKeywords(s) {
+			for _, k := range sqlstore.SplitKeywords(s) {
 				if !slices.Contains(v.Keywords, k) {
 					v.Keywords = append(v.Keywords, k)
 				}
@@ -156,7 +157,7 @@ func (a *account) ScanFlags(ctx context.Context, mbox mailstore.MailboxID, fn fu
 			k := key{bits, kws}
 			fl, ok := shared[k]
 			if !ok {
-				fl = flagList(int64(bits), kws)
+				fl = sqlstore.FlagList(int64(bits), kws)
 				shared[k] = fl
 			}
 			return fn(mailstore.UID(uid), mailstore.ModSeq(modseq), fl)

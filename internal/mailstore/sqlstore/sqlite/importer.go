@@ -320,7 +320,7 @@ func (a *account) ImportMessages(ctx context.Context, mailbox string, items []ma
 			_, tz := date.Zone()
 			modseq++
 			if _, err := tx.ExecContext(ctx, `INSERT INTO message (mailbox_id, uid, modseq, flags, keywords, internal_date, internal_tz, size, content)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, m.ID, uid, modseq, s.bits, joinKeywords(kws), date.Unix(), tz, s.size, content); err != nil {
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, m.ID, uid, modseq, s.bits, sqlstore.JoinKeywords(kws), date.Unix(), tz, s.size, content); err != nil {
 				return err
 			}
 			if err := ledgerAdd(ctx, tx, items[i].Src, s.size, m.ID, uid); err != nil {
@@ -344,7 +344,7 @@ func (a *account) ImportMessages(ctx context.Context, mailbox string, items []ma
 
 // stage writes one item's body durably and parses it.
 func (a *account) stage(ctx context.Context, it mailstore.ImportItem) (*staged, error) {
-	bits, kws, err := parseFlags(it.Msg.Flags)
+	bits, kws, err := sqlstore.ParseFlags(it.Msg.Flags)
 	if err != nil {
 		return nil, err
 	}

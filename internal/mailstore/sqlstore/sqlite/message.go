@@ -42,7 +42,7 @@ func (a *account) appendWith(ctx context.Context, mailbox string, o appendOpts, 
 	if err != nil {
 		return mailstore.Mailbox{}, 0, err
 	}
-	bits, kws, err := parseFlags(msg.Flags)
+	bits, kws, err := sqlstore.ParseFlags(msg.Flags)
 	if err != nil {
 		return mailstore.Mailbox{}, 0, err
 	}
@@ -124,7 +124,7 @@ func (a *account) appendWith(ctx context.Context, mailbox string, o appendOpts, 
 		}
 		modseq := m.HighestModSeq + 1
 		if _, err := tx.ExecContext(ctx, `INSERT INTO message (mailbox_id, uid, modseq, flags, keywords, internal_date, internal_tz, size, content)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, m.ID, uid, modseq, bits, joinKeywords(kws), date.Unix(), tz, size, content); err != nil {
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, m.ID, uid, modseq, bits, sqlstore.JoinKeywords(kws), date.Unix(), tz, size, content); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE mailbox SET uidnext = ?, highestmodseq = ? WHERE id = ?`, uid+1, modseq, m.ID); err != nil {
@@ -166,7 +166,7 @@ func (ms *metaScanner) scan(rows *sql.Rows) (mailstore.MessageMeta, int64, strin
 	}
 	m.UID = mailstore.UID(uid)
 	m.ModSeq = mailstore.ModSeq(modseq)
-	m.Flags = flagList(bits, kws)
+	m.Flags = sqlstore.FlagList(bits, kws)
 	m.InternalDate = time.Unix(date, 0).In(ms.zone(int(tz)))
 	return m, bits, kws, nil
 }
@@ -374,7 +374,7 @@ func (a *account) StoreFlags(ctx context.Context, mbox mailstore.MailboxID, uids
 	if op != mailstore.FlagsReplace && op != mailstore.FlagsAdd && op != mailstore.FlagsRemove {
 		return nil, nil, mailstore.Errorf(mailstore.KindInvalid, "unknown flag operation")
 	}
-	bits, kws, err := parseFlags(flags)
+	bits, kws, err := sqlstore.ParseFlags(flags)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -417,7 +417,7 @@ func (a *account) StoreFlags(ctx context.Context, mbox mailstore.MailboxID, uids
 				failed = append(failed, meta.UID)
 				continue
 			}
-			newBits, newKws := applyFlags(op, oldBits, oldKws, bits, kws)
+			newBits, newKws := sqlstore.ApplyFlags(op, oldBits, oldKws, bits, kws)
 			if newBits != oldBits || newKws != oldKws {
 				changes = append(changes, change{len(updated), newBits, newKws})
 			}
@@ -443,7 +443,7 @@ func (a *account) StoreFlags(ctx context.Context, mbox mailstore.MailboxID, uids
 			if _, err := upd.ExecContext(ctx, c.bits, c.keywords, modseq, mbox, meta.UID); err != nil {
 				return err
 			}
-			meta.Flags = flagList(c.bits, c.keywords)
+			meta.Flags = sqlstore.FlagList(c.bits, c.keywords)
 			meta.ModSeq = modseq
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE mailbox SET highestmodseq = ? WHERE id = ?`, modseq, mbox); err != nil {

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/roost-mail/roost/internal/mailstore"
+	"github.com/roost-mail/roost/internal/mailstore/sqlstore"
 )
 
 // The mailbox's lowest and highest UID, each one seek in the primary key
@@ -73,7 +74,7 @@ func (a *account) View(ctx context.Context, mbox mailstore.MailboxID) (mailstore
 			if err := kwRows.Scan(&s); err != nil {
 				return err
 			}
-			for _, k := range splitKeywords(s) {
+			for _, k := range sqlstore.SplitKeywords(s) {
 				if !slices.Contains(v.Keywords, k) {
 					v.Keywords = append(v.Keywords, k)
 				}
@@ -169,7 +170,7 @@ func (a *account) ScanFlags(ctx context.Context, mbox mailstore.MailboxID, fn fu
 			k := key{bits, kws}
 			fl, ok := shared[k]
 			if !ok {
-				fl = flagList(bits, kws)
+				fl = sqlstore.FlagList(bits, kws)
 				shared[k] = fl
 			}
 			if err := fn(mailstore.UID(uid), mailstore.ModSeq(modseq), fl); err != nil {
