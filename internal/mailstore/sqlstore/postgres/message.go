@@ -173,55 +173,9 @@ func (a *account) appendWith(ctx context.Context, mailbox string, o appendOpts, 
 	return mb, uid, nil
 }
 
-const metaColumns = `uid, modseq, flags, keywords, internal_date, internal_tz, size`
-
-// metaScanner scans MessageMeta rows, sharing time zones between rows.
-type metaScanner struct {
-	zones map[int]*time.Location
-}
-
-func (ms *metaScanner) scan(rows pgx.Rows) (mailstore.MessageMeta, int64, string, error) {
-	var m mailstore.MessageMeta
-	var uid, modseq, date int64
-	var bits, tz int32
-	var kws string
-	if err := rows.Scan(&uid, &modseq, &bits, &kws, &date, &tz, &m.Size); err != nil {
-		return m, 0, "", err
-	}
-	m.UID = mailstore.UID(uid)
-	m.ModSeq = mailstore.ModSeq(modseq)
-	m.Flags = sqlstore.FlagList(int64(bits), kws)
-	m.InternalDate = time.Unix(date, 0).In(ms.zone(int(tz)))
-	return m, int64(bits), kws, nil
-}
-
-func (ms *metaScanner) zone(offset int) *time.Location {
-	if offset == 0 {
-		return time.UTC
-	}
-	if l, ok := ms.zones[offset]; ok {
-		return l
-	}
-	if ms.zones == nil {
-		ms.zones = map[int]*time.Location{}
-	}
-	l := time.FixedZone("", offset)
-	ms.zones[offset] = l
-	return l
-}
-
 func scanMetas(rows pgx.Rows, sizeHint int) ([]mailstore.MessageMeta, error) {
 	defer rows.Close()
-	out := make([]mailstore.MessageMeta, 0, sizeHint)
-	var ms metaScanner
-	for rows.Next() {
-		m, _, _, err := ms.scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return sqlstore.ScanMetas(rows, sizeHint)
 }
 
 func (a *account) Messages(ctx context.Context, mbox mailstore.MailboxID) ([]mailstore.MessageMeta, error) {
@@ -231,7 +185,7 @@ func (a *account) Messages(ctx context.Context, mbox mailstore.MailboxID) ([]mai
 		if err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT `+metaColumns+` FROM messages WHERE mailbox_id = $1 ORDER BY uid`, int64(mbox))
+		rows, err := tx.Query(ctx, `SELECT `+sqlstore.MetaColumns+` FROM messages WHERE mailbox_id = $1 ORDER BY uid`, int64(mbox))
 		if err != nil {
 			return err
 		}
@@ -258,9 +212,9 @@ func (a *account) Changes(ctx context.Context, mbox mailstore.MailboxID, since m
 		sizeHint := 0
 		if since == 0 {
 			sizeHint = int(m.messages)
-			rows, err = tx.Query(ctx, `SELECT `+metaColumns+` FROM messages WHERE mailbox_id = $1 ORDER BY uid`, int64(mbox))
+			rows, err = tx.Query(ctx, `SELECT `+sqlstore.MetaColumns+` FROM messages WHERE mailbox_id = $1 ORDER BY uid`, int64(mbox))
 		} else {
-			rows, err = tx.Query(ctx, `SELECT `+metaColumns+` FROM messages WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid`,
+			rows, err = tx.Query(ctx, `SELECT `+sqlstore.MetaColumns+` FROM messages WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid`,
 				int64(mbox), int64(since))
 		}
 		if err != nil {
@@ -283,15 +237,6 @@ func (a *account) Changes(ctx context.Context, mbox mailstore.MailboxID, since m
 		return nil
 	})
 	return c, err
-}
-
-// uidRange returns the smallest and largest of uids (not empty).
-func uidRange(uids []mailstore.UID) (lo, hi mailstore.UID) {
-	lo, hi = uids[0], uids[0]
-	for _, u := range uids[1:] {
-		lo, hi = min(lo, u), max(hi, u)
-	}
-	return lo, hi
 }
 
 // uidArray converts UIDs for a bigint[] parameter.
@@ -317,7 +262,7 @@ func (a *account) Cache(ctx context.Context, mbox mailstore.MailboxID, uids []ma
 			FROM messages m JOIN contents c ON c.id = m.content WHERE m.mailbox_id = $1 AND `
 		var rows pgx.Rows
 		var err error
-		if lo, hi := uidRange(uids); int64(hi)-int64(lo) < 2*int64(len(uids)) {
+		if lo, hi := sqlstore.UIDBounds(uids); int64(hi)-int64(lo) < 2*int64(len(uids)) {
 			// Dense: a primary-key range scan; rows not asked for are
 			// dropped below.
 			rows, err = tx.Query(ctx, q+`m.uid BETWEEN $2 AND $3`, int64(mbox), int64(lo), int64(hi))
@@ -409,7 +354,7 @@ func (a *account) StoreFlags(ctx context.Context, mbox mailstore.MailboxID, uids
 		if err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT `+metaColumns+` FROM messages
+		rows, err := tx.Query(ctx, `SELECT `+sqlstore.MetaColumns+` FROM messages
 			WHERE mailbox_id = $1 AND uid = ANY($2) ORDER BY uid`, int64(mbox), uidArray(uids))
 		if err != nil {
 			return err
@@ -417,9 +362,9 @@ func (a *account) StoreFlags(ctx context.Context, mbox mailstore.MailboxID, uids
 		var chUIDs, chBits []int64
 		var chKws []string
 		var chIdx []int
-		var ms metaScanner
+		var ms sqlstore.MetaScanner
 		for rows.Next() {
-			meta, oldBits, oldKws, err := ms.scan(rows)
+			meta, oldBits, oldKws, err := ms.Scan(rows)
 			if err != nil {
 				rows.Close()
 				return err

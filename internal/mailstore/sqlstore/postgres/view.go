@@ -107,15 +107,15 @@ func (a *account) Metas(ctx context.Context, mbox mailstore.MailboxID, uids []ma
 		}
 		var rows pgx.Rows
 		var err error
-		lo, hi := uidRange(uids)
+		lo, hi := sqlstore.UIDBounds(uids)
 		dense := int64(hi)-int64(lo) < 2*int64(len(uids))
 		if dense {
 			// A primary-key range scan (as Cache); rows not asked for
 			// are dropped below.
-			rows, err = tx.Query(ctx, `SELECT `+metaColumns+` FROM messages WHERE mailbox_id = $1 AND uid BETWEEN $2 AND $3 ORDER BY uid`,
+			rows, err = tx.Query(ctx, `SELECT `+sqlstore.MetaColumns+` FROM messages WHERE mailbox_id = $1 AND uid BETWEEN $2 AND $3 ORDER BY uid`,
 				int64(mbox), int64(lo), int64(hi))
 		} else {
-			rows, err = tx.Query(ctx, `SELECT `+metaColumns+` FROM messages WHERE mailbox_id = $1 AND uid = ANY($2) ORDER BY uid`,
+			rows, err = tx.Query(ctx, `SELECT `+sqlstore.MetaColumns+` FROM messages WHERE mailbox_id = $1 AND uid = ANY($2) ORDER BY uid`,
 				int64(mbox), uidArray(uids))
 		}
 		if err != nil {

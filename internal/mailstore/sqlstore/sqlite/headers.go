@@ -8,6 +8,7 @@ import (
 	"io/fs"
 
 	"github.com/roost-mail/roost/internal/mailstore"
+	"github.com/roost-mail/roost/internal/mailstore/sqlstore"
 )
 
 const headersQuery = `SELECT m.uid, c.blob_id, c.header_size
@@ -44,7 +45,7 @@ func (a *account) Headers(ctx context.Context, mbox mailstore.MailboxID, uids []
 		}
 		var rows *sql.Rows
 		var err error
-		if lo, hi := uidRange(uids); int64(hi)-int64(lo) < 2*int64(len(uids)) {
+		if lo, hi := sqlstore.UIDBounds(uids); int64(hi)-int64(lo) < 2*int64(len(uids)) {
 			rows, err = tx.QueryContext(ctx, headersQuery+`m.uid BETWEEN ? AND ? ORDER BY m.uid`, mbox, lo, hi)
 		} else {
 			rows, err = tx.QueryContext(ctx, headersQuery+`m.uid IN (SELECT value FROM json_each(?)) ORDER BY m.uid`,

@@ -148,56 +148,9 @@ func (a *account) appendWith(ctx context.Context, mailbox string, o appendOpts, 
 	return mb, uid, nil
 }
 
-const metaColumns = `uid, modseq, flags, keywords, internal_date, internal_tz, size`
-
-// metaScanner scans MessageMeta rows, sharing time zones between rows.
-type metaScanner struct {
-	zones map[int]*time.Location
-}
-
-func (ms *metaScanner) scan(rows *sql.Rows) (mailstore.MessageMeta, int64, string, error) {
-	// Scan into plain int64s: database/sql converts to named integer types
-	// through strconv, which costs a third of a 100k-message load.
-	var m mailstore.MessageMeta
-	var uid, modseq, bits, date, tz int64
-	var kws string
-	if err := rows.Scan(&uid, &modseq, &bits, &kws, &date, &tz, &m.Size); err != nil {
-		return m, 0, "", err
-	}
-	m.UID = mailstore.UID(uid)
-	m.ModSeq = mailstore.ModSeq(modseq)
-	m.Flags = sqlstore.FlagList(bits, kws)
-	m.InternalDate = time.Unix(date, 0).In(ms.zone(int(tz)))
-	return m, bits, kws, nil
-}
-
-func (ms *metaScanner) zone(offset int) *time.Location {
-	if offset == 0 {
-		return time.UTC
-	}
-	if l, ok := ms.zones[offset]; ok {
-		return l
-	}
-	if ms.zones == nil {
-		ms.zones = map[int]*time.Location{}
-	}
-	l := time.FixedZone("", offset)
-	ms.zones[offset] = l
-	return l
-}
-
 func scanMetas(rows *sql.Rows, sizeHint int) ([]mailstore.MessageMeta, error) {
 	defer rows.Close()
-	out := make([]mailstore.MessageMeta, 0, sizeHint)
-	var ms metaScanner
-	for rows.Next() {
-		m, _, _, err := ms.scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return sqlstore.ScanMetas(rows, sizeHint)
 }
 
 func (a *account) Messages(ctx context.Context, mbox mailstore.MailboxID) ([]mailstore.MessageMeta, error) {
@@ -207,7 +160,7 @@ func (a *account) Messages(ctx context.Context, mbox mailstore.MailboxID) ([]mai
 		if err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+metaColumns+` FROM message WHERE mailbox_id = ? ORDER BY uid`, mbox)
+		rows, err := tx.QueryContext(ctx, `SELECT `+sqlstore.MetaColumns+` FROM message WHERE mailbox_id = ? ORDER BY uid`, mbox)
 		if err != nil {
 			return err
 		}
@@ -221,7 +174,7 @@ func (a *account) Messages(ctx context.Context, mbox mailstore.MailboxID) ([]mai
 // the use of (mailbox_id, modseq) explicit: without statistics the planner
 // was seen scanning the primary key instead (DESIGN.md 7). TestQueryPlan
 // checks it.
-const changedSinceQuery = `SELECT ` + metaColumns + ` FROM message INDEXED BY message_modseq
+const changedSinceQuery = `SELECT ` + sqlstore.MetaColumns + ` FROM message INDEXED BY message_modseq
 	WHERE mailbox_id = ? AND modseq > ? ORDER BY uid`
 
 const tombstonesSinceQuery = `SELECT uid FROM tombstone INDEXED BY tombstone_modseq
@@ -248,7 +201,7 @@ func (a *account) Changes(ctx context.Context, mbox mailstore.MailboxID, since m
 			// Every message (SELECT): size the slice once instead of
 			// growing it through 100k appends.
 			sizeHint = int(m.messages)
-			rows, err = tx.QueryContext(ctx, `SELECT `+metaColumns+` FROM message WHERE mailbox_id = ? ORDER BY uid`, mbox)
+			rows, err = tx.QueryContext(ctx, `SELECT `+sqlstore.MetaColumns+` FROM message WHERE mailbox_id = ? ORDER BY uid`, mbox)
 		} else {
 			rows, err = tx.QueryContext(ctx, changedSinceQuery, mbox, since)
 		}
@@ -280,15 +233,6 @@ const cacheQuery = `SELECT m.uid, c.envelope, c.bodystructure, c.body, c.parts, 
 	FROM message m JOIN message_cache c ON c.id = m.content
 	WHERE m.mailbox_id = ? AND `
 
-// uidRange returns the smallest and largest of uids (not empty).
-func uidRange(uids []mailstore.UID) (lo, hi mailstore.UID) {
-	lo, hi = uids[0], uids[0]
-	for _, u := range uids[1:] {
-		lo, hi = min(lo, u), max(hi, u)
-	}
-	return lo, hi
-}
-
 func (a *account) Cache(ctx context.Context, mbox mailstore.MailboxID, uids []mailstore.UID) ([]mailstore.MessageCache, error) {
 	if len(uids) == 0 {
 		return nil, nil
@@ -300,7 +244,7 @@ func (a *account) Cache(ctx context.Context, mbox mailstore.MailboxID, uids []ma
 		}
 		var rows *sql.Rows
 		var err error
-		if lo, hi := uidRange(uids); int64(hi)-int64(lo) < 2*int64(len(uids)) {
+		if lo, hi := sqlstore.UIDBounds(uids); int64(hi)-int64(lo) < 2*int64(len(uids)) {
 			// Dense (FETCH 1:*, a batch of consecutive UIDs): a range scan
 			// of the primary key. Per-UID lookups through json_each took
 			// twice as long; rows not asked for are dropped below.
@@ -393,7 +337,7 @@ func (a *account) StoreFlags(ctx context.Context, mbox mailstore.MailboxID, uids
 		if err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+metaColumns+` FROM message
+		rows, err := tx.QueryContext(ctx, `SELECT `+sqlstore.MetaColumns+` FROM message
 			WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid`, mbox, jsonInts(uids))
 		if err != nil {
 			return err
@@ -404,9 +348,9 @@ func (a *account) StoreFlags(ctx context.Context, mbox mailstore.MailboxID, uids
 			keywords string
 		}
 		var changes []change
-		var ms metaScanner
+		var ms sqlstore.MetaScanner
 		for rows.Next() {
-			meta, oldBits, oldKws, err := ms.scan(rows)
+			meta, oldBits, oldKws, err := ms.Scan(rows)
 			if err != nil {
 				rows.Close()
 				return err

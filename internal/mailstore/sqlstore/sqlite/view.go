@@ -97,14 +97,14 @@ func (a *account) Metas(ctx context.Context, mbox mailstore.MailboxID, uids []ma
 		}
 		var rows *sql.Rows
 		var err error
-		lo, hi := uidRange(uids)
+		lo, hi := sqlstore.UIDBounds(uids)
 		dense := int64(hi)-int64(lo) < 2*int64(len(uids))
 		if dense {
 			// A primary-key range scan (as Cache); rows not asked for
 			// are dropped below.
-			rows, err = tx.QueryContext(ctx, `SELECT `+metaColumns+` FROM message WHERE mailbox_id = ? AND uid BETWEEN ? AND ? ORDER BY uid`, mbox, lo, hi)
+			rows, err = tx.QueryContext(ctx, `SELECT `+sqlstore.MetaColumns+` FROM message WHERE mailbox_id = ? AND uid BETWEEN ? AND ? ORDER BY uid`, mbox, lo, hi)
 		} else {
-			rows, err = tx.QueryContext(ctx, `SELECT `+metaColumns+` FROM message WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid`, mbox, jsonInts(uids))
+			rows, err = tx.QueryContext(ctx, `SELECT `+sqlstore.MetaColumns+` FROM message WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid`, mbox, jsonInts(uids))
 		}
 		if err != nil {
 			return err
