@@ -3,10 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"strings"
 
 	"github.com/roost-mail/roost/internal/mailstore"
+	"github.com/roost-mail/roost/internal/mailstore/sqlstore"
 )
 
 var _ mailstore.MetaSearcher = (*account)(nil)
@@ -20,7 +20,7 @@ func (a *account) SearchMeta(ctx context.Context, mbox mailstore.MailboxID, cond
 	var where strings.Builder
 	var args []any
 	args = append(args, int64(mbox))
-	if err := metaSQL(&where, &args, cond); err != nil {
+	if err := sqlstore.MetaSQL(sqlstore.SQLite, &where, &args, cond); err != nil {
 		return nil, err
 	}
 	var out []mailstore.UID
@@ -43,56 +43,4 @@ func (a *account) SearchMeta(ctx context.Context, mbox mailstore.MailboxID, cond
 		return rows.Err()
 	})
 	return out, err
-}
-
-// metaSQL writes cond as an SQL expression over the message table, with
-// its values as arguments.
-func metaSQL(b *strings.Builder, args *[]any, c mailstore.MetaCond) error {
-	const day = 86400
-	switch c.Op {
-	case mailstore.MetaAll:
-		b.WriteString("1")
-	case mailstore.MetaAnd, mailstore.MetaOr:
-		if len(c.Children) == 0 {
-			return fmt.Errorf("search metadata: %d without operands", c.Op)
-		}
-		sep := " AND "
-		if c.Op == mailstore.MetaOr {
-			sep = " OR "
-		}
-		b.WriteByte('(')
-		for i, ch := range c.Children {
-			if i > 0 {
-				b.WriteString(sep)
-			}
-			if err := metaSQL(b, args, ch); err != nil {
-				return err
-			}
-		}
-		b.WriteByte(')')
-	case mailstore.MetaNot:
-		if len(c.Children) != 1 {
-			return fmt.Errorf("search metadata: NOT with %d operands", len(c.Children))
-		}
-		b.WriteString("NOT ")
-		return metaSQL(b, args, mailstore.MetaCond{Op: mailstore.MetaAnd, Children: c.Children})
-	case mailstore.MetaDayBefore:
-		b.WriteString("(internal_date + internal_tz) < ?")
-		*args = append(*args, c.Day*day)
-	case mailstore.MetaDayOn:
-		b.WriteString("((internal_date + internal_tz) >= ? AND (internal_date + internal_tz) < ?)")
-		*args = append(*args, c.Day*day, (c.Day+1)*day)
-	case mailstore.MetaDaySince:
-		b.WriteString("(internal_date + internal_tz) >= ?")
-		*args = append(*args, c.Day*day)
-	case mailstore.MetaLarger:
-		b.WriteString("size > ?")
-		*args = append(*args, c.Size)
-	case mailstore.MetaSmaller:
-		b.WriteString("size < ?")
-		*args = append(*args, c.Size)
-	default:
-		return fmt.Errorf("search metadata: unknown operator %d", c.Op)
-	}
-	return nil
 }
