@@ -81,11 +81,12 @@ func (a *account) open(ctx context.Context) error {
 	a.w.SetMaxOpenConns(1)
 	a.w.SetMaxIdleConns(1)
 	a.w.SetConnMaxLifetime(0)
-	// The writer stays open while the account is: were the account's
-	// last connection closed, SQLite would checkpoint and remove the -wal
-	// and -shm files, which the watch poller would take for a commit
-	// (waking every idling session of the user for nothing).
-	a.w.SetConnMaxIdleTime(0)
+	// Like the readers, the writer connection is closed when unused for
+	// connIdleTime: an account whose sessions only idle then holds no
+	// SQLite connection at all. The checkpoint SQLite runs when the last
+	// one closes is invisible to watchers (they read the change file,
+	// see poller).
+	a.w.SetConnMaxIdleTime(a.st.connIdle)
 	if err := a.migrate(ctx); err != nil {
 		a.w.Close()
 		return err
@@ -97,7 +98,7 @@ func (a *account) open(ctx context.Context) error {
 	}
 	a.r.SetMaxOpenConns(readerConns)
 	a.r.SetMaxIdleConns(readerConns)
-	a.r.SetConnMaxIdleTime(connIdleTime)
+	a.r.SetConnMaxIdleTime(a.st.connIdle)
 	a.blobs, err = blob.Open(filepath.Join(a.dir, "msg"))
 	if err != nil {
 		a.closeDBs()
@@ -219,8 +220,10 @@ func (a *account) closeNow() {
 
 func (a *account) User() string { return a.user }
 
-// write runs fn in a write transaction (BEGIN IMMEDIATE) and commits. Errors
-// are mapped with dbErr using op as context.
+// write runs fn in a write transaction (BEGIN IMMEDIATE), commits and then
+// signals the commit to other processes' watchers (bumpChanges). Every
+// commit must go through here. Errors are mapped with dbErr using op as
+// context.
 func (a *account) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
 	tx, err := a.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -233,6 +236,7 @@ func (a *account) write(ctx context.Context, op string, fn func(tx *sql.Tx) erro
 	if err := tx.Commit(); err != nil {
 		return dbErr(op+": commit", err)
 	}
+	a.bumpChanges()
 	return nil
 }
 

@@ -6,6 +6,7 @@
 //
 //	<Dir>/accounts/<safe-name>/index.db    metadata (WAL: also index.db-wal, index.db-shm)
 //	<Dir>/accounts/<safe-name>/msg/        message bytes, see package blob
+//	<Dir>/accounts/<safe-name>/changes     nonce rewritten after every commit (cross-process wake-up)
 //
 // <safe-name> is the user name encoded so that it can never act as a path:
 // the bytes a-z 0-9 . _ + @ - are kept, every other byte (upper-case
@@ -58,11 +59,13 @@
 // After every commit the store wakes the user's watchers in this process
 // (non-blocking send on a channel with buffer 1). Commits by other processes
 // on the same data directory (for example "roost deliver" while the server
-// runs) are detected by polling the database files' fingerprint (the
-// WAL-index header in index.db-shm, and the files' sizes and times; see
-// poller) every Options.PollInterval (default 300ms), but only while the
-// user has at least one watcher; polling stops with the last watcher. No
-// database connection is held for it.
+// runs) are detected by polling the account's change file
+// (<Dir>/accounts/<safe-name>/changes), into which every commit writes a
+// fresh nonce afterwards (see poller), every Options.PollInterval (default
+// 300ms), but only while the user has at least one watcher; polling stops
+// with the last watcher. No database connection is held for it, and an
+// account's connections, writer included, close after 30 seconds unused
+// even while its sessions idle.
 //
 // # Locks
 //
@@ -120,12 +123,13 @@ const (
 	sweepEvery          = 24 * time.Hour         // orphan sweep at most this often per account
 	sweepMinAge         = time.Hour              // never sweep a blob younger than this: it may be about to be committed
 
-	// connIdleTime closes an account's reader connections unused this
-	// long, while the account stays open (its sessions idle): each costs
-	// ~200 KiB (SQLite page cache, lookaside, schema), so an idle IMAP
-	// user would otherwise hold up to 5 (issue 8: memory per idle
-	// connection). Reopening one costs well under a millisecond.
-	connIdleTime = time.Minute
+	// connIdleTime closes an account's connections (readers and the
+	// writer) unused this long, while the account stays open (its
+	// sessions idle): each costs ~200 KiB (SQLite page cache, lookaside,
+	// schema), so an idle IMAP user would otherwise hold up to 5 (issue
+	// 8: memory per idle connection). Reopening one costs well under a
+	// millisecond.
+	connIdleTime = 30 * time.Second
 )
 
 // Store is the SQLite mail store. It is safe for concurrent use.
@@ -133,6 +137,7 @@ type Store struct {
 	opts        Options
 	log         *slog.Logger
 	accountsDir string
+	connIdle    time.Duration // connIdleTime; tests shorten it
 
 	mu       sync.Mutex
 	accounts map[string]*account // open accounts by user name
@@ -173,6 +178,7 @@ func Open(opts Options) (*Store, error) {
 		opts:        opts,
 		log:         opts.Logger,
 		accountsDir: filepath.Join(dir, "accounts"),
+		connIdle:    connIdleTime,
 		accounts:    map[string]*account{},
 		watches:     map[string]*watchGroup{},
 	}

@@ -1,9 +1,12 @@
 package sqlite
 
 import (
+	"encoding/binary"
+	"errors"
+	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -12,11 +15,13 @@ import (
 type watchGroup struct {
 	chans map[*chan struct{}]struct{}
 	stop  chan struct{}
+	last  uint64 // change-file nonce the poller saw last
+	own   uint64 // nonce this process wrote last (bumpChanges)
 }
 
 // Watch returns a channel that receives a value after every committed
-// change to user's account, by this process or (detected by polling PRAGMA
-// data_version, see the package documentation) by another process. The
+// change to user's account, by this process or (detected by polling the
+// account's change file, see poller) by another process. The
 // returned function stops the watch; it is idempotent and does not close
 // the channel.
 func (st *Store) Watch(user string) (<-chan struct{}, func()) {
@@ -27,7 +32,7 @@ func (st *Store) Watch(user string) (<-chan struct{}, func()) {
 	if g == nil && !st.isClosed() {
 		g = &watchGroup{chans: map[*chan struct{}]struct{}{}, stop: make(chan struct{})}
 		st.watches[user] = g
-		p := st.newPoller(user)
+		p := st.newPoller(user, g)
 		st.pollers.Add(1)
 		go func() {
 			defer st.pollers.Done()
@@ -66,10 +71,13 @@ func (st *Store) isClosed() bool {
 func (st *Store) wake(user string) {
 	st.wmu.Lock()
 	defer st.wmu.Unlock()
-	g := st.watches[user]
-	if g == nil {
-		return
+	if g := st.watches[user]; g != nil {
+		st.wakeLocked(g)
 	}
+}
+
+// wakeLocked wakes every watcher of g without blocking; st.wmu is held.
+func (st *Store) wakeLocked(g *watchGroup) {
 	for ch := range g.chans {
 		select {
 		case *ch <- struct{}{}:
@@ -78,45 +86,41 @@ func (st *Store) wake(user string) {
 	}
 }
 
-// poller watches one account database for commits by any connection,
-// without a database connection of its own: a commit in WAL mode appends
-// to index.db-wal and updates the WAL-index header at the start of
-// index.db-shm (its change counter, last frame and checksums:
-// https://sqlite.org/walformat.html, "The WAL-Index Header"); a checkpoint
-// when the last connection closes writes index.db and removes both files.
-// The fingerprint of the three files (inode, size, modification time; the
-// first 48 bytes of the -shm file) therefore changes with every commit, by
-// this process or another. Reading it costs a few system calls per poll
-// instead of an SQLite connection per watched user (about 200 KiB each:
-// page cache, lookaside, schema) and a query: 10,000 idle users would
-// otherwise hold 10,000 connections (issue 8).
+// poller watches one account for commits by any process, without a
+// database connection and without looking at SQLite's files: every
+// process commits through account.write, which afterwards writes a fresh
+// random nonce into the account's change file (changesPath; see
+// bumpChanges). The poller reads those 8 bytes every PollInterval and
+// wakes the user's watchers when they differ from what it saw last.
+//
+// Earlier versions fingerprinted index.db, its -wal and its -shm file.
+// That needed the account's writer connection kept open for as long as a
+// session idled (~200 KiB of SQLite memory per account), because the
+// checkpoint SQLite runs when an account's last connection closes
+// rewrites index.db and removes the other two files, which looked like a
+// commit and woke every session of the user for nothing. A checkpoint
+// does not touch the change file, so connections can now be closed when
+// idle (connIdleTime) however long the sessions idle.
+//
+// A lost wake-up costs latency only: a commit whose process died before
+// writing the nonce is seen at the next commit, or by the session's next
+// command. A nonce this process wrote itself (watchGroup.own) wakes
+// nobody, since notify already woke the in-process watchers.
 type poller struct {
 	st   *Store
+	g    *watchGroup
 	user string
-	path string
-	last fingerprint
-	ok   bool // last is set
-}
-
-// fingerprint identifies the state of an account database's files.
-type fingerprint struct {
-	db, wal, shm fileID
-	walIndex     [48]byte
-}
-
-type fileID struct {
-	ino, size uint64
-	mtime     int64
+	path string // the change file; "" for an invalid user name
 }
 
 // newPoller creates a poller and takes its baseline at once, so that a
-// commit made after Watch returns is never missed.
-func (st *Store) newPoller(user string) *poller {
-	p := &poller{st: st, user: user}
+// commit made after Watch returns is never missed. Called with st.wmu held.
+func (st *Store) newPoller(user string, g *watchGroup) *poller {
+	p := &poller{st: st, g: g, user: user}
 	if dir, err := st.AccountDir(user); err == nil {
-		p.path = indexPath(dir)
+		p.path = changesPath(dir)
 	}
-	p.check()
+	g.last = readChanges(p.path)
 	return p
 }
 
@@ -129,49 +133,77 @@ func (p *poller) run(stop <-chan struct{}) {
 			return
 		case <-t.C:
 		}
-		if p.check() {
-			p.st.wake(p.user)
-		}
+		p.check()
 	}
 }
 
-// check reads the fingerprint and reports whether it changed since the
-// last check. An account that does not exist yet is checked for again
-// later; its creation counts as a change.
-func (p *poller) check() bool {
-	if p.path == "" {
-		return false
+// check reads the change file and wakes the watchers if another process
+// wrote it since the last check. A missing file reads as zero: its
+// creation by an account's first commit, and its removal with the account
+// (user del --purge), count as changes.
+func (p *poller) check() {
+	v := readChanges(p.path)
+	p.st.wmu.Lock()
+	defer p.st.wmu.Unlock()
+	if v == p.g.last {
+		return
 	}
-	f, exists := readFingerprint(p.path)
-	if !exists {
-		return false
+	p.g.last = v
+	if v != p.g.own {
+		p.st.wakeLocked(p.g)
 	}
-	changed := !p.ok || f != p.last
-	p.last, p.ok = f, true
-	return changed
 }
 
-// readFingerprint stats path, its -wal and -shm files and reads the -shm
-// file's WAL-index header. exists is false when the database file is
-// missing.
-func readFingerprint(path string) (f fingerprint, exists bool) {
-	var ok bool
-	if f.db, ok = statID(path); !ok {
-		return f, false
+// changesPath returns the change file of the account in dir.
+func changesPath(dir string) string { return filepath.Join(dir, "changes") }
+
+// readChanges returns the nonce in the change file at path, 0 when it is
+// missing or unreadable (an unreadable file is a permission problem the
+// next commit reports).
+func readChanges(path string) uint64 {
+	if path == "" {
+		return 0
 	}
-	f.wal, _ = statID(path + "-wal")
-	f.shm, _ = statID(path + "-shm")
-	if shm, err := os.Open(path + "-shm"); err == nil {
-		shm.ReadAt(f.walIndex[:], 0) // a short read leaves zeros: still a fingerprint
-		shm.Close()
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
 	}
-	return f, true
+	defer f.Close()
+	var b [8]byte
+	if n, _ := f.ReadAt(b[:], 0); n < len(b) {
+		return 0
+	}
+	return binary.LittleEndian.Uint64(b[:])
 }
 
-func statID(path string) (fileID, bool) {
-	var st syscall.Stat_t
-	if err := syscall.Stat(path, &st); err != nil {
-		return fileID{}, false
+// bumpChanges tells other processes' watchers of user that a commit
+// happened: it writes a fresh random nonce to the account's change file
+// (created on first use), after the commit. A random value rather than a
+// counter needs no read-modify-write, so two processes committing at once
+// can never write the same value twice in a row and hide a commit; a
+// nonce is never 0, the value of a missing file. The file is not fsynced:
+// it is a signal between live processes sharing the page cache, and
+// after a crash nobody is watching. Failures are logged: they cost other
+// processes' sessions the wake-up, not data.
+func (a *account) bumpChanges() {
+	var v uint64
+	for v == 0 {
+		v = rand.Uint64()
 	}
-	return fileID{ino: st.Ino, size: uint64(st.Size), mtime: st.Mtim.Nano()}, true
+	st := a.st
+	st.wmu.Lock()
+	if g := st.watches[a.user]; g != nil {
+		g.own = v // before the write, so that our own poller never wakes for it
+	}
+	st.wmu.Unlock()
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], v)
+	f, err := os.OpenFile(changesPath(a.dir), os.O_WRONLY|os.O_CREATE, 0o600)
+	if err == nil {
+		_, err = f.WriteAt(b[:], 0)
+		err = errors.Join(err, f.Close())
+	}
+	if err != nil {
+		st.log.Warn("sqlite store: write change file", "user", a.user, "err", err)
+	}
 }

@@ -1,0 +1,267 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/roost-mail/roost/internal/mailstore"
+)
+
+// An account whose sessions only idle (references held, a watch running)
+// must hold no SQLite connection and no open file once its connections
+// have been unused for connIdle: each connection costs ~200 KiB of SQLite
+// memory (page cache, lookaside, schema), which made 2,000 idle sessions
+// of 2,000 users cost ~520 KiB each (issue 8).
+func TestIdleAccountHoldsNoConnection(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(Options{Dir: t.TempDir(), PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	st.connIdle = 200 * time.Millisecond
+	ref, err := st.Account(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	ch, stop := st.Watch("alice")
+	defer stop()
+	// What a session does before it IDLEs: write, then read.
+	if _, _, err := ref.Append(ctx, "INBOX", mailstore.NewMessage{}, strings.NewReader("Subject: x\r\n\r\nhi\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ref.Mailboxes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-ch // the append's in-process wake-up
+	a := ref.(*accountRef).account
+	dir := a.dir
+	if n := openFilesUnder(t, dir); n == 0 {
+		t.Fatal("no open file under the account right after use: the check below proves nothing")
+	}
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		w, r := a.w.Stats().OpenConnections, a.r.Stats().OpenConnections
+		n := openFilesUnder(t, dir)
+		if w == 0 && r == 0 && n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("idle account still holds %d writer and %d reader connections, %d open files under %s", w, r, n, dir)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The last connection's close checkpointed the WAL and removed it:
+	// that must not wake the watcher.
+	if _, err := os.Stat(indexPath(dir) + "-wal"); err == nil {
+		t.Error("-wal file left after the last connection closed")
+	}
+	select {
+	case <-ch:
+		t.Fatal("closing the idle connections (a checkpoint) woke the watcher")
+	case <-time.After(10 * st.opts.PollInterval):
+	}
+
+	// The account reopens its connections on demand.
+	mbs, err := ref.Mailboxes(ctx)
+	if err != nil {
+		t.Fatalf("after the idle close: %v", err)
+	}
+	if len(mbs) == 0 {
+		t.Fatal("no mailboxes after the idle close")
+	}
+}
+
+// openFilesUnder counts this process's open file descriptors on files
+// under dir.
+func openFilesUnder(t *testing.T, dir string) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatalf("list open files: %v", err)
+	}
+	n := 0
+	for _, fd := range fds {
+		target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
+		if err == nil && strings.HasPrefix(target, dir+"/") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestCheckpointDoesNotWake: another process checkpointing the account's
+// WAL (as SQLite does when a process's last connection closes, or on
+// PRAGMA wal_checkpoint) rewrites index.db and truncates or removes the
+// -wal file; no commit happened, so no session may be woken.
+func TestCheckpointDoesNotWake(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	opts := Options{Dir: dir, PollInterval: 20 * time.Millisecond}
+	st, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ref, err := st.Account(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	for i := range 3 {
+		if _, _, err := ref.Append(ctx, "INBOX", mailstore.NewMessage{}, strings.NewReader("Subject: x\r\n\r\nhi\r\n")); err != nil {
+			t.Fatalf("append %d: %v", i, err)
+		}
+	}
+	ch, stop := st.Watch("alice")
+	defer stop()
+	adir, _ := st.AccountDir("alice")
+	walBefore, err := os.Stat(indexPath(adir) + "-wal")
+	if err != nil || walBefore.Size() == 0 {
+		t.Fatalf("no WAL to checkpoint (%v): the test proves nothing", err)
+	}
+	time.Sleep(5 * opts.PollInterval) // let the poller settle
+
+	// The checkpoint, on a connection that is not the store's.
+	other, err := Open(Options{Dir: dir, IdleClose: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oref, err := other.Account(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := oref.(*accountRef).w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		t.Fatal(err)
+	}
+	walAfter, err := os.Stat(indexPath(adir) + "-wal")
+	if err == nil && walAfter.Size() != 0 {
+		t.Fatalf("WAL still %d bytes after the checkpoint", walAfter.Size())
+	}
+	oref.Close()
+	if err := other.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ch:
+		t.Fatal("a checkpoint woke the watcher")
+	case <-time.After(10 * opts.PollInterval):
+	}
+
+	// A commit by the other process still does.
+	deliverOtherStore(t, dir)
+	select {
+	case <-ch:
+	case <-time.After(5 * time.Second):
+		t.Fatal("commit by another store not seen")
+	}
+}
+
+func deliverOtherStore(t *testing.T, dir string) {
+	t.Helper()
+	ctx := context.Background()
+	other, err := Open(Options{Dir: dir, IdleClose: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc, err := other.Account(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := acc.Append(ctx, "INBOX", mailstore.NewMessage{}, strings.NewReader("Subject: other\r\n\r\nhi\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	acc.Close()
+	if err := other.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// helperDeliverEnv makes the test binary, run as a child process, deliver
+// one message to alice in the store directory it names and exit: a
+// separate process, as "roost deliver" is.
+const helperDeliverEnv = "ROOST_SQLITE_TEST_DELIVER_DIR"
+
+func init() {
+	dir := os.Getenv(helperDeliverEnv)
+	if dir == "" {
+		return
+	}
+	ctx := context.Background()
+	st, err := Open(Options{Dir: dir, IdleClose: -1})
+	if err == nil {
+		var acc mailstore.Account
+		if acc, err = st.Account(ctx, "alice"); err == nil {
+			_, _, err = acc.Append(ctx, "INBOX", mailstore.NewMessage{}, strings.NewReader("Subject: from another process\r\n\r\nhi\r\n"))
+			acc.Close()
+		}
+		err = errors.Join(err, st.Close())
+	}
+	if err != nil {
+		os.Stderr.WriteString("deliver helper: " + err.Error() + "\n")
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// TestOtherProcessWakesIdleAccount: the server's account has closed all
+// its connections (its sessions idle); a delivery by another process must
+// still wake the watcher, and the account must then read the new message.
+func TestOtherProcessWakesIdleAccount(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := Open(Options{Dir: dir, PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	st.connIdle = 100 * time.Millisecond
+	ref, err := st.Account(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	ch, stop := st.Watch("alice")
+	defer stop()
+	a := ref.(*accountRef).account
+	deadline := time.Now().Add(10 * time.Second)
+	for a.w.Stats().OpenConnections+a.r.Stats().OpenConnections != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("connections never closed")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	for i := range 2 {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), helperDeliverEnv+"="+dir)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("deliver process: %v: %s", err, out)
+		}
+		select {
+		case <-ch:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("delivery %d by another process did not wake the idle account's watcher", i+1)
+		}
+		status, err := ref.Status(ctx, "INBOX")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if int(status.Messages) != i+1 {
+			t.Fatalf("after delivery %d: INBOX has %d messages", i+1, status.Messages)
+		}
+	}
+	select {
+	case <-ch:
+		t.Fatal("woken again without a commit")
+	case <-time.After(10 * st.opts.PollInterval):
+	}
+}
