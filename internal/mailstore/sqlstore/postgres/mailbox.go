@@ -3,13 +3,13 @@ package postgres
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/roost-mail/roost/internal/mailstore"
+	"github.com/roost-mail/roost/internal/mailstore/sqlstore"
 )
 
 // account is a handle on one user's account. All state is in the
@@ -141,11 +141,7 @@ func createMailboxTx(ctx context.Context, tx pgx.Tx, acct int64, name, specialUs
 // createParents creates the missing superior mailboxes of name (RFC 9051
 // 6.3.4: "the server SHOULD create any superior hierarchical names").
 func createParents(ctx context.Context, tx pgx.Tx, acct int64, name string) error {
-	for i := 0; i < len(name); i++ {
-		if name[i] != mailstore.HierarchySeparator {
-			continue
-		}
-		parent := name[:i]
+	for _, parent := range sqlstore.Superiors(name) {
 		ok, err := mailboxExists(ctx, tx, acct, parent)
 		if err != nil {
 			return err
@@ -157,19 +153,6 @@ func createParents(ctx context.Context, tx pgx.Tx, acct int64, name string) erro
 		}
 	}
 	return nil
-}
-
-func canonicalSpecialUse(s string) (string, error) {
-	if s == "" {
-		return "", nil
-	}
-	for _, u := range []string{mailstore.SpecialAll, mailstore.SpecialArchive, mailstore.SpecialDrafts,
-		mailstore.SpecialFlagged, mailstore.SpecialJunk, mailstore.SpecialSent, mailstore.SpecialTrash} {
-		if strings.EqualFold(s, u) {
-			return u, nil
-		}
-	}
-	return "", mailstore.Errorf(mailstore.KindInvalid, "unknown special-use attribute %s", s)
 }
 
 func (a *account) Mailboxes(ctx context.Context) ([]mailstore.Mailbox, error) {
@@ -223,11 +206,7 @@ func (a *account) Status(ctx context.Context, name string) (mailstore.Status, er
 }
 
 func (a *account) CreateMailbox(ctx context.Context, name, specialUse string) (mailstore.Mailbox, error) {
-	name, err := mailstore.NormalizeMailboxName(name)
-	if err != nil {
-		return mailstore.Mailbox{}, err
-	}
-	specialUse, err = canonicalSpecialUse(specialUse)
+	name, specialUse, err := sqlstore.CheckCreate(name, specialUse)
 	if err != nil {
 		return mailstore.Mailbox{}, err
 	}
@@ -260,12 +239,9 @@ func (a *account) CreateMailbox(ctx context.Context, name, specialUse string) (m
 }
 
 func (a *account) DeleteMailbox(ctx context.Context, name string) error {
-	name, err := mailstore.NormalizeMailboxName(name)
+	name, err := sqlstore.CheckDelete(name)
 	if err != nil {
 		return err
-	}
-	if name == "INBOX" {
-		return mailstore.Errorf(mailstore.KindNoPerm, "INBOX cannot be deleted")
 	}
 	var orphans []string
 	err = a.write(ctx, "delete mailbox", func(tx pgx.Tx) error {
@@ -301,21 +277,9 @@ func (a *account) DeleteMailbox(ctx context.Context, name string) error {
 }
 
 func (a *account) RenameMailbox(ctx context.Context, from, to string) error {
-	from, err := mailstore.NormalizeMailboxName(from)
+	from, to, err := sqlstore.CheckRename(from, to)
 	if err != nil {
 		return err
-	}
-	to, err = mailstore.NormalizeMailboxName(to)
-	if err != nil {
-		return err
-	}
-	if to == "INBOX" {
-		return mailstore.Errorf(mailstore.KindExists, "INBOX already exists")
-	}
-	// INBOX is the exception: its children are not renamed with it, so
-	// "RENAME INBOX INBOX/old" is fine.
-	if to == from || from != "INBOX" && strings.HasPrefix(to, from+"/") {
-		return mailstore.Errorf(mailstore.KindInvalid, "cannot rename a mailbox to itself or below itself")
 	}
 	err = a.write(ctx, "rename mailbox", func(tx pgx.Tx) error {
 		if err := lockAccount(ctx, tx, a.id); err != nil {
@@ -357,7 +321,7 @@ func (a *account) RenameMailbox(ctx context.Context, from, to string) error {
 		}
 		for i := range renames {
 			p := &renames[i]
-			n, err := mailstore.NormalizeMailboxName(to + p.old[len(from):])
+			n, err := sqlstore.RenamedName(from, to, p.old)
 			if err != nil {
 				return err
 			}

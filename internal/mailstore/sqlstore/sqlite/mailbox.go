@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/roost-mail/roost/internal/mailstore"
+	"github.com/roost-mail/roost/internal/mailstore/sqlstore"
 )
 
 // queryer is what *sql.Tx and *sql.DB have in common.
@@ -105,11 +106,7 @@ func createMailboxTx(ctx context.Context, tx *sql.Tx, name, specialUse string) (
 // createParents creates the missing superior mailboxes of name (RFC 9051
 // 6.3.4: "the server SHOULD create any superior hierarchical names").
 func createParents(ctx context.Context, tx *sql.Tx, name string) error {
-	for i := 0; i < len(name); i++ {
-		if name[i] != mailstore.HierarchySeparator {
-			continue
-		}
-		parent := name[:i]
+	for _, parent := range sqlstore.Superiors(name) {
 		ok, err := mailboxExists(ctx, tx, parent)
 		if err != nil {
 			return err
@@ -121,19 +118,6 @@ func createParents(ctx context.Context, tx *sql.Tx, name string) error {
 		}
 	}
 	return nil
-}
-
-func canonicalSpecialUse(s string) (string, error) {
-	if s == "" {
-		return "", nil
-	}
-	for _, u := range []string{mailstore.SpecialAll, mailstore.SpecialArchive, mailstore.SpecialDrafts,
-		mailstore.SpecialFlagged, mailstore.SpecialJunk, mailstore.SpecialSent, mailstore.SpecialTrash} {
-		if strings.EqualFold(s, u) {
-			return u, nil
-		}
-	}
-	return "", mailstore.Errorf(mailstore.KindInvalid, "unknown special-use attribute %s", s)
 }
 
 func (a *account) Mailboxes(ctx context.Context) ([]mailstore.Mailbox, error) {
@@ -184,11 +168,7 @@ func (a *account) Status(ctx context.Context, name string) (mailstore.Status, er
 }
 
 func (a *account) CreateMailbox(ctx context.Context, name, specialUse string) (mailstore.Mailbox, error) {
-	name, err := mailstore.NormalizeMailboxName(name)
-	if err != nil {
-		return mailstore.Mailbox{}, err
-	}
-	specialUse, err = canonicalSpecialUse(specialUse)
+	name, specialUse, err := sqlstore.CheckCreate(name, specialUse)
 	if err != nil {
 		return mailstore.Mailbox{}, err
 	}
@@ -221,12 +201,9 @@ func (a *account) CreateMailbox(ctx context.Context, name, specialUse string) (m
 }
 
 func (a *account) DeleteMailbox(ctx context.Context, name string) error {
-	name, err := mailstore.NormalizeMailboxName(name)
+	name, err := sqlstore.CheckDelete(name)
 	if err != nil {
 		return err
-	}
-	if name == "INBOX" {
-		return mailstore.Errorf(mailstore.KindNoPerm, "INBOX cannot be deleted")
 	}
 	var orphans []string
 	err = a.write(ctx, "delete mailbox", func(tx *sql.Tx) error {
@@ -258,21 +235,9 @@ func (a *account) DeleteMailbox(ctx context.Context, name string) error {
 }
 
 func (a *account) RenameMailbox(ctx context.Context, from, to string) error {
-	from, err := mailstore.NormalizeMailboxName(from)
+	from, to, err := sqlstore.CheckRename(from, to)
 	if err != nil {
 		return err
-	}
-	to, err = mailstore.NormalizeMailboxName(to)
-	if err != nil {
-		return err
-	}
-	if to == "INBOX" {
-		return mailstore.Errorf(mailstore.KindExists, "INBOX already exists")
-	}
-	// INBOX is the exception: its children are not renamed with it, so
-	// "RENAME INBOX INBOX/old" is fine.
-	if to == from || from != "INBOX" && strings.HasPrefix(to, from+"/") {
-		return mailstore.Errorf(mailstore.KindInvalid, "cannot rename a mailbox to itself or below itself")
 	}
 	err = a.write(ctx, "rename mailbox", func(tx *sql.Tx) error {
 		src, err := mailboxByName(ctx, tx, from)
@@ -316,7 +281,7 @@ func (a *account) RenameMailbox(ctx context.Context, from, to string) error {
 		}
 		for i := range renames {
 			p := &renames[i]
-			n, err := mailstore.NormalizeMailboxName(to + p.old[len(from):])
+			n, err := sqlstore.RenamedName(from, to, p.old)
 			if err != nil {
 				return err
 			}
