@@ -53,6 +53,12 @@ func TestImporter(t *testing.T) {
 	})
 }
 
+func TestImportLedger(t *testing.T) {
+	storetest.RunImportLedger(t, func(t *testing.T) mailstore.Store {
+		return openStore(t, pgtest.DSN(t))
+	})
+}
+
 func TestQuota(t *testing.T) {
 	storetest.RunQuota(t, func(t *testing.T, limits *storetest.QuotaLimits) mailstore.Store {
 		return openStore(t, pgtest.DSN(t), func(o *Options) { o.Quota = limits.Func })

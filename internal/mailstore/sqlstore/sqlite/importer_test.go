@@ -12,3 +12,9 @@ func TestImporter(t *testing.T) {
 		return openTestStore(t, t.TempDir())
 	})
 }
+
+func TestImportLedger(t *testing.T) {
+	storetest.RunImportLedger(t, func(t *testing.T) mailstore.Store {
+		return openTestStore(t, t.TempDir())
+	})
+}

@@ -1,4 +1,4 @@
-package postgres
+package storetest
 
 import (
 	"context"
@@ -7,29 +7,51 @@ import (
 	"testing"
 
 	"github.com/roost-mail/roost/internal/mailstore"
-	"github.com/roost-mail/roost/internal/testutil/pgtest"
 )
 
-func item(uid mailstore.UID, key, mid, body string) mailstore.ImportItem {
+// RunImportLedger checks a backend's mailstore.ImportLedger: the source
+// keys recorded with imported messages, which make a repeated import
+// (imapsync-style, or migrate after an interruption) skip what it already
+// copied. open must return a new, empty store whose size limit is
+// MaxMessageSize; the suite closes it.
+func RunImportLedger(t *testing.T, open func(t *testing.T) mailstore.Store) {
+	for _, tc := range []struct {
+		name string
+		fn   func(t *testing.T, st mailstore.Store)
+	}{
+		{"ImportLedger", testImportLedger},
+		{"AdoptImport", testAdoptImport},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := open(t)
+			defer st.Close()
+			tc.fn(t, st)
+		})
+	}
+}
+
+func ledgerItem(uid mailstore.UID, key, mid, body string) mailstore.ImportItem {
 	return mailstore.ImportItem{UID: uid, Src: mailstore.ImportSource{Key: key, MessageID: mid},
 		Open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(body)), nil }}
 }
 
-// TestImportLedger: ImportMessage and ImportMessages record each message's
+// testImportLedger: ImportMessage and ImportMessages record each message's
 // source key with the message, in one transaction; a key seen before is
 // KindExists without storing; source UIDs are kept when not below UIDNEXT
 // and replaced by UIDNEXT otherwise, in order; a message over the size
 // limit fails alone; records are found by Message-ID and can be re-keyed.
-func TestImportLedger(t *testing.T) {
+func testImportLedger(t *testing.T, st mailstore.Store) {
 	ctx := context.Background()
-	st := openStore(t, pgtest.DSN(t))
 	defer st.Close()
 	acc, err := st.Account(ctx, "alice")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer acc.Close()
-	l := acc.(mailstore.ImportLedger)
+	l, ok := acc.(mailstore.ImportLedger)
+	if !ok {
+		t.Fatal("account does not implement mailstore.ImportLedger")
+	}
 
 	if _, uid, err := l.ImportMessage(ctx, "INBOX", 3, mailstore.ImportSource{Key: "k3", MessageID: "<a@x>"},
 		mailstore.NewMessage{}, strings.NewReader("Subject: a\r\n\r\na\r\n")); err != nil || uid != 3 {
@@ -39,13 +61,13 @@ func TestImportLedger(t *testing.T) {
 	if _, uid, err := acc.Append(ctx, "INBOX", mailstore.NewMessage{}, strings.NewReader("Subject: d\r\n\r\nd\r\n")); err != nil || uid != 4 {
 		t.Fatalf("Append: UID %d, %v", uid, err)
 	}
-	big := "Subject: big\r\n\r\n" + strings.Repeat("x", 2<<20)
+	big := "Subject: big\r\n\r\n" + strings.Repeat("x", MaxMessageSize)
 	res, err := l.ImportMessages(ctx, "INBOX", []mailstore.ImportItem{
-		item(3, "k3", "<a@x>", "Subject: a\r\n\r\na\r\n"),  // imported before
-		item(4, "k4", "<b@x>", "Subject: b\r\n\r\nb\r\n"),  // UID taken: gets 5
-		item(5, "k5", "", "Subject: c\r\n\r\nc\r\n"),       // 5 is taken now: gets 6
-		item(9, "k9", "", big),                             // too big
-		item(9, "k9b", "<b@x>", "Subject: e\r\n\r\ne\r\n"), // keeps 9
+		ledgerItem(3, "k3", "<a@x>", "Subject: a\r\n\r\na\r\n"),  // imported before
+		ledgerItem(4, "k4", "<b@x>", "Subject: b\r\n\r\nb\r\n"),  // UID taken: gets 5
+		ledgerItem(5, "k5", "", "Subject: c\r\n\r\nc\r\n"),       // 5 is taken now: gets 6
+		ledgerItem(9, "k9", "", big),                             // too big
+		ledgerItem(9, "k9b", "<b@x>", "Subject: e\r\n\r\ne\r\n"), // keeps 9
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -96,18 +118,20 @@ func TestImportLedger(t *testing.T) {
 	}
 }
 
-// TestAdoptImport: a mailbox filled by an import without the ledger is
+// testAdoptImport: a mailbox filled by an import without the ledger is
 // not "imported"; adopting a UID records its key (with the stored size),
 // after which the mailbox is, and the key is refused a second time.
-func TestAdoptImport(t *testing.T) {
+func testAdoptImport(t *testing.T, st mailstore.Store) {
 	ctx := context.Background()
-	st := openStore(t, pgtest.DSN(t))
 	acc, err := st.Account(ctx, "alice")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer acc.Close()
-	l := acc.(mailstore.ImportLedger)
+	l, ok := acc.(mailstore.ImportLedger)
+	if !ok {
+		t.Fatal("account does not implement mailstore.ImportLedger")
+	}
 	body := "Subject: old\r\n\r\nold import\r\n"
 	if _, err := acc.(mailstore.Importer).AppendUID(ctx, "INBOX", 7, mailstore.NewMessage{}, strings.NewReader(body)); err != nil {
 		t.Fatal(err)
