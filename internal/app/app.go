@@ -105,9 +105,13 @@ func TLSConfig(cfg *config.Config) (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ssl_cert %s / ssl_key %s: %w", cfg.SSLCert.Path, cfg.SSLKey.Path, err)
 	}
+	// Session tickets stay on (crypto/tls's default, keys rotated by
+	// crypto/tls): clients that reconnect often resume without a
+	// certificate signature (RFC 8446 2.2).
 	return &tls.Config{
-		Certificates: []tls.Certificate{cert},
-		MinVersion:   cfg.SSLMinProtocol,
+		Certificates:     []tls.Certificate{cert},
+		MinVersion:       cfg.SSLMinProtocol,
+		CurvePreferences: cfg.SSLCurveList, // nil: Go's default, X25519MLKEM768 first
 	}, nil
 }
 

@@ -22,6 +22,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -58,6 +59,10 @@ type Config struct {
 	SSLCert        PEMFile // ssl_cert = <path
 	SSLKey         PEMFile // ssl_key = <path
 	SSLMinProtocol uint16  // ssl_min_protocol, as a crypto/tls version (tls.VersionTLS12)
+	// ssl_curve_list: the key exchange groups offered (OpenSSL names,
+	// colon-separated); nil is Go's default, post-quantum hybrid
+	// X25519MLKEM768 first.
+	SSLCurveList []tls.CurveID
 
 	DisablePlaintextAuth bool          // disable_plaintext_auth
 	AuthMechanisms       []string      // auth_mechanisms, lower case ("plain", "login")

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/roost-mail/roost/internal/tlsutil"
 )
 
 // setting describes one top-level setting Roost implements.
@@ -115,6 +117,12 @@ var settings = []setting{
 			}
 			return fmt.Sprintf("unknown-0x%04x", c.SSLMinProtocol)
 		}},
+	{name: "ssl_curve_list", def: "",
+		set: func(_ *decoder, c *Config, e *Entry) (err error) {
+			c.SSLCurveList, err = tlsutil.ParseCurveList(e.Value)
+			return err
+		},
+		get: func(c *Config) string { return tlsutil.FormatCurveList(c.SSLCurveList) }},
 	{name: "disable_plaintext_auth", def: "yes",
 		set: func(_ *decoder, c *Config, e *Entry) (err error) {
 			c.DisablePlaintextAuth, err = parseBool(e.Value)
@@ -369,16 +377,17 @@ func parseVerbosePasswords(v string) (string, error) {
 // whose absence of effect could surprise an administrator belongs in the
 // unknown (error) category instead.
 var ignoredSettings = map[string]string{
-	"state_dir":             "Roost keeps its state in mail_location",
-	"instance_name":         "Roost runs as one process",
-	"log_path":              "Roost logs to stderr",
-	"info_log_path":         "Roost logs to stderr",
-	"first_valid_uid":       "Roost does not switch to system users",
-	"default_login_user":    "Roost runs as one process, as default_internal_user (or mail_uid)",
-	"mail_privileged_group": "Roost runs as one user (default_internal_user or mail_uid) for every account",
-	"ssl_dh":                "Go's TLS uses ECDHE, not DH parameters",
-	"ssl_client_ca_dir":     "Roost makes no outgoing TLS connections",
-	"ssl_client_ca_file":    "Roost makes no outgoing TLS connections",
+	"state_dir":                 "Roost keeps its state in mail_location",
+	"instance_name":             "Roost runs as one process",
+	"log_path":                  "Roost logs to stderr",
+	"info_log_path":             "Roost logs to stderr",
+	"first_valid_uid":           "Roost does not switch to system users",
+	"default_login_user":        "Roost runs as one process, as default_internal_user (or mail_uid)",
+	"mail_privileged_group":     "Roost runs as one user (default_internal_user or mail_uid) for every account",
+	"ssl_dh":                    "Go's TLS uses ECDHE, not DH parameters",
+	"ssl_prefer_server_ciphers": "Go's TLS picks the cipher suite itself (AES-GCM or ChaCha20-Poly1305 by the hardware of both sides)",
+	"ssl_client_ca_dir":         "Roost makes no outgoing TLS connections",
+	"ssl_client_ca_file":        "Roost makes no outgoing TLS connections",
 }
 
 // Dovecot section types that Roost accepts without effect. Their contents
