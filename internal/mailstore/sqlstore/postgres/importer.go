@@ -145,7 +145,7 @@ func (a *account) RekeyImport(ctx context.Context, oldKey, newKey string) error 
 			return err
 		}
 		if taken {
-			return mailstore.Errorf(mailstore.KindExists, "imported before: %s", newKey)
+			return sqlstore.ImportedBefore(newKey)
 		}
 		tag, err := tx.Exec(ctx, `UPDATE import_ledger SET source_key = $3 WHERE account_id = $1 AND source_key = $2`, a.id, oldKey, newKey)
 		if err != nil {
@@ -206,7 +206,7 @@ func ledgerAdd(ctx context.Context, tx pgx.Tx, acct int64, src mailstore.ImportS
 		return err
 	}
 	if tag.RowsAffected() == 0 {
-		return mailstore.Errorf(mailstore.KindExists, "imported before: %s", src.Key)
+		return sqlstore.ImportedBefore(src.Key)
 	}
 	return nil
 }
@@ -258,7 +258,7 @@ func (a *account) ImportMessages(ctx context.Context, mailbox string, items []ma
 			return fail(err)
 		}
 		if found {
-			res[i].Err = mailstore.Errorf(mailstore.KindExists, "imported before: %s", it.Src.Key)
+			res[i].Err = sqlstore.ImportedBefore(it.Src.Key)
 			continue
 		}
 		bits, kws, err := sqlstore.ParseFlags(it.Msg.Flags)
@@ -306,13 +306,11 @@ func (a *account) ImportMessages(ctx context.Context, mailbox string, items []ma
 		uidNext, modseq := int64(m.UIDNext), int64(m.HighestModSeq)
 		for _, it := range staged {
 			item := items[it.i]
-			if uidNext >= maxUID {
-				return mailstore.Errorf(mailstore.KindLimit, "mailbox has run out of UIDs")
+			u, err := sqlstore.ImportUID(item.UID, mailstore.UID(uidNext))
+			if err != nil {
+				return err
 			}
-			uid := uidNext
-			if want := int64(item.UID); want >= uidNext && want < maxUID {
-				uid = want
-			}
+			uid := int64(u)
 			// The ledger record first: a key recorded meanwhile by a
 			// concurrent run skips the message.
 			tag, err := tx.Exec(ctx, `INSERT INTO import_ledger (account_id, source_key, message_id, size, mailbox_id, uid)
@@ -321,7 +319,7 @@ func (a *account) ImportMessages(ctx context.Context, mailbox string, items []ma
 				return err
 			}
 			if tag.RowsAffected() == 0 {
-				res[it.i].Err = mailstore.Errorf(mailstore.KindExists, "imported before: %s", item.Src.Key)
+				res[it.i].Err = sqlstore.ImportedBefore(item.Src.Key)
 				continue
 			}
 			kws, err := canonicalKeywords(ctx, tx, a.id, it.kws, true)
@@ -333,11 +331,7 @@ func (a *account) ImportMessages(ctx context.Context, mailbox string, items []ma
 					return err
 				}
 			}
-			date := it.date
-			if date.IsZero() {
-				date = time.Now()
-			}
-			_, tz := date.Zone()
+			date, tz := sqlstore.InternalDate(it.date)
 			modseq++
 			if _, err := tx.Exec(ctx, `WITH c AS (
 					INSERT INTO contents (account_id, blob_id, size, header_size, envelope, bodystructure, body, parts)

@@ -6,16 +6,12 @@ import (
 	"io"
 	"io/fs"
 	"sort"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/roost-mail/roost/internal/mailstore"
 	"github.com/roost-mail/roost/internal/mailstore/sqlstore"
 )
-
-// maxUID is the largest UID (RFC 9051: nz-number, 32 bits).
-const maxUID = 1<<32 - 1
 
 func (a *account) Append(ctx context.Context, mailbox string, msg mailstore.NewMessage, body io.Reader) (mailstore.Mailbox, mailstore.UID, error) {
 	return a.appendAt(ctx, mailbox, 0, msg, body)
@@ -57,7 +53,7 @@ func (a *account) appendWith(ctx context.Context, mailbox string, o appendOpts, 
 	if err != nil {
 		return mailstore.Mailbox{}, 0, err
 	}
-	if want >= maxUID {
+	if want >= sqlstore.MaxUID {
 		return mailstore.Mailbox{}, 0, mailstore.Errorf(mailstore.KindInvalid, "UID %d out of range", want)
 	}
 	// Fail before reading the body when the mailbox does not exist or the
@@ -71,14 +67,10 @@ func (a *account) appendWith(ctx context.Context, mailbox string, o appendOpts, 
 		if found, err := a.Imported(ctx, o.ledger.Key); err != nil {
 			return mailstore.Mailbox{}, 0, err
 		} else if found {
-			return mailstore.Mailbox{}, 0, mailstore.Errorf(mailstore.KindExists, "imported before: %s", o.ledger.Key)
+			return mailstore.Mailbox{}, 0, sqlstore.ImportedBefore(o.ledger.Key)
 		}
 	}
-	date := msg.InternalDate
-	if date.IsZero() {
-		date = time.Now()
-	}
-	_, tz := date.Zone()
+	date, tz := sqlstore.InternalDate(msg.InternalDate)
 
 	// Store the bytes durably and parse them in the same pass. With the
 	// default blob store, a body of one chunk is inserted by the append's
@@ -541,7 +533,7 @@ func (a *account) copyMove(ctx context.Context, src mailstore.MailboxID, uids []
 		if err != nil || len(found) == 0 {
 			return err
 		}
-		if uint64(d.UIDNext)+uint64(len(found)) > maxUID {
+		if uint64(d.UIDNext)+uint64(len(found)) > sqlstore.MaxUID {
 			return mailstore.Errorf(mailstore.KindLimit, "mailbox has run out of UIDs")
 		}
 		if !move {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"sync"
-	"time"
 
 	"github.com/roost-mail/roost/internal/mailstore"
 	"github.com/roost-mail/roost/internal/mailstore/sqlstore"
@@ -69,7 +68,7 @@ func (a *account) RekeyImport(ctx context.Context, oldKey, newKey string) error 
 		if found, err := ledgerHas(ctx, tx, newKey); err != nil {
 			return err
 		} else if found {
-			return mailstore.Errorf(mailstore.KindExists, "imported before: %s", newKey)
+			return sqlstore.ImportedBefore(newKey)
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE import_ledger SET source_key = ? WHERE source_key = ?`, newKey, oldKey)
 		if err != nil {
@@ -110,7 +109,7 @@ func ledgerAdd(ctx context.Context, tx *sql.Tx, src mailstore.ImportSource, size
 	if n, err := res.RowsAffected(); err != nil {
 		return err
 	} else if n == 0 {
-		return mailstore.Errorf(mailstore.KindExists, "imported before: %s", src.Key)
+		return sqlstore.ImportedBefore(src.Key)
 	}
 	return nil
 }
@@ -218,7 +217,7 @@ func (a *account) ImportMessages(ctx context.Context, mailbox string, items []ma
 			return nil, dbErr("import ledger", err)
 		}
 		if found {
-			res[i].Err = mailstore.Errorf(mailstore.KindExists, "imported before: %s", it.Src.Key)
+			res[i].Err = sqlstore.ImportedBefore(it.Src.Key)
 			continue
 		}
 		todo = append(todo, i)
@@ -290,15 +289,12 @@ func (a *account) ImportMessages(ctx context.Context, mailbox string, items []ma
 			if found, err := ledgerHas(ctx, tx, items[i].Src.Key); err != nil {
 				return err
 			} else if found { // a concurrent run stored it
-				res[i].Err = mailstore.Errorf(mailstore.KindExists, "imported before: %s", items[i].Src.Key)
+				res[i].Err = sqlstore.ImportedBefore(items[i].Src.Key)
 				continue
 			}
-			if uidNext >= maxUID {
-				return mailstore.Errorf(mailstore.KindLimit, "mailbox has run out of UIDs")
-			}
-			uid := uidNext
-			if want := items[i].UID; want >= uidNext && want < maxUID {
-				uid = want
+			uid, err := sqlstore.ImportUID(items[i].UID, uidNext)
+			if err != nil {
+				return err
 			}
 			kws, err := canonicalKeywords(ctx, tx, s.kws, true)
 			if err != nil {
@@ -313,11 +309,7 @@ func (a *account) ImportMessages(ctx context.Context, mailbox string, items []ma
 			if err != nil {
 				return err
 			}
-			date := items[i].Msg.InternalDate
-			if date.IsZero() {
-				date = time.Now()
-			}
-			_, tz := date.Zone()
+			date, tz := sqlstore.InternalDate(items[i].Msg.InternalDate)
 			modseq++
 			if _, err := tx.ExecContext(ctx, `INSERT INTO message (mailbox_id, uid, modseq, flags, keywords, internal_date, internal_tz, size, content)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, m.ID, uid, modseq, s.bits, sqlstore.JoinKeywords(kws), date.Unix(), tz, s.size, content); err != nil {

@@ -7,14 +7,10 @@ import (
 	"io"
 	"io/fs"
 	"sort"
-	"time"
 
 	"github.com/roost-mail/roost/internal/mailstore"
 	"github.com/roost-mail/roost/internal/mailstore/sqlstore"
 )
-
-// maxUID is the largest UID (RFC 9051: nz-number, 32 bits).
-const maxUID = 1<<32 - 1
 
 func (a *account) Append(ctx context.Context, mailbox string, msg mailstore.NewMessage, body io.Reader) (mailstore.Mailbox, mailstore.UID, error) {
 	return a.appendAt(ctx, mailbox, 0, msg, body)
@@ -57,14 +53,10 @@ func (a *account) appendWith(ctx context.Context, mailbox string, o appendOpts, 
 		if found, err := ledgerHas(ctx, a.r, o.ledger.Key); err != nil {
 			return mailstore.Mailbox{}, 0, dbErr("append", err)
 		} else if found {
-			return mailstore.Mailbox{}, 0, mailstore.Errorf(mailstore.KindExists, "imported before: %s", o.ledger.Key)
+			return mailstore.Mailbox{}, 0, sqlstore.ImportedBefore(o.ledger.Key)
 		}
 	}
-	date := msg.InternalDate
-	if date.IsZero() {
-		date = time.Now()
-	}
-	_, tz := date.Zone()
+	date, tz := sqlstore.InternalDate(msg.InternalDate)
 
 	// Store the bytes durably and parse them in the same pass.
 	p := sqlstore.StartParser()
@@ -89,7 +81,7 @@ func (a *account) appendWith(ctx context.Context, mailbox string, o appendOpts, 
 		if err != nil {
 			return err
 		}
-		if m.UIDNext >= maxUID {
+		if m.UIDNext >= sqlstore.MaxUID {
 			return mailstore.Errorf(mailstore.KindLimit, "mailbox has run out of UIDs")
 		}
 		// An import (want != 0, mailstore.Importer) is counted but not
@@ -117,7 +109,7 @@ func (a *account) appendWith(ctx context.Context, mailbox string, o appendOpts, 
 			if want < m.UIDNext {
 				return mailstore.Errorf(mailstore.KindExists, "UID %d was given out already", want)
 			}
-			if want >= maxUID {
+			if want >= sqlstore.MaxUID {
 				return mailstore.Errorf(mailstore.KindInvalid, "UID %d out of range", want)
 			}
 			uid = want
@@ -545,7 +537,7 @@ func (a *account) copyMove(ctx context.Context, src mailstore.MailboxID, uids []
 		if len(res.Source) == 0 {
 			return nil
 		}
-		if uint64(d.UIDNext)+uint64(len(res.Source)) > maxUID {
+		if uint64(d.UIDNext)+uint64(len(res.Source)) > sqlstore.MaxUID {
 			return mailstore.Errorf(mailstore.KindLimit, "mailbox has run out of UIDs")
 		}
 		if !move {
