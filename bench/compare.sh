@@ -26,7 +26,11 @@
 # pop3"), IDLE_CONNS (1000), IDLE_HOLD (15s), ROOST_BASE_PORT (13000: imaps
 # +993, pop3s +995, imap +143, pop3 +110), Dovecot's IMAP_PORT (14143),
 # IMAPS_PORT (14993), POP3_PORT (14110), POP3S_PORT (14995), LMTP_PORT
-# (14024), WRITE_DOC (1; 0 to leave docs/BENCHMARKS.md alone).
+# (14024), WRITE_DOC (1; 0 to leave docs/BENCHMARKS.md alone),
+# SSL_CURVE_LIST (Roost's ssl_curve_list; empty: Go's default, which
+# negotiates X25519MLKEM768 with roost bench's Go client, while Debian's
+# Dovecot 2.3 with OpenSSL 3.0 negotiates X25519; X25519 compares like
+# with like).
 # Needs root (Dovecot's mail user, binding Roost's and Dovecot's ports).
 set -eu
 cd "$(dirname "$0")/.."
@@ -82,6 +86,7 @@ default_internal_user = mail
 ssl = yes
 ssl_cert = <$WORK/roost/cert.pem
 ssl_key = <$WORK/roost/key.pem
+${SSL_CURVE_LIST:+ssl_curve_list = $SSL_CURVE_LIST}
 # As the reference Dovecot: no per-user/IP connection cap, no preauth cap
 # (the load comes from one machine), no failure delay (no login fails).
 mail_max_userip_connections = 100000
@@ -179,6 +184,7 @@ table=$WORK/table.md
   echo "Run of \`bench/compare.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'): $(nproc) CPUs ($cpu), $(free -g | awk '/Mem:/ {print $2}') GiB RAM, Linux $(uname -r);"
   echo "Roost $(git -C "$repo" describe --always --dirty) built with $(go version | awk '{print $3}'), Dovecot $(dovecot --version | awk '{print $1}') (Debian)."
   echo "$USERS users with $MESSAGES messages each (mailgen seed 1), IMAPS/POP3S, $DURATION per run, client and servers on the same machine;"
+  echo "TLS key exchange: Roost ${SSL_CURVE_LIST:-X25519MLKEM768, the Go default}, Dovecot X25519 (OpenSSL 3.0);"
   echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo
   echo "Throughput is successful commands per second; p99 is over all commands; server CPU is the CPU time of the server's whole process tree per command."
