@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"slices"
 	"time"
 
 	"github.com/roost-mail/roost/internal/mailstore"
@@ -75,13 +76,41 @@ func ScanMetas(rows Rows, sizeHint int) ([]mailstore.MessageMeta, error) {
 	return out, rows.Err()
 }
 
-// UIDBounds returns the smallest and largest of uids, which must not be
-// empty. The stores use it to choose between a BETWEEN range scan and a
-// list of UIDs.
-func UIDBounds(uids []mailstore.UID) (lo, hi mailstore.UID) {
+// UIDSpan returns the smallest and largest of uids, which must not be
+// empty, and whether they are dense: fewer than twice as many UIDs lie
+// between them as were asked for. For a dense set the stores read the
+// range with one primary-key range scan and drop the rows not asked for
+// (KeepAsked), which is cheaper than looking each UID up.
+func UIDSpan(uids []mailstore.UID) (lo, hi mailstore.UID, dense bool) {
 	lo, hi = uids[0], uids[0]
 	for _, u := range uids[1:] {
 		lo, hi = min(lo, u), max(hi, u)
 	}
-	return lo, hi
+	return lo, hi, int64(hi)-int64(lo) < 2*int64(len(uids))
+}
+
+// KeepAsked returns ms, the rows of a range scan from lo to hi in UID
+// order, without those whose UID is not in uids.
+func KeepAsked(ms []mailstore.MessageMeta, uids []mailstore.UID, lo, hi mailstore.UID) []mailstore.MessageMeta {
+	if int64(len(ms)) == int64(hi)-int64(lo)+1 && len(ms) == len(uids) {
+		return ms // every UID of the range, each asked for once
+	}
+	want := slices.Clone(uids)
+	slices.Sort(want)
+	return slices.DeleteFunc(ms, func(m mailstore.MessageMeta) bool {
+		_, found := slices.BinarySearch(want, m.UID)
+		return !found
+	})
+}
+
+// AddKeywords adds the keywords of a stored keyword list to set, each
+// once; the caller sorts set when done (SELECT's FLAGS response lists the
+// keywords in use in a mailbox).
+func AddKeywords(set []string, stored string) []string {
+	for _, k := range SplitKeywords(stored) {
+		if !slices.Contains(set, k) {
+			set = append(set, k)
+		}
+	}
+	return set
 }

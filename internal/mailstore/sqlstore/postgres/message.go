@@ -254,7 +254,7 @@ func (a *account) Cache(ctx context.Context, mbox mailstore.MailboxID, uids []ma
 			FROM messages m JOIN contents c ON c.id = m.content WHERE m.mailbox_id = $1 AND `
 		var rows pgx.Rows
 		var err error
-		if lo, hi := sqlstore.UIDBounds(uids); int64(hi)-int64(lo) < 2*int64(len(uids)) {
+		if lo, hi, dense := sqlstore.UIDSpan(uids); dense {
 			// Dense: a primary-key range scan; rows not asked for are
 			// dropped below.
 			rows, err = tx.Query(ctx, q+`m.uid BETWEEN $2 AND $3`, int64(mbox), int64(lo), int64(hi))

@@ -63,11 +63,7 @@ func (a *account) View(ctx context.Context, mbox mailstore.MailboxID) (mailstore
 		}
 		var s string
 		if _, err := pgx.ForEachRow(rows, []any{&s}, func() error {
-			for _, k := range sqlstore.SplitKeywords(s) {
-				if !slices.Contains(v.Keywords, k) {
-					v.Keywords = append(v.Keywords, k)
-				}
-			}
+			v.Keywords = sqlstore.AddKeywords(v.Keywords, s)
 			return nil
 		}); err != nil {
 			return err
@@ -107,8 +103,7 @@ func (a *account) Metas(ctx context.Context, mbox mailstore.MailboxID, uids []ma
 		}
 		var rows pgx.Rows
 		var err error
-		lo, hi := sqlstore.UIDBounds(uids)
-		dense := int64(hi)-int64(lo) < 2*int64(len(uids))
+		lo, hi, dense := sqlstore.UIDSpan(uids)
 		if dense {
 			// A primary-key range scan (as Cache); rows not asked for
 			// are dropped below.
@@ -122,15 +117,10 @@ func (a *account) Metas(ctx context.Context, mbox mailstore.MailboxID, uids []ma
 			return err
 		}
 		out, err = scanMetas(rows, len(uids))
-		if err != nil || !dense || int64(len(out)) == int64(hi)-int64(lo)+1 && len(out) == len(uids) {
+		if err != nil || !dense {
 			return err
 		}
-		want := slices.Clone(uids)
-		slices.Sort(want)
-		out = slices.DeleteFunc(out, func(m mailstore.MessageMeta) bool {
-			_, found := slices.BinarySearch(want, m.UID)
-			return !found
-		})
+		out = sqlstore.KeepAsked(out, uids, lo, hi)
 		return nil
 	})
 	return out, err

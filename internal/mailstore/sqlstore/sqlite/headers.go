@@ -45,7 +45,7 @@ func (a *account) Headers(ctx context.Context, mbox mailstore.MailboxID, uids []
 		}
 		var rows *sql.Rows
 		var err error
-		if lo, hi := sqlstore.UIDBounds(uids); int64(hi)-int64(lo) < 2*int64(len(uids)) {
+		if lo, hi, dense := sqlstore.UIDSpan(uids); dense {
 			rows, err = tx.QueryContext(ctx, headersQuery+`m.uid BETWEEN ? AND ? ORDER BY m.uid`, mbox, lo, hi)
 		} else {
 			rows, err = tx.QueryContext(ctx, headersQuery+`m.uid IN (SELECT value FROM json_each(?)) ORDER BY m.uid`,

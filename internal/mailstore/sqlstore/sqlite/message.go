@@ -236,7 +236,7 @@ func (a *account) Cache(ctx context.Context, mbox mailstore.MailboxID, uids []ma
 		}
 		var rows *sql.Rows
 		var err error
-		if lo, hi := sqlstore.UIDBounds(uids); int64(hi)-int64(lo) < 2*int64(len(uids)) {
+		if lo, hi, dense := sqlstore.UIDSpan(uids); dense {
 			// Dense (FETCH 1:*, a batch of consecutive UIDs): a range scan
 			// of the primary key. Per-UID lookups through json_each took
 			// twice as long; rows not asked for are dropped below.
