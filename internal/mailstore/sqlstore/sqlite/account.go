@@ -85,7 +85,7 @@ func (a *account) open(ctx context.Context) error {
 	// connIdleTime: an account whose sessions only idle then holds no
 	// SQLite connection at all. The checkpoint SQLite runs when the last
 	// one closes is invisible to watchers (they read the change file,
-	// see poller).
+	// see Store.poll).
 	a.w.SetConnMaxIdleTime(a.st.connIdle)
 	if err := a.migrate(ctx); err != nil {
 		a.w.Close()

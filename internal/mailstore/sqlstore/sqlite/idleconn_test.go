@@ -3,9 +3,11 @@ package sqlite
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -263,5 +265,57 @@ func TestOtherProcessWakesIdleAccount(t *testing.T) {
 	case <-ch:
 		t.Fatal("woken again without a commit")
 	case <-time.After(10 * st.opts.PollInterval):
+	}
+}
+
+// TestOnePollerForAllUsers: watching many users costs one poll goroutine,
+// not one per user (10,000 idle users would otherwise hold 10,000
+// goroutines and timers), and every user is still woken by another
+// store's commit.
+func TestOnePollerForAllUsers(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{Dir: dir, PollInterval: 20 * time.Millisecond}
+	st, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	before := runtime.NumGoroutine()
+	const users = 50
+	chans := make([]<-chan struct{}, users)
+	for i := range users {
+		ch, stop := st.Watch(fmt.Sprintf("user%d", i))
+		defer stop()
+		chans[i] = ch
+	}
+	if d := runtime.NumGoroutine() - before; d > 1 {
+		t.Fatalf("%d users watched: %d more goroutines, want 1", users, d)
+	}
+	other, err := Open(Options{Dir: dir, IdleClose: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, i := range []int{0, users - 1} {
+		acc, err := other.Account(ctx, fmt.Sprintf("user%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		acc.Close()
+	}
+	if err := other.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{0, users - 1} {
+		select {
+		case <-chans[i]:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("user%d: creation by another store not seen", i)
+		}
+	}
+	select {
+	case <-chans[1]:
+		t.Fatal("user1 woken by other users' commits")
+	case <-time.After(10 * opts.PollInterval):
 	}
 }

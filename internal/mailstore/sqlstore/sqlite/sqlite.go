@@ -61,7 +61,7 @@
 // on the same data directory (for example "roost deliver" while the server
 // runs) are detected by polling the account's change file
 // (<Dir>/accounts/<safe-name>/changes), into which every commit writes a
-// fresh nonce afterwards (see poller), every Options.PollInterval (default
+// fresh nonce afterwards (see Store.poll), every Options.PollInterval (default
 // 300ms), but only while the user has at least one watcher; polling stops
 // with the last watcher. No database connection is held for it, and an
 // account's connections, writer included, close after 30 seconds unused
@@ -143,9 +143,11 @@ type Store struct {
 	accounts map[string]*account // open accounts by user name
 	closed   bool
 
-	wmu     sync.Mutex
-	watches map[string]*watchGroup // by user name
-	pollers sync.WaitGroup
+	wmu      sync.Mutex
+	watches  map[string]*watchGroup // by user name
+	polling  bool                   // the poll goroutine runs; guarded by wmu
+	pollStop chan struct{}          // closed by Close
+	pollers  sync.WaitGroup
 }
 
 // Open opens the store in opts.Dir, creating the directory if needed.
@@ -181,6 +183,7 @@ func Open(opts Options) (*Store, error) {
 		connIdle:    connIdleTime,
 		accounts:    map[string]*account{},
 		watches:     map[string]*watchGroup{},
+		pollStop:    make(chan struct{}),
 	}
 	if err := os.MkdirAll(st.accountsDir, 0o700); err != nil {
 		return nil, fmt.Errorf("open sqlite store: %w", err)
@@ -294,10 +297,10 @@ func (st *Store) Close() error {
 	st.mu.Unlock()
 
 	st.wmu.Lock()
-	for user, g := range st.watches {
-		close(g.stop)
+	for user := range st.watches {
 		delete(st.watches, user)
 	}
+	close(st.pollStop)
 	st.wmu.Unlock()
 	st.pollers.Wait()
 

@@ -10,34 +10,42 @@ import (
 	"time"
 )
 
-// watchGroup is the set of watchers of one user, plus the poller that
-// detects commits by other processes.
+// watchGroup is the set of watchers of one user, with what the store's
+// poller knows about the user's change file.
 type watchGroup struct {
 	chans map[*chan struct{}]struct{}
-	stop  chan struct{}
+	path  string // the account's change file; "" for an invalid user name
 	last  uint64 // change-file nonce the poller saw last
 	own   uint64 // nonce this process wrote last (bumpChanges)
 }
 
 // Watch returns a channel that receives a value after every committed
 // change to user's account, by this process or (detected by polling the
-// account's change file, see poller) by another process. The
-// returned function stops the watch; it is idempotent and does not close
-// the channel.
+// account's change file, see poll) by another process. The returned
+// function stops the watch; it is idempotent and does not close the
+// channel.
 func (st *Store) Watch(user string) (<-chan struct{}, func()) {
 	ch := make(chan struct{}, 1)
 	key := &ch
 	st.wmu.Lock()
 	g := st.watches[user]
 	if g == nil && !st.isClosed() {
-		g = &watchGroup{chans: map[*chan struct{}]struct{}{}, stop: make(chan struct{})}
+		g = &watchGroup{chans: map[*chan struct{}]struct{}{}}
+		if dir, err := st.AccountDir(user); err == nil {
+			g.path = changesPath(dir)
+		}
+		// The baseline is taken now, so that a commit made after Watch
+		// returns is never missed.
+		g.last = readChanges(g.path)
 		st.watches[user] = g
-		p := st.newPoller(user, g)
-		st.pollers.Add(1)
-		go func() {
-			defer st.pollers.Done()
-			p.run(g.stop)
-		}()
+		if !st.polling {
+			st.polling = true
+			st.pollers.Add(1)
+			go func() {
+				defer st.pollers.Done()
+				st.poll()
+			}()
+		}
 	}
 	if g != nil {
 		g.chans[key] = struct{}{}
@@ -54,7 +62,6 @@ func (st *Store) Watch(user string) (<-chan struct{}, func()) {
 			}
 			delete(g.chans, key)
 			if len(g.chans) == 0 {
-				close(g.stop)
 				delete(st.watches, user)
 			}
 		})
@@ -86,71 +93,67 @@ func (st *Store) wakeLocked(g *watchGroup) {
 	}
 }
 
-// poller watches one account for commits by any process, without a
-// database connection and without looking at SQLite's files: every
-// process commits through account.write, which afterwards writes a fresh
-// random nonce into the account's change file (changesPath; see
-// bumpChanges). The poller reads those 8 bytes every PollInterval and
-// wakes the user's watchers when they differ from what it saw last.
+// poll is the store's one poller goroutine: every PollInterval it reads
+// the change file of every watched user and wakes the user's watchers
+// when the file holds a nonce that neither it saw last nor this process
+// wrote. It runs while any user is watched (one goroutine and one timer
+// per store, not per user: 10,000 idle users would otherwise cost 10,000
+// of each) and ends with the last watch or with the store.
 //
-// Earlier versions fingerprinted index.db, its -wal and its -shm file.
-// That needed the account's writer connection kept open for as long as a
-// session idled (~200 KiB of SQLite memory per account), because the
-// checkpoint SQLite runs when an account's last connection closes
-// rewrites index.db and removes the other two files, which looked like a
-// commit and woke every session of the user for nothing. A checkpoint
-// does not touch the change file, so connections can now be closed when
-// idle (connIdleTime) however long the sessions idle.
+// The change file replaces a database connection per watched user (its
+// PRAGMA data_version) and, later, a fingerprint of index.db, its -wal and
+// its -shm file. The fingerprint needed the account's writer connection
+// kept open for as long as a session idled (~200 KiB of SQLite memory per
+// account), because the checkpoint SQLite runs when an account's last
+// connection closes rewrites index.db and removes the other two files,
+// which looked like a commit and woke every session of the user for
+// nothing. A checkpoint does not touch the change file, so connections now
+// close when idle (Store.connIdle) however long the sessions idle.
 //
-// A lost wake-up costs latency only: a commit whose process died before
-// writing the nonce is seen at the next commit, or by the session's next
-// command. A nonce this process wrote itself (watchGroup.own) wakes
-// nobody, since notify already woke the in-process watchers.
-type poller struct {
-	st   *Store
-	g    *watchGroup
-	user string
-	path string // the change file; "" for an invalid user name
-}
-
-// newPoller creates a poller and takes its baseline at once, so that a
-// commit made after Watch returns is never missed. Called with st.wmu held.
-func (st *Store) newPoller(user string, g *watchGroup) *poller {
-	p := &poller{st: st, g: g, user: user}
-	if dir, err := st.AccountDir(user); err == nil {
-		p.path = changesPath(dir)
-	}
-	g.last = readChanges(p.path)
-	return p
-}
-
-func (p *poller) run(stop <-chan struct{}) {
-	t := time.NewTicker(p.st.opts.PollInterval)
+// Every process commits through account.write, which writes a fresh nonce
+// into the change file after the commit (bumpChanges). A lost wake-up
+// costs latency only: a commit whose process died before writing the
+// nonce is seen at the next commit, or by the session's next command. A
+// nonce this process wrote itself wakes nobody (notify already woke the
+// in-process watchers), and an unchanged file wakes nobody, whatever
+// SQLite does to its own files.
+func (st *Store) poll() {
+	t := time.NewTicker(st.opts.PollInterval)
 	defer t.Stop()
+	type item struct {
+		g    *watchGroup
+		path string
+	}
+	var items []item
 	for {
 		select {
-		case <-stop:
+		case <-st.pollStop:
 			return
 		case <-t.C:
 		}
-		p.check()
-	}
-}
-
-// check reads the change file and wakes the watchers if another process
-// wrote it since the last check. A missing file reads as zero: its
-// creation by an account's first commit, and its removal with the account
-// (user del --purge), count as changes.
-func (p *poller) check() {
-	v := readChanges(p.path)
-	p.st.wmu.Lock()
-	defer p.st.wmu.Unlock()
-	if v == p.g.last {
-		return
-	}
-	p.g.last = v
-	if v != p.g.own {
-		p.st.wakeLocked(p.g)
+		st.wmu.Lock()
+		if len(st.watches) == 0 {
+			st.polling = false
+			st.wmu.Unlock()
+			return
+		}
+		items = items[:0]
+		for _, g := range st.watches {
+			items = append(items, item{g, g.path})
+		}
+		st.wmu.Unlock()
+		for i, it := range items {
+			v := readChanges(it.path) // no lock held during file I/O
+			st.wmu.Lock()
+			if v != it.g.last {
+				it.g.last = v
+				if v != it.g.own {
+					st.wakeLocked(it.g) // a group removed meanwhile has no channels
+				}
+			}
+			st.wmu.Unlock()
+			items[i] = item{}
+		}
 	}
 }
 
