@@ -2,11 +2,10 @@ package postgres
 
 import (
 	"context"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/roost-mail/roost/internal/mailstore"
+	"github.com/roost-mail/roost/internal/mailstore/storetest"
 	"github.com/roost-mail/roost/internal/testutil/pgtest"
 )
 
@@ -56,36 +55,14 @@ func fill(b *testing.B, st *Store, mbox mailstore.MailboxID, n int) {
 // time.
 func BenchmarkAppend(b *testing.B) {
 	_, a, _ := benchAccount(b)
-	body := "From: a@example.org\r\nTo: b@example.org\r\nSubject: bench\r\n\r\n" + strings.Repeat("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd\r\n", 64)
-	ctx := context.Background()
-	start := time.Now()
-	n := 0
-	for b.Loop() {
-		if _, _, err := a.Append(ctx, "INBOX", mailstore.NewMessage{Flags: []string{`\Seen`}}, strings.NewReader(body)); err != nil {
-			b.Fatal(err)
-		}
-		n++
-	}
-	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "msgs/s")
+	storetest.BenchAppend(b, a)
 }
 
 // BenchmarkAppendParallel measures 8 concurrent appenders on one mailbox
 // (they serialize on its row lock; commits overlap with body writes).
 func BenchmarkAppendParallel(b *testing.B) {
 	_, a, _ := benchAccount(b)
-	body := "Subject: bench\r\n\r\n" + strings.Repeat("x", 4000) + "\r\n"
-	ctx := context.Background()
-	b.SetParallelism(4)
-	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, _, err := a.Append(ctx, "INBOX", mailstore.NewMessage{}, strings.NewReader(body)); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+	storetest.BenchAppendParallel(b, a)
 }
 
 // BenchmarkChangesAll100k loads the metadata of a 100,000-message mailbox
@@ -93,13 +70,7 @@ func BenchmarkAppendParallel(b *testing.B) {
 func BenchmarkChangesAll100k(b *testing.B) {
 	st, a, inbox := benchAccount(b)
 	fill(b, st, inbox.ID, 100_000)
-	ctx := context.Background()
-	for b.Loop() {
-		c, err := a.Changes(ctx, inbox.ID, 0)
-		if err != nil || len(c.Updated) != 100_000 {
-			b.Fatalf("%d messages, %v", len(c.Updated), err)
-		}
-	}
+	storetest.BenchChangesAll(b, a, inbox.ID, 100_000)
 }
 
 // BenchmarkView100k is SELECT's view of a 100,000-message mailbox.

@@ -4,11 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/roost-mail/roost/internal/mailstore"
+	"github.com/roost-mail/roost/internal/mailstore/storetest"
 )
 
 func benchAccount(b *testing.B) (*Store, *account, mailstore.Mailbox) {
@@ -72,35 +72,13 @@ func fill(b *testing.B, a *account, mbox mailstore.MailboxID, n int) {
 // WAL fsync per message) of a 4 KB message.
 func BenchmarkAppend(b *testing.B) {
 	_, a, _ := benchAccount(b)
-	body := "From: a@example.org\r\nTo: b@example.org\r\nSubject: bench\r\n\r\n" + strings.Repeat("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd\r\n", 64)
-	ctx := context.Background()
-	start := time.Now()
-	n := 0
-	for b.Loop() {
-		if _, _, err := a.Append(ctx, "INBOX", mailstore.NewMessage{Flags: []string{`\Seen`}}, strings.NewReader(body)); err != nil {
-			b.Fatal(err)
-		}
-		n++
-	}
-	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "msgs/s")
+	storetest.BenchAppend(b, &accountRef{account: a})
 }
 
 // BenchmarkAppendParallel measures 8 concurrent appenders on one account.
 func BenchmarkAppendParallel(b *testing.B) {
 	_, a, _ := benchAccount(b)
-	body := "Subject: bench\r\n\r\n" + strings.Repeat("x", 4000) + "\r\n"
-	ctx := context.Background()
-	b.SetParallelism(4) // with GOMAXPROCS 2: 8 goroutines
-	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, _, err := a.Append(ctx, "INBOX", mailstore.NewMessage{}, strings.NewReader(body)); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+	storetest.BenchAppendParallel(b, &accountRef{account: a})
 }
 
 // BenchmarkMessages100k loads the metadata of a 100,000-message mailbox.
@@ -214,11 +192,5 @@ func BenchmarkCache100k(b *testing.B) {
 func BenchmarkChangesAll100k(b *testing.B) {
 	_, a, inbox := benchAccount(b)
 	fill(b, a, inbox.ID, 100_000)
-	ctx := context.Background()
-	for b.Loop() {
-		c, err := a.Changes(ctx, inbox.ID, 0)
-		if err != nil || len(c.Updated) != 100_000 {
-			b.Fatal(len(c.Updated), err)
-		}
-	}
+	storetest.BenchChangesAll(b, &accountRef{account: a}, inbox.ID, 100_000)
 }
