@@ -73,60 +73,16 @@ func TestPutOpenDelete(t *testing.T) {
 	}
 }
 
-func TestUniqueIDs(t *testing.T) {
-	s := openStore(t)
-	seen := map[string]bool{}
-	for i := 0; i < 50; i++ {
-		id, _, err := s.Put(ctx, strings.NewReader("x"), 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if seen[id] {
-			t.Fatalf("duplicate id %s", id)
-		}
-		seen[id] = true
-	}
-}
-
-// countingReader counts how many bytes were read from it.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
-// endless is an infinite stream of 'a'.
-type endless struct{}
-
-func (endless) Read(p []byte) (int, error) {
-	for i := range p {
-		p[i] = 'a'
-	}
-	return len(p), nil
-}
-
+// TestTooBig: a refused body leaves no temporary file (the conformance
+// suite checks the refusal itself, how much is read, and the limit).
 func TestTooBig(t *testing.T) {
 	s := openStore(t)
-	cr := &countingReader{r: endless{}}
-	_, _, err := s.Put(ctx, cr, 1000)
-	if mailstore.KindOf(err) != mailstore.KindTooBig {
+	if _, _, err := s.Put(ctx, strings.NewReader(strings.Repeat("a", 5000)), 1000); mailstore.KindOf(err) != mailstore.KindTooBig {
 		t.Fatalf("err %v, want KindTooBig", err)
-	}
-	if cr.n > 1001 {
-		t.Fatalf("read %d bytes, want at most 1001", cr.n)
 	}
 	tmp, _ := os.ReadDir(filepath.Join(s.Dir(), tmpDir))
 	if len(tmp) != 0 {
 		t.Fatalf("temp files left: %v", tmp)
-	}
-	// Exactly maxSize is fine.
-	if _, n, err := s.Put(ctx, strings.NewReader(strings.Repeat("b", 1000)), 1000); err != nil || n != 1000 {
-		t.Fatalf("put of exactly max: %d, %v", n, err)
 	}
 }
 
@@ -151,48 +107,14 @@ func TestPutReadErrorLeavesNothing(t *testing.T) {
 	}
 }
 
-func TestPutTee(t *testing.T) {
-	s := openStore(t)
-	data := strings.Repeat("line of text\r\n", 10000)
-	var tee bytes.Buffer
-	id, _, err := s.PutTee(ctx, strings.NewReader(data), 0, &tee)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tee.String() != data {
-		t.Fatalf("tee saw %d bytes, want %d", tee.Len(), len(data))
-	}
-	// Parsing in the same pass through a pipe.
-	pr, pw := io.Pipe()
-	done := make(chan int)
-	go func() {
-		b, _ := io.ReadAll(pr)
-		done <- len(b)
-	}()
-	_, _, err = s.PutTee(ctx, strings.NewReader(data), 0, pw)
-	pw.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := <-done; n != len(data) {
-		t.Fatalf("pipe reader saw %d bytes", n)
-	}
-	_ = id
-}
-
+// TestInvalidIDs checks ValidID (the conformance suite checks that Open
+// and Delete refuse such ids).
 func TestInvalidIDs(t *testing.T) {
-	s := openStore(t)
 	for _, id := range []string{"", "..", "../../etc/passwd", "ABCDEF0123456789ABCDEF0123456789",
 		"0123456789abcdef0123456789abcde", "0123456789abcdef0123456789abcdef0", "0123456789abcdef/123456789abcdef",
 		"0123456789abcdef0123456789abcdeg"} {
 		if ValidID(id) {
 			t.Errorf("ValidID(%q) = true", id)
-		}
-		if _, err := s.Open(ctx, id); !errors.Is(err, ErrInvalidID) {
-			t.Errorf("Open(%q): %v, want ErrInvalidID", id, err)
-		}
-		if err := s.Delete(ctx, id); !errors.Is(err, ErrInvalidID) {
-			t.Errorf("Delete(%q): %v, want ErrInvalidID", id, err)
 		}
 	}
 }
