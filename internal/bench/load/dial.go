@@ -1,6 +1,7 @@
 package load
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -86,4 +87,59 @@ func handshake(ctx context.Context, c net.Conn, tc *tls.Config, timeout time.Dur
 
 func isEOF(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
+}
+
+// conn is what the IMAP and POP3 clients share: the connection, its small
+// read buffer, the worker that records the figures, and the per-command
+// timeout.
+type conn struct {
+	c       net.Conn
+	r       *bufio.Reader
+	w       *Worker
+	closed  bool
+	timeout time.Duration
+}
+
+func newConn(w *Worker, nc net.Conn) conn {
+	return conn{c: nc, r: bufio.NewReaderSize(nc, readBuf), w: w, timeout: w.eng.target.timeout()}
+}
+
+// Close drops the connection (without LOGOUT or QUIT); it may be called
+// again.
+func (c *conn) Close() error {
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	c.w.ConnClosed()
+	return c.c.Close()
+}
+
+// startTLS runs the TLS handshake once the server has accepted STARTTLS or
+// STLS; on failure the connection is closed.
+func (c *conn) startTLS(ctx context.Context) error {
+	tc, err := handshake(context.WithoutCancel(ctx), c.c, c.w.eng.tlsConf, c.timeout)
+	if err != nil {
+		return err
+	}
+	c.c = tc
+	c.r = bufio.NewReaderSize(tc, readBuf)
+	return nil
+}
+
+// dialTimed runs dial (connect, greeting, STARTTLS) and records its time
+// as "connect"; a failure is recorded too, unless it is the end of the run
+// (ctx done).
+func dialTimed[T any](ctx context.Context, w *Worker, dial func(context.Context) (T, error)) (T, error) {
+	start := time.Now()
+	c, err := dial(ctx)
+	if err != nil {
+		if ctx.Err() == nil { // not our own end of the run
+			w.Fail(AsError("connect", err))
+		}
+		return c, err
+	}
+	w.Record("connect", time.Since(start))
+	w.ConnOpened()
+	return c, nil
 }

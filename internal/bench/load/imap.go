@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -20,13 +19,9 @@ import (
 // parentheses outside strings and literals, tags): anything else is a
 // KindMalformed error, so the benchmark doubles as a stress test.
 type IMAP struct {
-	c       net.Conn
-	r       *bufio.Reader
-	w       *Worker
-	tag     int
-	closed  bool
-	timeout time.Duration
-	Caps    map[string]bool // from the greeting or CAPABILITY after login
+	conn
+	tag  int
+	Caps map[string]bool // from the greeting or CAPABILITY after login
 }
 
 // Untagged is one untagged response ("* ...").
@@ -58,17 +53,7 @@ const maxLine = 1 << 20
 // DialIMAP connects, reads the greeting and (for TLSStart) runs STARTTLS.
 // The time to a usable connection is recorded as "connect".
 func (w *Worker) DialIMAP(ctx context.Context) (*IMAP, error) {
-	start := time.Now()
-	c, err := w.dialIMAP(ctx)
-	if err != nil {
-		if ctx.Err() == nil { // not our own end of the run
-			w.Fail(AsError("connect", err))
-		}
-		return nil, err
-	}
-	w.Record("connect", time.Since(start))
-	w.ConnOpened()
-	return c, nil
+	return dialTimed(ctx, w, w.dialIMAP)
 }
 
 func (w *Worker) dialIMAP(ctx context.Context) (*IMAP, error) {
@@ -77,7 +62,7 @@ func (w *Worker) dialIMAP(ctx context.Context) (*IMAP, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &IMAP{c: nc, r: bufio.NewReaderSize(nc, readBuf), w: w, timeout: t.timeout()}
+	c := &IMAP{conn: newConn(w, nc)}
 	c.c.SetDeadline(time.Now().Add(c.timeout))
 	u, err := c.readUntagged("greeting")
 	if err != nil {
@@ -94,25 +79,12 @@ func (w *Worker) dialIMAP(ctx context.Context) (*IMAP, error) {
 			nc.Close()
 			return nil, err
 		}
-		tc, err := handshake(context.WithoutCancel(ctx), nc, w.eng.tlsConf, c.timeout)
-		if err != nil {
+		if err := c.startTLS(ctx); err != nil {
 			return nil, err
 		}
-		c.c = tc
-		c.r = bufio.NewReaderSize(tc, readBuf)
 		c.Caps = nil
 	}
 	return c, nil
-}
-
-// Close drops the connection without LOGOUT; it may be called again.
-func (c *IMAP) Close() error {
-	if c.closed {
-		return nil
-	}
-	c.closed = true
-	c.w.ConnClosed()
-	return c.c.Close()
 }
 
 // Cmd sends one command and reads its response; op names it in the

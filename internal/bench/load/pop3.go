@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -17,27 +16,13 @@ import (
 // terminating dot, or a line without CRLF is KindMalformed; -ERR to a
 // command the profile expects to work is KindBAD.
 type POP3 struct {
-	c       net.Conn
-	r       *bufio.Reader
-	w       *Worker
-	closed  bool
-	timeout time.Duration
+	conn
 }
 
 // DialPOP3 connects, reads the greeting and (for TLSStart) runs STLS
 // (RFC 2595). The time is recorded as "connect".
 func (w *Worker) DialPOP3(ctx context.Context) (*POP3, error) {
-	start := time.Now()
-	c, err := w.dialPOP3(ctx)
-	if err != nil {
-		if ctx.Err() == nil { // not our own end of the run
-			w.Fail(AsError("connect", err))
-		}
-		return nil, err
-	}
-	w.Record("connect", time.Since(start))
-	w.ConnOpened()
-	return c, nil
+	return dialTimed(ctx, w, w.dialPOP3)
 }
 
 func (w *Worker) dialPOP3(ctx context.Context) (*POP3, error) {
@@ -46,7 +31,7 @@ func (w *Worker) dialPOP3(ctx context.Context) (*POP3, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &POP3{c: nc, r: bufio.NewReaderSize(nc, readBuf), w: w, timeout: t.timeout()}
+	c := &POP3{conn: newConn(w, nc)}
 	nc.SetDeadline(time.Now().Add(c.timeout))
 	if _, err := c.status("greeting"); err != nil {
 		nc.Close()
@@ -57,24 +42,11 @@ func (w *Worker) dialPOP3(ctx context.Context) (*POP3, error) {
 			nc.Close()
 			return nil, err
 		}
-		tc, err := handshake(context.WithoutCancel(ctx), nc, w.eng.tlsConf, c.timeout)
-		if err != nil {
+		if err := c.startTLS(ctx); err != nil {
 			return nil, err
 		}
-		c.c = tc
-		c.r = bufio.NewReaderSize(tc, readBuf)
 	}
 	return c, nil
-}
-
-// Close drops the connection; it may be called again.
-func (c *POP3) Close() error {
-	if c.closed {
-		return nil
-	}
-	c.closed = true
-	c.w.ConnClosed()
-	return c.c.Close()
 }
 
 // Cmd runs a single-line command and returns the text after "+OK".
