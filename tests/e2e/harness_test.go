@@ -243,6 +243,37 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 	return w.s.stderr.Write(p)
 }
 
+// writeUsers writes the passwd-file of the test users (alice with a
+// {PLAIN} password, bob with a hash) to s.users.
+func (s *server) writeUsers() {
+	s.t.Helper()
+	users := "alice:{PLAIN}" + alicePass + "\n" + "bob:" + bobHash + "\n"
+	if err := os.WriteFile(s.users, []byte(users), 0o600); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// stopAtEnd stops the server with SIGTERM when the test ends, unless the
+// test stopped it already, and logs its stderr (after logPrefix, such as
+// its config) when the test failed or ROOST_E2E_LOG is set; name says
+// what it was ("server", "node").
+func (s *server) stopAtEnd(name, logPrefix string) {
+	t := s.t
+	t.Cleanup(func() {
+		s.mu.Lock()
+		running := s.cmd != nil
+		s.mu.Unlock()
+		if running {
+			s.stop()
+		}
+		if t.Failed() || os.Getenv("ROOST_E2E_LOG") != "" {
+			s.mu.Lock()
+			t.Logf("%s%s stderr (%s):\n%s", logPrefix, name, s.dir, s.stderr.String())
+			s.mu.Unlock()
+		}
+	})
+}
+
 // startServer writes a config into a new temp directory and starts a server
 // on it. Cleanup stops it with SIGTERM and asserts a clean exit; on failure
 // the server's stderr is logged.
@@ -271,26 +302,11 @@ func startServer(t *testing.T, o serverOpts) *server {
 	}
 	s.cfg = filepath.Join(s.dir, "roost.conf")
 	s.users = filepath.Join(s.dir, "users")
-	users := "alice:{PLAIN}" + alicePass + "\n" + "bob:" + bobHash + "\n"
-	if err := os.WriteFile(s.users, []byte(users), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	s.writeUsers()
 	if err := os.WriteFile(s.cfg, []byte(s.config(o)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		s.mu.Lock()
-		running := s.cmd != nil
-		s.mu.Unlock()
-		if running {
-			s.stop()
-		}
-		if t.Failed() || os.Getenv("ROOST_E2E_LOG") != "" {
-			s.mu.Lock()
-			t.Logf("server stderr (%s):\n%s", s.dir, s.stderr.String())
-			s.mu.Unlock()
-		}
-	})
+	s.stopAtEnd("server", "")
 	// A port picked by freePort may be taken before the server binds it
 	// (by another test's client, say): then try new ports.
 	for attempt := 1; ; attempt++ {

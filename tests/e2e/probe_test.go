@@ -54,19 +54,7 @@ func probeServer(t *testing.T, o serverOpts, edit func(string) string, extraUser
 	if err := os.WriteFile(s.cfg, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		s.mu.Lock()
-		running := s.cmd != nil
-		s.mu.Unlock()
-		if running {
-			s.stop()
-		}
-		if t.Failed() || os.Getenv("ROOST_E2E_LOG") != "" {
-			s.mu.Lock()
-			t.Logf("server config:\n%s\nserver stderr (%s):\n%s", cfg, s.dir, s.stderr.String())
-			s.mu.Unlock()
-		}
-	})
+	s.stopAtEnd("server", "server config:\n"+cfg+"\n")
 	s.start()
 	return s
 }

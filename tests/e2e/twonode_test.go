@@ -48,22 +48,8 @@ func startNode(t *testing.T, o nodeOpts) *node {
 	n := &node{server: s}
 	s.cfg = filepath.Join(s.dir, "roost.conf")
 	s.users = filepath.Join(s.dir, "users")
-	if err := os.WriteFile(s.users, []byte("alice:{PLAIN}"+alicePass+"\nbob:"+bobHash+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		s.mu.Lock()
-		running := s.cmd != nil
-		s.mu.Unlock()
-		if running {
-			s.stop()
-		}
-		if t.Failed() || os.Getenv("ROOST_E2E_LOG") != "" {
-			s.mu.Lock()
-			t.Logf("node stderr (%s):\n%s", s.dir, s.stderr.String())
-			s.mu.Unlock()
-		}
-	})
+	s.writeUsers()
+	s.stopAtEnd("node", "")
 	for attempt := 1; ; attempt++ {
 		s.pop3Port, s.pop3sPort, s.imapPort, s.imapsPort, n.lmtpPort = freePort(t), freePort(t), freePort(t), freePort(t), freePort(t)
 		if err := os.WriteFile(s.cfg, []byte(n.config(o)), 0o600); err != nil {
