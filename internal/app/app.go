@@ -111,7 +111,8 @@ func TLSConfig(cfg *config.Config) (*tls.Config, error) {
 	return &tls.Config{
 		Certificates:     []tls.Certificate{cert},
 		MinVersion:       cfg.SSLMinProtocol,
-		CurvePreferences: cfg.SSLCurveList, // nil: Go's default, X25519MLKEM768 first
+		CurvePreferences: cfg.SSLCurveList,  // nil: Go's default, X25519MLKEM768 first
+		CipherSuites:     cfg.SSLCipherList, // TLS 1.2 only; nil: Go's default
 	}, nil
 }
 

@@ -81,3 +81,45 @@ func TestTLSCurvesAndResumption(t *testing.T) {
 		cancel()
 	}
 }
+
+// TestTLSCipherList: with ssl_cipher_list a TLS 1.2 client gets only the
+// listed suites (TLS 1.3 suites are not configurable in Go).
+func TestTLSCipherList(t *testing.T) {
+	dir := t.TempDir()
+	if err := writeSelfSigned(filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "users"), []byte("alice:{PLAIN}pw\n"), 0o600)
+	conf := fmt.Sprintf("protocols = imap\nlisten = 127.0.0.1\nmail_location = sqlite:%s/mail\n"+
+		"ssl_cert = <%s/cert.pem\nssl_key = <%s/key.pem\nssl_cipher_list = ECDHE-ECDSA-CHACHA20-POLY1305\n"+
+		"passdb {\n driver = passwd-file\n args = %s/users\n}\n"+
+		"service imap-login {\n inet_listener imap {\n port = 0\n }\n inet_listener imaps {\n port = %d\n }\n}\n",
+		dir, dir, dir, dir, freePort(t))
+	cfg, err := config.Parse(filepath.Join(dir, "roost.conf"), []byte(conf), os.ReadFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Start(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		a.Shutdown(ctx)
+		cancel()
+	}()
+	dial := func(suite uint16) error {
+		conn, err := tls.Dial("tcp", a.Addr("imaps").String(), &tls.Config{InsecureSkipVerify: true,
+			MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{suite}})
+		if err == nil {
+			conn.Close()
+		}
+		return err
+	}
+	if err := dial(tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256); err != nil {
+		t.Errorf("listed suite refused: %v", err)
+	}
+	if err := dial(tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256); err == nil {
+		t.Error("unlisted suite accepted")
+	}
+}

@@ -63,6 +63,8 @@ type Config struct {
 	// colon-separated); nil is Go's default, post-quantum hybrid
 	// X25519MLKEM768 first.
 	SSLCurveList []tls.CurveID
+	// ssl_cipher_list: TLS 1.2 suites (OpenSSL names); nil is Go's default.
+	SSLCipherList []uint16
 
 	DisablePlaintextAuth bool          // disable_plaintext_auth
 	AuthMechanisms       []string      // auth_mechanisms, lower case ("plain", "login")

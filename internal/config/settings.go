@@ -123,6 +123,12 @@ var settings = []setting{
 			return err
 		},
 		get: func(c *Config) string { return tlsutil.FormatCurveList(c.SSLCurveList) }},
+	{name: "ssl_cipher_list", def: "",
+		set: func(_ *decoder, c *Config, e *Entry) (err error) {
+			c.SSLCipherList, err = tlsutil.ParseCipherList(e.Value)
+			return err
+		},
+		get: func(c *Config) string { return tlsutil.FormatCipherList(c.SSLCipherList) }},
 	{name: "disable_plaintext_auth", def: "yes",
 		set: func(_ *decoder, c *Config, e *Entry) (err error) {
 			c.DisablePlaintextAuth, err = parseBool(e.Value)

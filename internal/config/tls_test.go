@@ -40,3 +40,24 @@ func TestSSLCurveList(t *testing.T) {
 		t.Fatalf("ssl_prefer_server_ciphers: %v, ignored %v", err, c.Ignored)
 	}
 }
+
+// TestSSLCipherList: ssl_cipher_list takes OpenSSL suite names and dumps
+// them back; a cipher expression is an error (tlsutil.ParseCipherList).
+func TestSSLCipherList(t *testing.T) {
+	c, err := Parse("roost.conf", []byte("protocols = imap\nssl_cipher_list = ECDHE-ECDSA-AES128-GCM-SHA256:DHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256}
+	if !slices.Equal(c.SSLCipherList, want) {
+		t.Fatalf("parsed %v, want %v", c.SSLCipherList, want)
+	}
+	var b strings.Builder
+	c.Dump(&b, true)
+	if !strings.Contains(b.String(), "ssl_cipher_list = ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305\n") {
+		t.Fatalf("dump -n:\n%s", b.String())
+	}
+	if _, err := Parse("roost.conf", []byte("protocols = imap\nssl_cipher_list = HIGH:!aNULL\n"), nil); err == nil {
+		t.Fatal("cipher expression accepted")
+	}
+}

@@ -3,6 +3,7 @@ package tlsutil
 import (
 	"crypto/tls"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -67,6 +68,75 @@ func FormatCurveList(ids []tls.CurveID) string {
 		default:
 			names[i] = id.String()
 		}
+	}
+	return strings.Join(names, ":")
+}
+
+// ParseCipherList parses an ssl_cipher_list value given as OpenSSL cipher
+// suite names separated by ':' (',' and spaces accepted), such as
+// Mozilla's "intermediate" list, into the TLS 1.2 suites Go offers. TLS 1.3
+// suites are not configurable in Go and always on. Names of suites Go does
+// not implement (DHE-*, CCM, ...) are skipped: they could never be
+// negotiated. Names of suites Go implements but considers insecure (RSA key
+// exchange, CBC with SHA-256, RC4, 3DES) are an error, as are OpenSSL's
+// cipher expressions (ALL, HIGH, !aNULL, @STRENGTH ...), whose meaning does
+// not carry over to Go's fixed set, and a list that leaves no suite. An
+// empty value means Go's default (nil): ECDHE with AES-GCM or
+// ChaCha20-Poly1305, then ECDHE with AES-CBC-SHA.
+func ParseCipherList(list string) ([]uint16, error) {
+	toks := strings.FieldsFunc(list, func(r rune) bool { return r == ':' || r == ',' || r == ' ' || r == '\t' })
+	if len(toks) == 0 {
+		return nil, nil
+	}
+	secure, insecure := map[string]uint16{}, map[string]bool{}
+	for _, cs := range tls.CipherSuites() {
+		secure[opensslName(cs.Name)] = cs.ID
+	}
+	for _, cs := range tls.InsecureCipherSuites() {
+		insecure[opensslName(cs.Name)] = true
+	}
+	var out []uint16
+	for _, t := range toks {
+		switch {
+		case strings.ContainsAny(t, "!+@=") || t == strings.ToUpper(t) && !strings.Contains(t, "-"):
+			return nil, fmt.Errorf("%q: OpenSSL cipher expressions are not supported; list suite names (such as ECDHE-ECDSA-AES128-GCM-SHA256) or leave ssl_cipher_list unset for Go's secure default", t)
+		case insecure[t]:
+			return nil, fmt.Errorf("%q is an insecure cipher suite (no forward secrecy or a weak cipher)", t)
+		}
+		if id, ok := secure[t]; ok && !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no cipher suite of %q is implemented (Go offers ECDHE with AES-GCM, ChaCha20-Poly1305 or AES-CBC-SHA)", list)
+	}
+	return out, nil
+}
+
+// opensslName converts a Go (IANA) TLS 1.2 cipher suite name to OpenSSL's
+// name: TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 -> ECDHE-RSA-AES128-GCM-SHA256,
+// TLS_RSA_WITH_AES_128_CBC_SHA -> AES128-SHA.
+func opensslName(iana string) string {
+	n := strings.TrimPrefix(iana, "TLS_")
+	kx, enc, ok := strings.Cut(n, "_WITH_")
+	if !ok {
+		return n
+	}
+	enc = strings.NewReplacer("AES_128_", "AES128_", "AES_256_", "AES256_", "3DES_EDE_CBC", "DES-CBC3", "RC4_128", "RC4",
+		"CHACHA20_POLY1305_SHA256", "CHACHA20_POLY1305").Replace(enc)
+	enc = strings.Replace(enc, "CBC_", "", 1)
+	enc = strings.ReplaceAll(enc, "_", "-")
+	if kx == "RSA" {
+		return enc
+	}
+	return strings.ReplaceAll(kx, "_", "-") + "-" + enc
+}
+
+// FormatCipherList is the inverse of ParseCipherList (OpenSSL's names).
+func FormatCipherList(ids []uint16) string {
+	names := make([]string, len(ids))
+	for i, id := range ids {
+		names[i] = opensslName(tls.CipherSuiteName(id))
 	}
 	return strings.Join(names, ":")
 }
