@@ -138,3 +138,60 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// CheckFlagOp refuses a FlagOp that is none of FLAGS, +FLAGS and -FLAGS.
+func CheckFlagOp(op mailstore.FlagOp) error {
+	if op != mailstore.FlagsReplace && op != mailstore.FlagsAdd && op != mailstore.FlagsRemove {
+		return mailstore.Errorf(mailstore.KindInvalid, "unknown flag operation")
+	}
+	return nil
+}
+
+// FlagChange is one message a STORE changes: its index in the updated
+// list of PlanStore and its new stored flags.
+type FlagChange struct {
+	I        int
+	Bits     int64
+	Keywords string
+}
+
+// PlanStore reads rows (MetaColumns, the messages a STORE names, in UID
+// order) and computes the STORE: updated lists the messages it applies to
+// with their old flags; failed those left alone because their MODSEQ is
+// above unchangedSince (RFC 7162 section 3.1.3; 0: no condition); changes
+// the messages whose flags differ afterwards. kws must already be in their
+// stored spelling. The caller closes rows, writes the changes, and then
+// calls SetStored.
+func PlanStore(rows Rows, op mailstore.FlagOp, bits int64, kws []string, unchangedSince mailstore.ModSeq) (
+	updated []mailstore.MessageMeta, failed []mailstore.UID, changes []FlagChange, err error) {
+	var ms MetaScanner
+	for rows.Next() {
+		meta, oldBits, oldKws, err := ms.Scan(rows)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if unchangedSince > 0 && meta.ModSeq > unchangedSince {
+			failed = append(failed, meta.UID)
+			continue
+		}
+		newBits, newKws := ApplyFlags(op, oldBits, oldKws, bits, kws)
+		if newBits != oldBits || newKws != oldKws {
+			changes = append(changes, FlagChange{len(updated), newBits, newKws})
+		}
+		updated = append(updated, meta)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, nil, err
+	}
+	return updated, failed, changes, nil
+}
+
+// SetStored gives the changed messages of updated their new flags and
+// modseq, the one new MODSEQ of the whole STORE (RFC 7162 section 3.1:
+// each STORE gets a different, higher mod-sequence).
+func SetStored(updated []mailstore.MessageMeta, changes []FlagChange, modseq mailstore.ModSeq) {
+	for _, c := range changes {
+		updated[c.I].Flags = FlagList(c.Bits, c.Keywords)
+		updated[c.I].ModSeq = modseq
+	}
+}

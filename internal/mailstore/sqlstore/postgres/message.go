@@ -321,8 +321,8 @@ func (a *account) Open(ctx context.Context, mbox mailstore.MailboxID, uid mailst
 
 func (a *account) StoreFlags(ctx context.Context, mbox mailstore.MailboxID, uids []mailstore.UID, op mailstore.FlagOp,
 	flags []string, unchangedSince mailstore.ModSeq) (updated []mailstore.MessageMeta, failed []mailstore.UID, err error) {
-	if op != mailstore.FlagsReplace && op != mailstore.FlagsAdd && op != mailstore.FlagsRemove {
-		return nil, nil, mailstore.Errorf(mailstore.KindInvalid, "unknown flag operation")
+	if err := sqlstore.CheckFlagOp(op); err != nil {
+		return nil, nil, err
 	}
 	bits, kws, err := sqlstore.ParseFlags(flags)
 	if err != nil {
@@ -351,51 +351,28 @@ func (a *account) StoreFlags(ctx context.Context, mbox mailstore.MailboxID, uids
 		if err != nil {
 			return err
 		}
-		var chUIDs, chBits []int64
-		var chKws []string
-		var chIdx []int
-		var ms sqlstore.MetaScanner
-		for rows.Next() {
-			meta, oldBits, oldKws, err := ms.Scan(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			// RFC 7162 3.1.3: a message whose MODSEQ is above UNCHANGEDSINCE
-			// is not touched and is reported as failed.
-			if unchangedSince > 0 && meta.ModSeq > unchangedSince {
-				failed = append(failed, meta.UID)
-				continue
-			}
-			newBits, newKws := sqlstore.ApplyFlags(op, oldBits, oldKws, bits, kws)
-			if newBits != oldBits || newKws != oldKws {
-				chIdx = append(chIdx, len(updated))
-				chUIDs = append(chUIDs, int64(meta.UID))
-				chBits = append(chBits, newBits)
-				chKws = append(chKws, newKws)
-			}
-			updated = append(updated, meta)
-		}
+		var changes []sqlstore.FlagChange
+		updated, failed, changes, err = sqlstore.PlanStore(rows, op, bits, kws, unchangedSince)
 		rows.Close()
-		if err := rows.Err(); err != nil {
+		if err != nil {
 			return err
 		}
-		if len(chIdx) == 0 {
+		if len(changes) == 0 {
 			return nil
 		}
 		// One new MODSEQ for the whole operation (RFC 7162 3.1: each STORE
 		// gets a different, higher mod-sequence).
 		modseq := int64(m.HighestModSeq) + 1
+		chUIDs, chBits, chKws := make([]int64, len(changes)), make([]int64, len(changes)), make([]string, len(changes))
+		for i, c := range changes {
+			chUIDs[i], chBits[i], chKws[i] = int64(updated[c.I].UID), c.Bits, c.Keywords
+		}
 		if _, err := tx.Exec(ctx, `UPDATE messages m SET flags = u.flags, keywords = u.keywords, modseq = $2
 			FROM unnest($3::bigint[], $4::integer[], $5::text[]) AS u(uid, flags, keywords)
 			WHERE m.mailbox_id = $1 AND m.uid = u.uid`, int64(mbox), modseq, chUIDs, chBits, chKws); err != nil {
 			return err
 		}
-		for i, idx := range chIdx {
-			meta := &updated[idx]
-			meta.Flags = sqlstore.FlagList(chBits[i], chKws[i])
-			meta.ModSeq = mailstore.ModSeq(modseq)
-		}
+		sqlstore.SetStored(updated, changes, mailstore.ModSeq(modseq))
 		if _, err := tx.Exec(ctx, `UPDATE mailboxes SET highestmodseq = $1 WHERE id = $2`, modseq, int64(mbox)); err != nil {
 			return err
 		}

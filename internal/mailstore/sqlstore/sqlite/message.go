@@ -307,8 +307,8 @@ func (a *account) Open(ctx context.Context, mbox mailstore.MailboxID, uid mailst
 
 func (a *account) StoreFlags(ctx context.Context, mbox mailstore.MailboxID, uids []mailstore.UID, op mailstore.FlagOp,
 	flags []string, unchangedSince mailstore.ModSeq) (updated []mailstore.MessageMeta, failed []mailstore.UID, err error) {
-	if op != mailstore.FlagsReplace && op != mailstore.FlagsAdd && op != mailstore.FlagsRemove {
-		return nil, nil, mailstore.Errorf(mailstore.KindInvalid, "unknown flag operation")
+	if err := sqlstore.CheckFlagOp(op); err != nil {
+		return nil, nil, err
 	}
 	bits, kws, err := sqlstore.ParseFlags(flags)
 	if err != nil {
@@ -334,33 +334,10 @@ func (a *account) StoreFlags(ctx context.Context, mbox mailstore.MailboxID, uids
 		if err != nil {
 			return err
 		}
-		type change struct {
-			i        int
-			bits     int64
-			keywords string
-		}
-		var changes []change
-		var ms sqlstore.MetaScanner
-		for rows.Next() {
-			meta, oldBits, oldKws, err := ms.Scan(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			// RFC 7162 3.1.3: a message whose MODSEQ is above UNCHANGEDSINCE
-			// is not touched and is reported as failed.
-			if unchangedSince > 0 && meta.ModSeq > unchangedSince {
-				failed = append(failed, meta.UID)
-				continue
-			}
-			newBits, newKws := sqlstore.ApplyFlags(op, oldBits, oldKws, bits, kws)
-			if newBits != oldBits || newKws != oldKws {
-				changes = append(changes, change{len(updated), newBits, newKws})
-			}
-			updated = append(updated, meta)
-		}
+		var changes []sqlstore.FlagChange
+		updated, failed, changes, err = sqlstore.PlanStore(rows, op, bits, kws, unchangedSince)
 		rows.Close()
-		if err := rows.Err(); err != nil {
+		if err != nil {
 			return err
 		}
 		if len(changes) == 0 {
@@ -375,13 +352,11 @@ func (a *account) StoreFlags(ctx context.Context, mbox mailstore.MailboxID, uids
 		}
 		defer upd.Close()
 		for _, c := range changes {
-			meta := &updated[c.i]
-			if _, err := upd.ExecContext(ctx, c.bits, c.keywords, modseq, mbox, meta.UID); err != nil {
+			if _, err := upd.ExecContext(ctx, c.Bits, c.Keywords, modseq, mbox, updated[c.I].UID); err != nil {
 				return err
 			}
-			meta.Flags = sqlstore.FlagList(c.bits, c.keywords)
-			meta.ModSeq = modseq
 		}
+		sqlstore.SetStored(updated, changes, modseq)
 		if _, err := tx.ExecContext(ctx, `UPDATE mailbox SET highestmodseq = ? WHERE id = ?`, modseq, mbox); err != nil {
 			return err
 		}
