@@ -5,8 +5,9 @@
 //     envelope, body structure and MIME part offsets are computed as its
 //     bytes go to the blob store, in one pass;
 //   - the flag arithmetic of APPEND and STORE (ParseFlags, ApplyFlags,
-//     FlagList) over the stored form both schemas share: system flags as
-//     bits, keywords as one sorted, space-separated list;
+//     FlagList, PlanStore with UNCHANGEDSINCE) over the stored form both
+//     schemas share: system flags as bits, keywords as one sorted,
+//     space-separated list;
 //   - the MessageMeta row scanner (MetaColumns, MetaScanner, ScanMetas) and
 //     the read-path choices of View, Metas and Cache (UIDSpan, KeepAsked,
 //     AddKeywords);
@@ -23,6 +24,6 @@
 // canonical spelling (a NOCASE table in SQLite; per-account rows in
 // PostgreSQL, inserted in sorted order for lock order), how ImportMessages
 // stages bodies (in parallel workers in SQLite; one by one into the
-// append's own transaction in PostgreSQL), and the ChangesSince
-// queries, which each use their own index.
+// append's own transaction in PostgreSQL), and the queries of Changes
+// (SQLite's name their indexes and run on cached prepared statements).
 package sqlstore

@@ -6,6 +6,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/roost-mail/roost/internal/mailstore"
+	"github.com/roost-mail/roost/internal/mailstore/sqlstore"
 )
 
 // Quota usage lives in the usage row of the account, kept by the
@@ -29,17 +30,10 @@ func (a *account) limits() mailstore.Quota {
 // order: account, mailboxes, usage). q is read before the transaction
 // (the QuotaFunc may read the users file).
 func checkQuotaTx(ctx context.Context, tx pgx.Tx, acct int64, q mailstore.Quota, storage, messages int64) error {
-	if q == (mailstore.Quota{}) {
-		return nil
-	}
-	var u mailstore.Usage
-	if err := tx.QueryRow(ctx, `SELECT storage, messages FROM usage WHERE account_id = $1 FOR UPDATE`, acct).Scan(&u.Storage, &u.Messages); err != nil {
-		return err
-	}
-	if q.Exceeds(u, storage, messages) {
-		return mailstore.Errorf(mailstore.KindOverQuota, "Quota exceeded (mailbox for user is full)")
-	}
-	return nil
+	return sqlstore.CheckQuota(q, storage, messages, func() (u mailstore.Usage, err error) {
+		err = tx.QueryRow(ctx, `SELECT storage, messages FROM usage WHERE account_id = $1 FOR UPDATE`, acct).Scan(&u.Storage, &u.Messages)
+		return u, err
+	})
 }
 
 func (a *account) Quota(ctx context.Context) (mailstore.Quota, mailstore.Usage, error) {

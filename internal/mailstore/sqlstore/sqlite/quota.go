@@ -5,6 +5,7 @@ import (
 	"database/sql"
 
 	"github.com/roost-mail/roost/internal/mailstore"
+	"github.com/roost-mail/roost/internal/mailstore/sqlstore"
 )
 
 // Quota usage lives in the account row (usage_storage, usage_messages),
@@ -34,17 +35,7 @@ func usage(ctx context.Context, q queryer) (mailstore.Usage, error) {
 // the transaction began: the QuotaFunc may do I/O). It must run in the
 // write transaction that then adds them.
 func checkQuotaTx(ctx context.Context, tx *sql.Tx, q mailstore.Quota, storage, messages int64) error {
-	if q == (mailstore.Quota{}) {
-		return nil
-	}
-	u, err := usage(ctx, tx)
-	if err != nil {
-		return err
-	}
-	if q.Exceeds(u, storage, messages) {
-		return mailstore.Errorf(mailstore.KindOverQuota, "Quota exceeded (mailbox for user is full)")
-	}
-	return nil
+	return sqlstore.CheckQuota(q, storage, messages, func() (mailstore.Usage, error) { return usage(ctx, tx) })
 }
 
 func (a *account) Quota(ctx context.Context) (mailstore.Quota, mailstore.Usage, error) {
