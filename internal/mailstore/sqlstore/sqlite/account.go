@@ -14,6 +14,7 @@ import (
 
 	"github.com/roost-mail/roost/internal/blob"
 	"github.com/roost-mail/roost/internal/mailstore"
+	"github.com/roost-mail/roost/internal/mailstore/sqlstore"
 )
 
 // account is one open account, shared by all sessions of its user.
@@ -54,11 +55,18 @@ func indexPath(dir string) string { return filepath.Join(dir, "index.db") }
 // dsn builds a modernc.org/sqlite data source name for path. The path comes
 // from SafeName and the store directory, which contain no '?'.
 func dsn(path string, busy time.Duration, writer bool) string {
+	return dsnSync(path, busy, "FULL", writer)
+}
+
+// dsnSync is dsn with the given PRAGMA synchronous level.
+func dsnSync(path string, busy time.Duration, synchronous string, writer bool) string {
 	// cache_size -16384: 16 MiB page cache per connection, so that a
 	// 100k-message mailbox's message table stays cached; mmap_size lets
 	// reads skip a pread system call per page.
-	s := fmt.Sprintf("%s?_busy_timeout=%d&_foreign_keys=1&_synchronous=FULL"+
-		"&_pragma=cache_size(-16384)&_pragma=mmap_size(268435456)", path, busy.Milliseconds())
+	// synchronous: FULL, except OFF under mail_fsync = never; the writer
+	// lowers it per transaction under optimized (beginWrite, flags.go).
+	s := fmt.Sprintf("%s?_busy_timeout=%d&_foreign_keys=1&_synchronous=%s"+
+		"&_pragma=cache_size(-16384)&_pragma=mmap_size(268435456)", path, busy.Milliseconds(), synchronous)
 	if writer {
 		// BEGIN IMMEDIATE: take the write lock at the start, so that a
 		// transaction never fails upgrading from read to write (SQLITE_BUSY
@@ -74,7 +82,7 @@ func (a *account) open(ctx context.Context) error {
 	}
 	path := indexPath(a.dir)
 	var err error
-	a.w, err = sql.Open("sqlite", dsn(path, a.st.opts.BusyTimeout, true))
+	a.w, err = sql.Open("sqlite", dsnSync(path, a.st.opts.BusyTimeout, a.st.baseSync(), true))
 	if err != nil {
 		return mailstore.Internal("open account database", err)
 	}
@@ -91,7 +99,7 @@ func (a *account) open(ctx context.Context) error {
 		a.w.Close()
 		return err
 	}
-	a.r, err = sql.Open("sqlite", dsn(path, a.st.opts.BusyTimeout, false))
+	a.r, err = sql.Open("sqlite", dsnSync(path, a.st.opts.BusyTimeout, a.st.baseSync(), false))
 	if err != nil {
 		a.w.Close()
 		return mailstore.Internal("open account database", err)
@@ -103,6 +111,9 @@ func (a *account) open(ctx context.Context) error {
 	if err != nil {
 		a.closeDBs()
 		return mailstore.Internal("open blob store", err)
+	}
+	if a.st.opts.Fsync == sqlstore.FsyncNever {
+		a.blobs.SetNoSync()
 	}
 	a.maybeSweep(ctx)
 	return nil
@@ -225,10 +236,18 @@ func (a *account) User() string { return a.user }
 // commit must go through here. Errors are mapped with dbErr using op as
 // context.
 func (a *account) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
-	tx, err := a.w.BeginTx(ctx, nil)
+	return a.writeSync(ctx, op, true, fn)
+}
+
+// writeSync is write with the commit's durability: durable transactions
+// are fsynced before writeSync returns; flag-only ones (durable false,
+// flags.go) only under mail_fsync = always (see beginWrite).
+func (a *account) writeSync(ctx context.Context, op string, durable bool, fn func(tx *sql.Tx) error) error {
+	conn, tx, err := a.beginWrite(ctx, durable)
 	if err != nil {
 		return dbErr(op, err)
 	}
+	defer conn.Close()
 	if err := fn(tx); err != nil {
 		tx.Rollback()
 		return dbErr(op, err)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+
+	"github.com/roost-mail/roost/internal/mailstore/sqlstore"
 )
 
 // canonicalKeywords returns keywords in the spelling of their first use in
@@ -29,3 +31,53 @@ func canonicalKeywords(ctx context.Context, tx *sql.Tx, kws []string, create boo
 	}
 	return out, nil
 }
+
+// baseSync is the synchronous level of every connection as opened (dsn):
+// FULL, or OFF under mail_fsync = never.
+func (st *Store) baseSync() string {
+	if st.opts.Fsync == sqlstore.FsyncNever {
+		return "OFF"
+	}
+	return "FULL"
+}
+
+// beginWrite pins the writer connection and begins a write transaction on
+// it with the durability mail_fsync gives it. In WAL mode SQLite fsyncs
+// the WAL at commit with synchronous=FULL and not with NORMAL; with NORMAL
+// a commit is still atomic and survives a crash of the process (it is in
+// the OS page cache), and the next FULL commit's fsync of the WAL makes it
+// durable too, since the WAL is written in commit order
+// (https://sqlite.org/pragma.html#pragma_synchronous, wal.html).
+// Under optimized the level is set before every transaction, FULL or
+// NORMAL, so a connection never carries a flag transaction's NORMAL into
+// a durable one. SQLite refuses to change it inside a transaction, hence
+// the pinned connection. The caller closes conn after the transaction.
+func (a *account) beginWrite(ctx context.Context, durable bool) (*sql.Conn, *sql.Tx, error) {
+	conn, err := a.w.Conn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if a.st.opts.Fsync == sqlstore.FsyncOptimized {
+		level := "FULL"
+		if !durable {
+			level = "NORMAL"
+		}
+		if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = "+level); err != nil {
+			conn.Close()
+			return nil, nil, err
+		}
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	if writeHook != nil {
+		writeHook(tx)
+	}
+	return conn, tx, nil
+}
+
+// writeHook, when set by a test, runs at the start of every write
+// transaction.
+var writeHook func(tx *sql.Tx)

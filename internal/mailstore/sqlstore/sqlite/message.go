@@ -319,7 +319,8 @@ func (a *account) StoreFlags(ctx context.Context, mbox mailstore.MailboxID, uids
 		return nil, nil, dbErr("store flags", err)
 	}
 	changed := false
-	err = a.write(ctx, "store flags", func(tx *sql.Tx) error {
+	// Flag-only: not fsynced under mail_fsync = optimized (flags.go).
+	err = a.writeSync(ctx, "store flags", false, func(tx *sql.Tx) error {
 		updated, failed, changed = nil, nil, false
 		m, err := mailboxByID(ctx, tx, mbox)
 		if err != nil {

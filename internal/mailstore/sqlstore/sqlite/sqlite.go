@@ -17,7 +17,8 @@
 //
 // # Database
 //
-// Each account database runs in WAL mode with synchronous=FULL, foreign keys
+// Each account database runs in WAL mode with synchronous=FULL (NORMAL for
+// flag-only commits under mail_fsync = optimized, OFF under never), foreign keys
 // on and a busy timeout. Per account there is one writer *sql.DB limited to a
 // single connection, whose transactions start with BEGIN IMMEDIATE (so a
 // writer never fails upgrading a read lock), and a separate reader pool with
@@ -85,6 +86,7 @@ import (
 	"time"
 
 	"github.com/roost-mail/roost/internal/mailstore"
+	"github.com/roost-mail/roost/internal/mailstore/sqlstore"
 )
 
 // Options configure a Store. Zero values mean the documented defaults.
@@ -112,6 +114,8 @@ type Options struct {
 	// don't reopen the databases every time. Default 30s; negative closes
 	// at once.
 	IdleClose time.Duration
+	// Fsync is mail_fsync (sqlstore.Fsync); the zero value is optimized.
+	Fsync sqlstore.Fsync
 }
 
 const (
