@@ -248,15 +248,7 @@ func (st *Store) Account(ctx context.Context, user string) (mailstore.Account, e
 			a = &account{st: st, user: user, dir: dir, ready: make(chan struct{}), refs: 1}
 			st.accounts[user] = a
 			st.mu.Unlock()
-			// Opening runs SQLite's schema parser and, for a new account,
-			// the migrations' DDL: modernc.org/sqlite's translated C
-			// needs a deep Go stack for that. On the caller's goroutine
-			// (a session's, which then idles for hours) the grown stack
-			// would stay until several GCs had halved it back; a
-			// short-lived goroutine takes it with it (issue 8).
-			opened := make(chan error, 1)
-			go func() { opened <- a.open(ctx) }()
-			a.err = <-opened
+			a.err = a.open(ctx)
 			if a.err != nil {
 				st.mu.Lock()
 				delete(st.accounts, user)
