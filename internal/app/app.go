@@ -23,6 +23,7 @@ import (
 	"github.com/roost-mail/roost/internal/imapserver"
 	"github.com/roost-mail/roost/internal/lmtpserver"
 	"github.com/roost-mail/roost/internal/mailstore"
+	"github.com/roost-mail/roost/internal/mailstore/sqlstore"
 	"github.com/roost-mail/roost/internal/mailstore/sqlstore/postgres"
 	"github.com/roost-mail/roost/internal/mailstore/sqlstore/sqlite"
 	"github.com/roost-mail/roost/internal/netserver"
@@ -53,7 +54,7 @@ func OpenStore(cfg *config.Config, log *slog.Logger) (mailstore.Store, error) {
 	switch cfg.MailLocation.Driver {
 	case "sqlite":
 		return sqlite.Open(sqlite.Options{Dir: cfg.MailLocation.Path, MaxMessageSize: cfg.MaxMailSize, Logger: log,
-			Quota: QuotaFunc(cfg, log)})
+			Quota: QuotaFunc(cfg, log), Fsync: storeFsync(cfg.MailFsync)})
 	case "postgres":
 		// Connecting and migrating; a database that does not answer
 		// within this fails the start (the service manager retries).
@@ -66,9 +67,20 @@ func OpenStore(cfg *config.Config, log *slog.Logger) (mailstore.Store, error) {
 			return nil, err
 		}
 		return postgres.Open(ctx, postgres.Options{DSN: cfg.MailLocation.DSN, MaxMessageSize: cfg.MaxMailSize, Logger: log,
-			Quota: QuotaFunc(cfg, log), Blobs: blobs})
+			Quota: QuotaFunc(cfg, log), Blobs: blobs, Fsync: storeFsync(cfg.MailFsync)})
 	}
 	return nil, fmt.Errorf("mail_location: unsupported driver %q", cfg.MailLocation.Driver)
+}
+
+// storeFsync maps mail_fsync to the SQL stores' setting.
+func storeFsync(m config.MailFsync) sqlstore.Fsync {
+	switch m {
+	case config.FsyncAlways:
+		return sqlstore.FsyncAlways
+	case config.FsyncNever:
+		return sqlstore.FsyncNever
+	}
+	return sqlstore.FsyncOptimized
 }
 
 // NewAuth builds the authentication service from the passdb and auth_*

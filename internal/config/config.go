@@ -91,6 +91,8 @@ type Config struct {
 	QuotaMailboxCount        int    // quota_mailbox_count; 0 means no limit
 	MaxMailSize              int64  // quota_max_mail_size in octets; 0 means no limit
 
+	MailFsync MailFsync // mail_fsync (fsync.go)
+
 	RecipientDelimiter      string // recipient_delimiter: each character separates an address's detail; "" for none
 	LMTPSaveToDetailMailbox bool   // lmtp_save_to_detail_mailbox
 

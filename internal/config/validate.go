@@ -28,6 +28,7 @@ func (c *Config) Validate() []Problem {
 	v.auth()
 	v.listeners()
 	v.haproxy()
+	v.mailFsync()
 	v.dangerous()
 	if _, err := CheckUIDLFormat(c.POP3UIDLFormat); err != nil {
 		v.add(Error, "pop3_uidl_format", "%v", err)

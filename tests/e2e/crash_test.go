@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -163,4 +165,45 @@ func (s *server) deliverKilled(msg []byte, closeIn bool, delay time.Duration) bo
 		t.Fatalf("deliver: %v", err)
 	}
 	return false
+}
+
+// TestKill9KeepsFlags: under the default mail_fsync = optimized, flag
+// changes are committed without fsync, which only a power loss or OS crash
+// can undo: a STORE and the implicit \Seen of FETCH BODY[] acknowledged
+// just before a kill -9 of the server are there after the restart.
+func TestKill9KeepsFlags(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, serverOpts{imap: true})
+	all := corpus()
+	s.deliver("alice", all[0].raw)
+	s.deliver("alice", all[2].raw)
+
+	c := s.dialIMAP(t, true)
+	c.login()
+	c.ok("SELECT INBOX")
+	// S: * 1 FETCH (UID 1 FLAGS (\Flagged $Important))
+	c.ok(`UID STORE 1 +FLAGS.SILENT (\Flagged $Important)`)
+	// The body FETCH sets \Seen (RFC 9051 6.4.5) and reports it.
+	if u := c.ok("UID FETCH 2 BODY[]"); !strings.Contains(strings.Join(u, "\n"), `\Seen`) {
+		t.Fatalf("FETCH BODY[] did not report \\Seen:\n%s", strings.Join(u, "\n"))
+	}
+	s.kill9()
+	s.start()
+
+	c = s.dialIMAP(t, true)
+	c.login()
+	c.ok("EXAMINE INBOX")
+	got := strings.Join(c.ok("UID FETCH 1:2 (UID FLAGS)"), "\n")
+	for uid, want := range map[string]string{"1": `$Important \Flagged`, "2": `\Seen`} {
+		m := regexp.MustCompile(`UID ` + uid + ` FLAGS \(([^)]*)\)`).FindStringSubmatch(got)
+		if m == nil {
+			t.Fatalf("after kill -9: no FLAGS for UID %s in\n%s", uid, got)
+		}
+		// \Recent (IMAP4rev1) is per session and not stored; order is free.
+		flags := slices.DeleteFunc(strings.Fields(m[1]), func(f string) bool { return f == `\Recent` })
+		slices.Sort(flags)
+		if strings.Join(flags, " ") != want {
+			t.Errorf("after kill -9: UID %s has FLAGS (%s), want (%s)", uid, m[1], want)
+		}
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/roost-mail/roost/internal/mailstore/sqlstore"
 )
 
 // canonicalKeywords returns keywords in the spelling of their first use in
@@ -71,3 +73,29 @@ func asciiLower(s string) string {
 	}
 	return s
 }
+
+// flagOnlyCommit is the first statement of a flag-only transaction (STORE
+// and the implicit \Seen). Under mail_fsync = optimized it turns off
+// synchronous_commit for this transaction only (SET LOCAL): COMMIT returns
+// before the WAL record is flushed, so an OS crash or power loss of the
+// database server can lose the last flag changes (up to about three times
+// wal_writer_delay), but never leaves the database inconsistent, and a
+// server crash alone loses nothing it acknowledged to us. Commits are
+// flushed in WAL order, so the next synchronous commit makes it durable
+// too (PostgreSQL manual, "Asynchronous Commit"). Under always nothing
+// changes; under never the whole session already has it off (Open).
+func (st *Store) flagOnlyCommit(ctx context.Context, tx pgx.Tx) error {
+	if st.opts.Fsync == sqlstore.FsyncOptimized {
+		if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+			return err
+		}
+	}
+	if flagTxHook != nil {
+		flagTxHook(tx)
+	}
+	return nil
+}
+
+// flagTxHook, when set by a test, runs in every flag-only transaction
+// after flagOnlyCommit's SET.
+var flagTxHook func(tx pgx.Tx)

@@ -338,6 +338,9 @@ func (a *account) StoreFlags(ctx context.Context, mbox mailstore.MailboxID, uids
 	changed := false
 	err = a.write(ctx, "store flags", func(tx pgx.Tx) error {
 		updated, failed, changed = nil, nil, false
+		if err := a.st.flagOnlyCommit(ctx, tx); err != nil {
+			return err
+		}
 		m, err := mailboxByID(ctx, tx, a.id, mbox, true)
 		if err != nil {
 			return err

@@ -69,6 +69,7 @@ import (
 
 	"github.com/roost-mail/roost/internal/blob"
 	"github.com/roost-mail/roost/internal/mailstore"
+	"github.com/roost-mail/roost/internal/mailstore/sqlstore"
 )
 
 // Options configure a Store. Zero values mean the documented defaults.
@@ -100,6 +101,10 @@ type Options struct {
 	// Copy check them (mailstore.Account.Append); usage is kept whether or
 	// not there are limits.
 	Quota mailstore.QuotaFunc
+	// Fsync is mail_fsync (sqlstore.Fsync); the zero value is optimized:
+	// flag-only transactions commit with synchronous_commit = off
+	// (flags.go). Never sets it off for the whole session.
+	Fsync sqlstore.Fsync
 }
 
 const (
@@ -164,6 +169,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	// frozen process or a lost network path.)
 	if _, set := cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"]; !set {
 		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = "60000"
+	}
+	if opts.Fsync == sqlstore.FsyncNever {
+		cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
 	}
 	st := &Store{opts: opts, log: opts.Logger, inUse: map[string]int{}}
 	// Remember the server process ids of the pool's connections: the
