@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -317,5 +318,44 @@ func TestOnePollerForAllUsers(t *testing.T) {
 	case <-chans[1]:
 		t.Fatal("user1 woken by other users' commits")
 	case <-time.After(10 * opts.PollInterval):
+	}
+}
+
+// TestOwnSilentCommitDoesNotHideOthers: this process's nonce is skipped by
+// its poller only for commits it notified its watchers of. A commit that
+// notifies nobody (such as the sweep mark at account open), written right
+// after another process's commit and before the next poll, must not hide
+// that commit.
+func TestOwnSilentCommitDoesNotHideOthers(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	opts := Options{Dir: dir, PollInterval: 300 * time.Millisecond}
+	st, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ref, err := st.Account(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	ch, stop := st.Watch("alice")
+	defer stop()
+	time.Sleep(2 * opts.PollInterval)
+
+	deliverOtherStore(t, dir)
+	a := ref.(*accountRef).account
+	err = a.write(ctx, "silent", func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE account SET last_sweep = last_sweep`)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ch:
+	case <-time.After(5 * time.Second):
+		t.Fatal("another store's commit, followed by a silent local one, woke nobody")
 	}
 }

@@ -16,7 +16,13 @@ type watchGroup struct {
 	chans map[*chan struct{}]struct{}
 	path  string // the account's change file; "" for an invalid user name
 	last  uint64 // change-file nonce the poller saw last
-	own   uint64 // nonce this process wrote last (bumpChanges)
+	// pending is the nonce this process's last commit wrote (bumpChanges);
+	// own is pending as of the last notify, i.e. a nonce whose commit
+	// already woke the in-process watchers. Only own is skipped by the
+	// poller: a commit that notifies nobody (the open-time sweep mark, a
+	// migration) must not hide another process's commit written just
+	// before it.
+	pending, own uint64
 }
 
 // Watch returns a channel that receives a value after every committed
@@ -74,11 +80,14 @@ func (st *Store) isClosed() bool {
 	return st.closed
 }
 
-// wake wakes every watcher of user without blocking.
+// wake wakes every watcher of user without blocking, after a commit by
+// this process: the change-file nonce of that commit (pending) then wakes
+// nobody again when the poller reads it.
 func (st *Store) wake(user string) {
 	st.wmu.Lock()
 	defer st.wmu.Unlock()
 	if g := st.watches[user]; g != nil {
+		g.own = g.pending
 		st.wakeLocked(g)
 	}
 }
@@ -114,9 +123,9 @@ func (st *Store) wakeLocked(g *watchGroup) {
 // into the change file after the commit (bumpChanges). A lost wake-up
 // costs latency only: a commit whose process died before writing the
 // nonce is seen at the next commit, or by the session's next command. A
-// nonce this process wrote itself wakes nobody (notify already woke the
-// in-process watchers), and an unchanged file wakes nobody, whatever
-// SQLite does to its own files.
+// nonce this process wrote itself for a commit it notified wakes nobody
+// (notify already woke the in-process watchers; see watchGroup.own), and
+// an unchanged file wakes nobody, whatever SQLite does to its own files.
 func (st *Store) poll() {
 	t := time.NewTicker(st.opts.PollInterval)
 	defer t.Stop()
@@ -196,7 +205,7 @@ func (a *account) bumpChanges() {
 	st := a.st
 	st.wmu.Lock()
 	if g := st.watches[a.user]; g != nil {
-		g.own = v // before the write, so that our own poller never wakes for it
+		g.pending = v // before the write: notify may mark it as seen
 	}
 	st.wmu.Unlock()
 	var b [8]byte
