@@ -9,8 +9,8 @@
 # (../shared/reference/dovecot-ref.sh, or $DOVECOT_REF) and Roost on
 # loopback with equivalent settings: the same passwd-file (testuser1..N,
 # password "pass"), TLS on both (the runs use IMAPS and POP3S), fsync on
-# both (Dovecot's default mail_fsync = optimized; Roost always syncs before
-# it acknowledges), no connection caps in the way; loads the same generated
+# both (mail_fsync = optimized, the default of both: flag changes are not
+# fsynced; MAIL_FSYNC=always sets Roost's), no connection caps in the way; loads the same generated
 # corpus into both with `roost bench --prepare` (message i of mailgen seed 1
 # is the i-th message of every INBOX); then runs each profile at each
 # concurrency for DURATION against Roost and then Dovecot, topping the
@@ -30,7 +30,8 @@
 # SSL_CURVE_LIST (Roost's ssl_curve_list; empty: Go's default, which
 # negotiates X25519MLKEM768 with roost bench's Go client, while Debian's
 # Dovecot 2.3 with OpenSSL 3.0 negotiates X25519; X25519 compares like
-# with like).
+# with like), MAIL_FSYNC (Roost's mail_fsync; empty: the default,
+# optimized).
 # Needs root (Dovecot's mail user, binding Roost's and Dovecot's ports).
 set -eu
 cd "$(dirname "$0")/.."
@@ -87,6 +88,7 @@ ssl = yes
 ssl_cert = <$WORK/roost/cert.pem
 ssl_key = <$WORK/roost/key.pem
 ${SSL_CURVE_LIST:+ssl_curve_list = $SSL_CURVE_LIST}
+${MAIL_FSYNC:+mail_fsync = $MAIL_FSYNC}
 # As the reference Dovecot: no per-user/IP connection cap, no preauth cap
 # (the load comes from one machine), no failure delay (no login fails).
 mail_max_userip_connections = 100000
