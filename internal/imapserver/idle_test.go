@@ -161,3 +161,62 @@ func TestIdleOverTLS(t *testing.T) {
 	c.readUntilTagged("a3").contains("* 3 EXISTS").ok()
 	c.do("a4 NOOP").ok()
 }
+
+// TestIdleManyUsers: sessions of distinct users in IDLE cost no goroutine
+// of the IMAP server beyond their own (the idle hub wakes them from the
+// store's watch callback, not from a goroutine per user), and a delivery
+// to one user wakes that user's session only.
+//
+//	C: a LOGIN uN pw / b SELECT INBOX / c IDLE     (one session per user)
+//	S: + idling
+//	   (a message is delivered to u3)
+//	S: * 1 EXISTS                                  (u3's session only)
+//	C: DONE
+//	S: c OK Idle completed.
+func TestIdleManyUsers(t *testing.T) {
+	const n = 40
+	e := newMBEnv(t, Options{MaxUserIPConnections: -1})
+	clients := make([]*idleClient, n)
+	for i := range clients {
+		nc, err := net.Dial("tcp", e.ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nc.Close() })
+		c := &idleClient{nc: nc, r: bufio.NewReaderSize(nc, 64)}
+		clients[i] = c
+		fmt.Fprintf(nc, "a LOGIN u%d pw\r\nb SELECT INBOX\r\nc IDLE\r\n", i)
+		if l := c.until(t, "+ "); l != "+ idling" {
+			t.Fatalf("session %d: IDLE answered %q", i, l)
+		}
+	}
+	// Goroutines running code of this package: one per session (serve)
+	// plus the accept loop's. Before: a second one per user (the hub's).
+	buf := make([]byte, 8<<20)
+	stacks := string(buf[:runtime.Stack(buf, true)])
+	ours := 0
+	for _, g := range strings.Split(stacks, "\n\n") {
+		if strings.Contains(g, "internal/imapserver.") && !strings.Contains(g, "TestIdleManyUsers") {
+			ours++
+		}
+	}
+	t.Logf("%d users idling: %d goroutines in imapserver, %d in all", n, ours, runtime.NumGoroutine())
+	if ours > n+2 {
+		t.Errorf("%d sessions of distinct users in IDLE run %d imapserver goroutines; want one each", n, ours)
+	}
+
+	e.deliver("u3", "INBOX")
+	if l := clients[3].until(t, "* "); l != "* 1 EXISTS" {
+		t.Errorf("u3 after delivery: %q, want * 1 EXISTS", l)
+	}
+	for i, c := range clients {
+		c.nc.Write([]byte("DONE\r\nd NOOP\r\n"))
+		// Only u3's session saw an update; the others answer DONE at once.
+		if l := c.line(t); i != 3 && l != "c OK Idle completed." {
+			t.Errorf("session %d: DONE answered %q, want the tagged OK first", i, l)
+		}
+		if l := c.until(t, "d "); l != "d OK Noop completed." {
+			t.Errorf("session %d: NOOP after IDLE answered %q", i, l)
+		}
+	}
+}

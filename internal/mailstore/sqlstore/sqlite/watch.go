@@ -13,7 +13,7 @@ import (
 // watchGroup is the set of watchers of one user, with what the store's
 // poller knows about the user's change file.
 type watchGroup struct {
-	chans map[*chan struct{}]struct{}
+	chans map[*watcher]struct{}
 	path  string // the account's change file; "" for an invalid user name
 	last  uint64 // change-file nonce the poller saw last
 	// pending is the nonce this process's last commit wrote (bumpChanges);
@@ -25,6 +25,12 @@ type watchGroup struct {
 	pending, own uint64
 }
 
+// watcher is one watch: a channel (Watch) or a callback (WatchFunc).
+type watcher struct {
+	ch chan struct{}
+	fn func()
+}
+
 // Watch returns a channel that receives a value after every committed
 // change to user's account, by this process or (detected by polling the
 // account's change file, see poll) by another process. The returned
@@ -32,11 +38,28 @@ type watchGroup struct {
 // channel.
 func (st *Store) Watch(user string) (<-chan struct{}, func()) {
 	ch := make(chan struct{}, 1)
-	key := &ch
+	return ch, st.addWatch(user, &watcher{ch: ch})
+}
+
+// WatchFunc is Watch with a callback instead of a channel: fn runs after
+// every committed change to user's account, called by the committing
+// goroutine or the store's poller with the store's watch lock held, so
+// it must return quickly, must not block and must not call back into the
+// store's Watch, WatchFunc or stop functions. It spares a watcher that
+// fans wake-ups out to many sessions (the IMAP server's idle hub) a
+// goroutine per watched user. The returned function stops the watch; it
+// is idempotent, and once it has returned fn is not called again.
+func (st *Store) WatchFunc(user string, fn func()) func() {
+	return st.addWatch(user, &watcher{fn: fn})
+}
+
+// addWatch registers key as a watcher of user and returns its stop
+// function.
+func (st *Store) addWatch(user string, key *watcher) func() {
 	st.wmu.Lock()
 	g := st.watches[user]
 	if g == nil && !st.isClosed() {
-		g = &watchGroup{chans: map[*chan struct{}]struct{}{}}
+		g = &watchGroup{chans: map[*watcher]struct{}{}}
 		if dir, err := st.AccountDir(user); err == nil {
 			g.path = changesPath(dir)
 		}
@@ -59,7 +82,7 @@ func (st *Store) Watch(user string) (<-chan struct{}, func()) {
 	st.wmu.Unlock()
 
 	var once sync.Once
-	return ch, func() {
+	return func() {
 		once.Do(func() {
 			st.wmu.Lock()
 			defer st.wmu.Unlock()
@@ -94,9 +117,13 @@ func (st *Store) wake(user string) {
 
 // wakeLocked wakes every watcher of g without blocking; st.wmu is held.
 func (st *Store) wakeLocked(g *watchGroup) {
-	for ch := range g.chans {
+	for w := range g.chans {
+		if w.fn != nil {
+			w.fn()
+			continue
+		}
 		select {
-		case *ch <- struct{}{}:
+		case w.ch <- struct{}{}:
 		default:
 		}
 	}
