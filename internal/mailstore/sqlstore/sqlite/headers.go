@@ -26,7 +26,7 @@ const headersQuery = `SELECT m.uid, c.blob_id, c.header_size
 func (a *account) Headers(ctx context.Context, mbox mailstore.MailboxID, uids []mailstore.UID, limit int64,
 	fn func(uid mailstore.UID, hdr []byte) error) error {
 	if len(uids) == 0 {
-		_, err := mailboxByID(ctx, a.r, mbox)
+		_, err := mailboxByID(ctx, cachedDB{a}, mbox)
 		return dbErr("read headers", err)
 	}
 	type loc struct {
@@ -39,7 +39,7 @@ func (a *account) Headers(ctx context.Context, mbox mailstore.MailboxID, uids []
 		want[u] = struct{}{}
 	}
 	locs := make([]loc, 0, len(uids))
-	err := a.read(ctx, "read headers", func(tx *sql.Tx) error {
+	err := a.readCached(ctx, "read headers", func(tx cachedTx) error {
 		if _, err := mailboxByID(ctx, tx, mbox); err != nil {
 			return err
 		}

@@ -122,7 +122,7 @@ func createParents(ctx context.Context, tx *sql.Tx, name string) error {
 
 func (a *account) Mailboxes(ctx context.Context) ([]mailstore.Mailbox, error) {
 	var out []mailstore.Mailbox
-	err := a.read(ctx, "list mailboxes", func(tx *sql.Tx) error {
+	err := a.readCached(ctx, "list mailboxes", func(tx cachedTx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT `+mailboxColumns+` FROM mailbox m ORDER BY m.name != 'INBOX', m.name`)
 		if err != nil {
 			return err
@@ -145,7 +145,7 @@ func (a *account) Mailbox(ctx context.Context, name string) (mailstore.Mailbox, 
 	if err != nil {
 		return mailstore.Mailbox{}, err
 	}
-	m, err := mailboxByName(ctx, a.r, name)
+	m, err := mailboxByName(ctx, cachedDB{a}, name)
 	return m.Mailbox, dbErr("get mailbox", err)
 }
 
@@ -154,7 +154,7 @@ func (a *account) Status(ctx context.Context, name string) (mailstore.Status, er
 	if err != nil {
 		return mailstore.Status{}, err
 	}
-	m, err := mailboxByName(ctx, a.r, name)
+	m, err := mailboxByName(ctx, cachedDB{a}, name)
 	if err != nil {
 		return mailstore.Status{}, dbErr("mailbox status", err)
 	}
@@ -373,7 +373,7 @@ func (a *account) SetSubscribed(ctx context.Context, name string, subscribed boo
 
 func (a *account) Subscriptions(ctx context.Context) ([]string, error) {
 	var out []string
-	err := a.read(ctx, "list subscriptions", func(tx *sql.Tx) error {
+	err := a.readCached(ctx, "list subscriptions", func(tx cachedTx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT name FROM subscription ORDER BY name`)
 		if err != nil {
 			return err

@@ -44,7 +44,7 @@ func (a *account) appendWith(ctx context.Context, mailbox string, o appendOpts, 
 	}
 	// Fail before reading the body when the mailbox does not exist. It is
 	// checked again in the transaction.
-	if m, err := mailboxByName(ctx, a.r, name); err != nil {
+	if m, err := mailboxByName(ctx, cachedDB{a}, name); err != nil {
 		return mailstore.Mailbox{}, 0, dbErr("append", err)
 	} else if want != 0 && want < m.UIDNext && !o.fresh {
 		return mailstore.Mailbox{}, 0, mailstore.Errorf(mailstore.KindExists, "UID %d was given out already", want)
@@ -147,7 +147,7 @@ func scanMetas(rows *sql.Rows, sizeHint int) ([]mailstore.MessageMeta, error) {
 
 func (a *account) Messages(ctx context.Context, mbox mailstore.MailboxID) ([]mailstore.MessageMeta, error) {
 	var out []mailstore.MessageMeta
-	err := a.read(ctx, "list messages", func(tx *sql.Tx) error {
+	err := a.readCached(ctx, "list messages", func(tx cachedTx) error {
 		m, err := mailboxByID(ctx, tx, mbox)
 		if err != nil {
 			return err
@@ -230,7 +230,7 @@ func (a *account) Cache(ctx context.Context, mbox mailstore.MailboxID, uids []ma
 		return nil, nil
 	}
 	byUID := make(map[mailstore.UID]mailstore.MessageCache, len(uids))
-	err := a.read(ctx, "message cache", func(tx *sql.Tx) error {
+	err := a.readCached(ctx, "message cache", func(tx cachedTx) error {
 		if _, err := mailboxByID(ctx, tx, mbox); err != nil {
 			return err
 		}

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"strings"
 
 	"github.com/roost-mail/roost/internal/mailstore"
@@ -24,11 +23,12 @@ func (a *account) SearchMeta(ctx context.Context, mbox mailstore.MailboxID, cond
 		return nil, err
 	}
 	var out []mailstore.UID
-	err := a.read(ctx, "search metadata", func(tx *sql.Tx) error {
+	err := a.readCached(ctx, "search metadata", func(tx cachedTx) error {
 		if _, err := mailboxByID(ctx, tx, mbox); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT uid FROM message WHERE mailbox_id = ? AND `+where.String()+` ORDER BY uid`, args...)
+		// The condition varies: not a cached statement.
+		rows, err := tx.tx.QueryContext(ctx, `SELECT uid FROM message WHERE mailbox_id = ? AND `+where.String()+` ORDER BY uid`, args...)
 		if err != nil {
 			return err
 		}

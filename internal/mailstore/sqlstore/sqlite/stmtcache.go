@@ -15,32 +15,16 @@ import (
 // statement prepared on the *sql.DB is prepared once per connection by
 // database/sql and kept with it; Tx.StmtContext reuses it.
 type stmtCache struct {
-	mu    sync.Mutex
+	mu    sync.RWMutex
 	stmts map[string]*sql.Stmt
 }
 
 // txStmt returns query as a statement of tx (a transaction of db),
 // preparing it on db the first time.
 func (c *stmtCache) txStmt(ctx context.Context, db *sql.DB, tx *sql.Tx, query string) (*sql.Stmt, error) {
-	c.mu.Lock()
-	st, ok := c.stmts[query]
-	c.mu.Unlock()
-	if !ok {
-		var err error
-		if st, err = db.PrepareContext(ctx, query); err != nil {
-			return nil, err
-		}
-		c.mu.Lock()
-		if prev, ok := c.stmts[query]; ok {
-			st.Close()
-			st = prev
-		} else {
-			if c.stmts == nil {
-				c.stmts = map[string]*sql.Stmt{}
-			}
-			c.stmts[query] = st
-		}
-		c.mu.Unlock()
+	st, err := c.dbStmt(ctx, db, query)
+	if err != nil {
+		return nil, err
 	}
 	return tx.StmtContext(ctx, st), nil
 }
@@ -83,4 +67,66 @@ func (c cachedTx) QueryRowContext(ctx context.Context, query string, args ...any
 
 func (c cachedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	return c.tx.ExecContext(ctx, query, args...)
+}
+
+// dbStmt returns query prepared on db through the cache; a query run on
+// it takes any free connection of db and reuses that connection's
+// prepared statement (database/sql keeps one per connection).
+func (c *stmtCache) dbStmt(ctx context.Context, db *sql.DB, query string) (*sql.Stmt, error) {
+	c.mu.RLock()
+	st, ok := c.stmts[query]
+	c.mu.RUnlock()
+	if ok {
+		return st, nil
+	}
+	st, err := db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if prev, ok := c.stmts[query]; ok {
+		st.Close()
+		return prev, nil
+	}
+	if c.stmts == nil {
+		c.stmts = map[string]*sql.Stmt{}
+	}
+	c.stmts[query] = st
+	return st, nil
+}
+
+// cachedDB runs single queries on the reader pool outside a transaction
+// (one statement is its own snapshot) through the statement cache; the
+// same rule as cachedTx: constant query strings only.
+type cachedDB struct{ a *account }
+
+func (c cachedDB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := c.a.rst.dbStmt(ctx, c.a.r, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (c cachedDB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := c.a.rst.dbStmt(ctx, c.a.r, query)
+	if err != nil {
+		return c.a.r.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+func (c cachedDB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return c.a.r.ExecContext(ctx, query, args...)
+}
+
+// readCached is read (account.go) with the transaction's constant
+// queries going through the statement cache: the read paths every IMAP
+// command takes (mailbox rows, views, metadata, cache rows) ran their SQL
+// through SQLite's parser and planner on every call, 22% of the server's
+// CPU under the webmail benchmark at 50 users (docs/BENCHMARKS.md,
+// "Profiles (issue 8)").
+func (a *account) readCached(ctx context.Context, op string, fn func(tx cachedTx) error) error {
+	return a.read(ctx, op, func(tx *sql.Tx) error { return fn(cachedTx{a, tx}) })
 }

@@ -34,7 +34,7 @@ const keywordsInUseQuery = `SELECT DISTINCT keywords FROM message INDEXED BY mes
 
 func (a *account) View(ctx context.Context, mbox mailstore.MailboxID) (mailstore.MailboxView, error) {
 	var v mailstore.MailboxView
-	err := a.read(ctx, "mailbox view", func(tx *sql.Tx) error {
+	err := a.readCached(ctx, "mailbox view", func(tx cachedTx) error {
 		m, err := mailboxByID(ctx, tx, mbox)
 		if err != nil {
 			return err
@@ -87,7 +87,7 @@ func (a *account) Metas(ctx context.Context, mbox mailstore.MailboxID, uids []ma
 		return nil, nil
 	}
 	var out []mailstore.MessageMeta
-	err := a.read(ctx, "message metas", func(tx *sql.Tx) error {
+	err := a.readCached(ctx, "message metas", func(tx cachedTx) error {
 		if _, err := mailboxByID(ctx, tx, mbox); err != nil {
 			return err
 		}
@@ -115,7 +115,7 @@ func (a *account) Metas(ctx context.Context, mbox mailstore.MailboxID, uids []ma
 }
 
 // uidRuns reads the uid column and returns it as runs.
-func uidRuns(ctx context.Context, tx *sql.Tx, mbox mailstore.MailboxID) ([]mailstore.UIDRange, error) {
+func uidRuns(ctx context.Context, tx queryer, mbox mailstore.MailboxID) ([]mailstore.UIDRange, error) {
 	rows, err := tx.QueryContext(ctx, uidsQuery, mbox)
 	if err != nil {
 		return nil, err
@@ -137,7 +137,7 @@ func uidRuns(ctx context.Context, tx *sql.Tx, mbox mailstore.MailboxID) ([]mails
 }
 
 func (a *account) ScanFlags(ctx context.Context, mbox mailstore.MailboxID, fn func(uid mailstore.UID, modSeq mailstore.ModSeq, flags []string) error) error {
-	return a.read(ctx, "scan flags", func(tx *sql.Tx) error {
+	return a.readCached(ctx, "scan flags", func(tx cachedTx) error {
 		if _, err := mailboxByID(ctx, tx, mbox); err != nil {
 			return err
 		}

@@ -1,0 +1,96 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/roost-mail/roost/internal/mailstore"
+)
+
+// TestReadPathsUseStatementCache runs the read paths of the IMAP commands
+// LIST, STATUS, SELECT, FETCH and SEARCH twice: the first round prepares
+// their constant queries once into the account's statement cache, the
+// second must find every one there (no new entry), and a SEARCH on
+// varying conditions must not add its per-condition SQL (the cache would
+// grow without bound).
+func TestReadPathsUseStatementCache(t *testing.T) {
+	st := openTestStore(t, t.TempDir())
+	defer st.Close()
+	ctx := context.Background()
+	ref, err := st.Account(ctx, "u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	acc := ref.(*accountRef).account
+	for i := 1; i <= 5; i++ {
+		msg := fmt.Sprintf("Subject: m%d\r\n\r\nbody\r\n", i)
+		if _, _, err := acc.Append(ctx, "INBOX", mailstore.NewMessage{}, strings.NewReader(msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inbox, err := acc.Mailbox(ctx, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uids := []mailstore.UID{1, 2, 3, 4, 5}
+	round := func() {
+		t.Helper()
+		if _, err := acc.Mailboxes(ctx); err != nil { // LIST
+			t.Fatal(err)
+		}
+		if _, err := acc.Subscriptions(ctx); err != nil { // LSUB
+			t.Fatal(err)
+		}
+		if s, err := acc.Status(ctx, "INBOX"); err != nil || s.Messages != 5 { // STATUS
+			t.Fatalf("Status = %+v, %v", s, err)
+		}
+		if v, err := acc.View(ctx, inbox.ID); err != nil || v.Messages != 5 { // SELECT
+			t.Fatalf("View = %+v, %v", v, err)
+		}
+		if ms, err := acc.Metas(ctx, inbox.ID, uids); err != nil || len(ms) != 5 { // FETCH FLAGS
+			t.Fatalf("Metas = %d, %v", len(ms), err)
+		}
+		if ms, err := acc.Metas(ctx, inbox.ID, []mailstore.UID{1, 5}); err != nil || len(ms) != 2 { // sparse
+			t.Fatalf("sparse Metas = %d, %v", len(ms), err)
+		}
+		if cs, err := acc.Cache(ctx, inbox.ID, uids); err != nil || len(cs) != 5 { // FETCH ENVELOPE
+			t.Fatalf("Cache = %d, %v", len(cs), err)
+		}
+		n := 0
+		if err := acc.Headers(ctx, inbox.ID, uids, 1<<20, func(mailstore.UID, []byte) error { n++; return nil }); err != nil || n != 5 { // SEARCH SUBJECT
+			t.Fatalf("Headers = %d, %v", n, err)
+		}
+	}
+	size := func() int {
+		acc.rst.mu.RLock()
+		defer acc.rst.mu.RUnlock()
+		return len(acc.rst.stmts)
+	}
+	round()
+	first := size()
+	// mailbox by name and by id, the listing, subscriptions, two view
+	// ends, the keywords, two Metas shapes, a Cache shape, a Headers shape.
+	if first < 10 {
+		t.Fatalf("statement cache holds %d statements after one round, want the read paths' (>= 10)", first)
+	}
+	round()
+	if got := size(); got != first {
+		t.Errorf("statement cache grew from %d to %d on the second round: a read path builds its SQL per call", first, got)
+	}
+	for _, c := range []mailstore.MetaCond{
+		{Op: mailstore.MetaLarger, Size: 1},
+		{Op: mailstore.MetaSmaller, Size: 1 << 20},
+		{Op: mailstore.MetaOr, Children: []mailstore.MetaCond{{Op: mailstore.MetaLarger, Size: 1}, {Op: mailstore.MetaDaySince, Day: 1}}},
+	} {
+		got, err := acc.SearchMeta(ctx, inbox.ID, c)
+		if err != nil || len(got) != 5 {
+			t.Fatalf("SearchMeta(%+v) = %v, %v", c, got, err)
+		}
+	}
+	if got := size(); got != first {
+		t.Errorf("SearchMeta left %d statements in the cache (had %d)", got, first)
+	}
+}
