@@ -79,3 +79,70 @@ func TestWatchWithoutOpenAccount(t *testing.T) {
 	case <-time.After(10 * opts.PollInterval):
 	}
 }
+
+// TestWatchFunc: a callback watch runs after a commit of this process and
+// after one of another process (through the change file), and never once
+// its stop function has returned.
+func TestWatchFunc(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	opts := Options{Dir: dir, PollInterval: 20 * time.Millisecond, IdleClose: -1}
+	server, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	acc, err := server.Account(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer acc.Close()
+	woken := make(chan struct{}, 16)
+	stop := server.WatchFunc("alice", func() { woken <- struct{}{} })
+	waitWake := func(what string) {
+		t.Helper()
+		select {
+		case <-woken:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: callback not called", what)
+		}
+	}
+	appendMsg := func(a mailstore.Account) {
+		t.Helper()
+		if _, _, err := a.Append(ctx, "INBOX", mailstore.NewMessage{}, strings.NewReader("Subject: x\r\n\r\nhi\r\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	appendMsg(acc)
+	waitWake("commit of this process")
+
+	other, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oacc, err := other.Account(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendMsg(oacc)
+	oacc.Close()
+	waitWake("commit of another process")
+
+	stop()
+	stop() // idempotent
+	for len(woken) > 0 {
+		<-woken
+	}
+	appendMsg(acc)
+	other2, _ := other.Account(ctx, "alice")
+	appendMsg(other2)
+	other2.Close()
+	if err := other.Close(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * opts.PollInterval)
+	if n := len(woken); n != 0 {
+		t.Errorf("callback called %d times after stop", n)
+	}
+}
