@@ -278,11 +278,7 @@ func (a *account) Open(ctx context.Context, mbox mailstore.MailboxID, uid mailst
 	var blobID string
 	var size int64
 	err := a.read(ctx, "open message", func(tx *sql.Tx) error {
-		st, err := a.rst.txStmt(ctx, a.r, tx, openQuery)
-		if err != nil {
-			return err
-		}
-		err = st.QueryRowContext(ctx, mbox, uid).Scan(&blobID, &size)
+		err := cachedTx{a, tx}.QueryRowContext(ctx, openQuery, mbox, uid).Scan(&blobID, &size)
 		if errors.Is(err, sql.ErrNoRows) {
 			if _, err := mailboxByID(ctx, tx, mbox); err != nil {
 				return err

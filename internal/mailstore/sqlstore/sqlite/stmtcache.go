@@ -15,18 +15,48 @@ import (
 // statement prepared on the *sql.DB is prepared once per connection by
 // database/sql and kept with it; Tx.StmtContext reuses it.
 type stmtCache struct {
-	mu    sync.RWMutex
-	stmts map[string]*sql.Stmt
+	mu        sync.RWMutex
+	stmts     map[string]*sql.Stmt
+	preparing map[string]bool // queries being prepared in the background
+	bg        sync.WaitGroup  // those background prepares (tests wait on it)
 }
 
-// txStmt returns query as a statement of tx (a transaction of db),
-// preparing it on db the first time.
-func (c *stmtCache) txStmt(ctx context.Context, db *sql.DB, tx *sql.Tx, query string) (*sql.Stmt, error) {
-	st, err := c.dbStmt(ctx, db, query)
-	if err != nil {
-		return nil, err
+// txStmt returns query as a statement of tx (a transaction of db) when the
+// cache already holds it, and nil otherwise: the caller then runs the query
+// on tx unprepared, and the cache prepares it in the background for the
+// next call.
+//
+// It must never prepare on db while the caller holds tx: preparing on db
+// waits for a free connection of the pool, and when every connection is
+// held by a transaction doing the same, none is ever freed (200 sessions
+// woken by one delivery deadlocked that way).
+func (c *stmtCache) txStmt(ctx context.Context, db *sql.DB, tx *sql.Tx, query string) *sql.Stmt {
+	c.mu.RLock()
+	st, ok := c.stmts[query]
+	c.mu.RUnlock()
+	if ok {
+		return tx.StmtContext(ctx, st)
 	}
-	return tx.StmtContext(ctx, st), nil
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.preparing[query] {
+		return nil
+	}
+	if c.preparing == nil {
+		c.preparing = map[string]bool{}
+	}
+	c.preparing[query] = true
+	c.bg.Add(1)
+	go func() {
+		defer c.bg.Done()
+		// Holds no connection while it waits for one. An error (the
+		// account closed meanwhile) leaves the query uncached.
+		c.dbStmt(context.Background(), db, query)
+		c.mu.Lock()
+		delete(c.preparing, query)
+		c.mu.Unlock()
+	}()
+	return nil
 }
 
 // close closes the cached statements; the cache stays usable.
@@ -48,21 +78,17 @@ type cachedTx struct {
 }
 
 func (c cachedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	st, err := c.a.rst.txStmt(ctx, c.a.r, c.tx, query)
-	if err != nil {
-		return nil, err
+	if st := c.a.rst.txStmt(ctx, c.a.r, c.tx, query); st != nil {
+		return st.QueryContext(ctx, args...)
 	}
-	return st.QueryContext(ctx, args...)
+	return c.tx.QueryContext(ctx, query, args...)
 }
 
 func (c cachedTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	st, err := c.a.rst.txStmt(ctx, c.a.r, c.tx, query)
-	if err != nil {
-		// A Row carries its error only from a query: let the
-		// transaction report it.
-		return c.tx.QueryRowContext(ctx, query, args...)
+	if st := c.a.rst.txStmt(ctx, c.a.r, c.tx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
 	}
-	return st.QueryRowContext(ctx, args...)
+	return c.tx.QueryRowContext(ctx, query, args...)
 }
 
 func (c cachedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/roost-mail/roost/internal/mailstore"
 )
@@ -65,6 +67,7 @@ func TestReadPathsUseStatementCache(t *testing.T) {
 		}
 	}
 	size := func() int {
+		acc.rst.bg.Wait() // statements first used in a transaction are prepared in the background
 		acc.rst.mu.RLock()
 		defer acc.rst.mu.RUnlock()
 		return len(acc.rst.stmts)
@@ -93,4 +96,44 @@ func TestReadPathsUseStatementCache(t *testing.T) {
 	if got := size(); got != first {
 		t.Errorf("SearchMeta left %d statements in the cache (had %d)", got, first)
 	}
+}
+
+// TestCacheNoDeadlockWhenPoolBusy holds every reader connection in a read
+// transaction at once and has each ask the cache for a query it has not
+// prepared yet. Preparing on the pool from inside a transaction waits for a
+// free connection that never comes (200 IDLE sessions woken by one delivery
+// hung that way); the cache must answer from the transaction instead.
+func TestCacheNoDeadlockWhenPoolBusy(t *testing.T) {
+	st := openTestStore(t, t.TempDir())
+	defer st.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ref, err := st.Account(ctx, "u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	acc := ref.(*accountRef).account
+	for round := range 3 {
+		query := fmt.Sprintf("SELECT count(*) + %d FROM mailbox", round) // new to the cache each round
+		var inside sync.WaitGroup
+		inside.Add(readerConns)
+		errs := make(chan error, readerConns)
+		for range readerConns {
+			go func() {
+				errs <- acc.readCached(ctx, "test", func(tx cachedTx) error {
+					inside.Done()
+					inside.Wait() // every reader connection is now in a transaction
+					var n int
+					return tx.QueryRowContext(ctx, query).Scan(&n)
+				})
+			}()
+		}
+		for range readerConns {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: %v (a transaction waited for a connection held by another)", round, err)
+			}
+		}
+	}
+	acc.rst.bg.Wait()
 }
