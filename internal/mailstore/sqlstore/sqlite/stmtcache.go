@@ -59,8 +59,11 @@ func (c *stmtCache) txStmt(ctx context.Context, db *sql.DB, tx *sql.Tx, query st
 	return nil
 }
 
-// close closes the cached statements; the cache stays usable.
+// close waits for background prepares (so that none opens a connection,
+// and with it the database's WAL files, after the account closed) and
+// closes the cached statements; the cache stays usable.
 func (c *stmtCache) close() {
+	c.bg.Wait()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for q, st := range c.stmts {
