@@ -52,6 +52,7 @@ func NewConn(nc net.Conn, tlsConfig *tls.Config, implicitTLS bool, logger *slog.
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	nc = withQuickAck(nc)
 	c := &Conn{
 		nc:        nc,
 		raw:       nc,

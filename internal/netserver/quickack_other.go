@@ -1,0 +1,7 @@
+//go:build !linux
+
+package netserver
+
+const quickAckSupported = false
+
+func setQuickAck(fd uintptr) {}
