@@ -51,7 +51,7 @@ func runBench(e *env) int {
 	seed := fs.Uint64("seed", 1, "random seed (sessions and generated messages)")
 	prepare := fs.Bool("prepare", false, "load the message corpus into each user's INBOX (up to --messages) instead of measuring")
 	messages := fs.Int("messages", 100, "messages per INBOX for --prepare")
-	idleHold := fs.Duration("idle-hold", 20*time.Millisecond, "caching profile: time in IDLE per cycle")
+	idleHold := fs.Duration("idle-hold", 0, "caching profile: time in IDLE per cycle before DONE (0: DONE as soon as the server answers; a hold is client think time)")
 	cycles := fs.Int("cycles", 3, "caching profile: flag-change and IDLE cycles per session before LOGOUT")
 	serverPID := fs.Int("server-pid", 0, "server process `PID`: report the CPU time of its process tree (idle profile: and its memory per connection)")
 	serverPIDFile := fs.String("server-pidfile", "", "read the server's PID from this `file`")

@@ -18,8 +18,15 @@ import (
 // Settings tune the profiles; the zero value gets the defaults.
 type Settings struct {
 	// IdleHold is how long the caching profile stays in IDLE per cycle
-	// (default 20 ms: long enough to exercise IDLE's setup and teardown,
-	// short enough that the run measures the server and not the sleep).
+	// before DONE. The default, zero, sends DONE as soon as the server
+	// has answered "+ idling": IDLE's setup and teardown are measured,
+	// the wait is not. A hold is client think time: in a closed-loop run
+	// every session spends Cycles x IdleHold asleep whichever server
+	// answers, so at low concurrency throughput measures the sleep, and
+	// the ratio between two servers can never exceed (slower session) /
+	// (Cycles x IdleHold) however fast one of them is (docs/BENCHMARKS.md,
+	// "caching: IDLE without think time"). What idling costs a server is
+	// the idle profile's job, how fast it pushes a change bench/idle.sh's.
 	IdleHold time.Duration
 	// Cycles is how many flag-change-and-IDLE cycles a caching session
 	// runs before LOGOUT (default 3): the reconnect ratio. Phones on
@@ -36,9 +43,6 @@ var Names = []string{"caching", "webmail", "append", "pop3", "idle"}
 
 // New returns the named profile.
 func New(name string, s Settings) (load.Profile, error) {
-	if s.IdleHold == 0 {
-		s.IdleHold = 20 * time.Millisecond
-	}
 	if s.Cycles <= 0 {
 		s.Cycles = 3
 	}
