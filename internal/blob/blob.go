@@ -219,6 +219,25 @@ type fileReader struct {
 
 func (f *fileReader) Size() int64 { return f.size }
 
+// LocalFile implements FileReader.
+func (f *fileReader) LocalFile() *os.File { return f.File }
+
+// FileReader is a Reader whose bytes are a file of the local file system,
+// the blob's whole content from offset 0 to Size: the Readers of Store
+// are. It lets a caller hand a byte range of a blob to the kernel
+// (sendfile(2)) instead of copying it through user space. The *os.File
+// belongs to the Reader and is valid until the Reader is closed: callers
+// must not close it, and should read it only with positional calls
+// (ReadAt, sendfile with an explicit offset), as the Reader's Read and
+// Seek share its file offset. Backends without local files (PostgreSQL,
+// S3) do not implement it; their Readers are copied.
+type FileReader interface {
+	Reader
+	LocalFile() *os.File
+}
+
+var _ FileReader = (*fileReader)(nil)
+
 // Delete removes the blob id. Deleting a blob that does not exist is not an
 // error. Open files keep their bytes readable until closed.
 func (s *Store) Delete(ctx context.Context, id string) error {

@@ -149,3 +149,43 @@ func TestSweep(t *testing.T) {
 		t.Errorf("old temp file not swept: %v", err)
 	}
 }
+
+// TestLocalFile: a Store blob gives its file, which holds exactly the
+// blob's bytes at offsets 0..Size, and stays readable after Delete until
+// the Reader is closed (a FETCH streaming from it while another session
+// expunges).
+func TestLocalFile(t *testing.T) {
+	s := openStore(t)
+	data := bytes.Repeat([]byte("0123456789abcdef"), 4096)
+	id, _, err := s.Put(ctx, bytes.NewReader(data), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Open(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	fr, ok := r.(FileReader)
+	if !ok {
+		t.Fatalf("%T does not implement FileReader", r)
+	}
+	f := fr.LocalFile()
+	if err := s.Delete(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 100)
+	if _, err := f.ReadAt(got, 1000); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, data[1000:1100]) {
+		t.Fatalf("file bytes at 1000: %q, want %q", got, data[1000:1100])
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() != int64(len(data)) || r.Size() != fi.Size() {
+		t.Fatalf("file size %d, reader size %d, want %d", fi.Size(), r.Size(), len(data))
+	}
+}
