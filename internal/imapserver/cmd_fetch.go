@@ -127,7 +127,7 @@ func (s *session) cmdFetch(ctx context.Context, cmd *imap.Command) error {
 
 	f := &fetcher{plan: plan, enc: s.enc, open: func(uid mailstore.UID) (mailstore.Body, error) {
 		return s.acct.Open(ctx, v.mailbox.ID, uid)
-	}}
+	}, sendFile: s.fetchSendFile()}
 	return runFetch(ctx, f, s.acct, v.mailbox.ID, uids, s.fetchMsgsOf(ctx, plan, uids, known, seen))
 }
 

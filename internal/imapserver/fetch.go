@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -211,6 +212,11 @@ type fetcher struct {
 	// ends OK [EXPUNGEISSUED], as Dovecot does.
 	skippedExpunged bool
 
+	// sendFile, when not nil, sends a byte range of a stored message's
+	// file straight to the connection (sendFileLiteral); nil: every
+	// literal is copied through the encoder.
+	sendFile func(file *os.File, off, n int64) error
+
 	buf  []byte
 	prep []prepared
 }
@@ -353,16 +359,24 @@ func (f *fetcher) write(m *fetchMsg) error {
 			f.enc.RawBytes(b)
 			b = b[:0]
 			if it.Kind == imap.FetchBinary {
+				lit8 := pr.bin.literal8(body, it.Partial)
+				if d, ok := pr.bin.undecoded(it.Partial); ok {
+					if err := f.literal(body, d, lit8); err != nil {
+						return err
+					}
+					continue
+				}
 				r, n := pr.bin.reader(body, it.Partial)
-				if pr.bin.literal8(body, it.Partial) {
+				if lit8 {
 					f.enc.Literal8(n, r)
 				} else {
 					f.enc.Literal(n, r)
 				}
 				continue
 			}
-			d := pr.sec.clip(it.Partial)
-			f.enc.Literal(d.size(), d.reader(body))
+			if err := f.literal(body, pr.sec.clip(it.Partial), false); err != nil {
+				return err
+			}
 		}
 	}
 	b = append(b, ")\r\n"...)

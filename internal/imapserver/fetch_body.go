@@ -265,6 +265,16 @@ func (b binaryInfo) reader(ra io.ReaderAt, p *imap.Partial) (io.Reader, int64) {
 	return io.LimitReader(r, n), n
 }
 
+// undecoded returns the byte range of the stored message that BINARY sends
+// for partial p, when the data needs no decoding (7bit, 8bit, binary, or
+// a whole message or multipart): ok is false when it must be decoded.
+func (b binaryInfo) undecoded(p *imap.Partial) (d sectionData, ok bool) {
+	if b.enc != "" {
+		return sectionData{}, false
+	}
+	return b.raw.clip(p), true
+}
+
 // literal8 reports whether the data must go as literal8 ("~{n}"). RFC
 // 3516 4.2 requires it when the data has a NUL; like Dovecot, Roost also
 // uses it for everything it decoded from base64 or quoted-printable, whose

@@ -97,6 +97,9 @@ type testServer struct {
 	logger *slog.Logger
 	logs   *syncBuffer
 	writes atomic.Int64 // Write calls on server-side connections
+	// written counts the bytes of those calls; bytes sent with sendfile
+	// (fetch_sendfile.go) bypass them.
+	written atomic.Int64
 	wg     sync.WaitGroup
 	ended  chan struct{} // one value per finished session
 
@@ -189,7 +192,7 @@ func newTestServer(t testing.TB, cfgs ...func(*testConfig)) *testServer {
 			if err != nil {
 				return
 			}
-			c := netserver.NewConn(countingConn{nc, &ts.writes}, ts.tls, false, logger)
+			c := netserver.NewConn(countingConn{nc, &ts.writes, &ts.written}, ts.tls, false, logger)
 			ts.wg.Add(1)
 			go func() {
 				defer ts.wg.Done()
@@ -612,16 +615,21 @@ func (c *testClient) appendMsg(tag, mailbox, msg string) *response {
 }
 
 // countingConn counts Write calls, to check that pipelined answers are
-// flushed together.
+// flushed together, and their bytes. Its NetConn lets netserver send files
+// to the socket below (sendfile), bypassing the counts.
 type countingConn struct {
 	net.Conn
-	n *atomic.Int64
+	n     *atomic.Int64
+	bytes *atomic.Int64
 }
 
 func (c countingConn) Write(p []byte) (int, error) {
 	c.n.Add(1)
+	c.bytes.Add(int64(len(p)))
 	return c.Conn.Write(p)
 }
+
+func (c countingConn) NetConn() net.Conn { return c.Conn }
 
 // syncBuffer is the test log sink. It counts logged session panics as
 // they are written (the buffer may be trimmed during long fuzz runs).
