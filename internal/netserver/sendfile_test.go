@@ -37,7 +37,7 @@ func (u unwrappableCounter) NetConn() net.Conn { return u.Conn }
 
 // testFile writes size random bytes to a file and returns it open, with
 // its contents.
-func testFile(t *testing.T, size int) (*os.File, []byte) {
+func testFile(t testing.TB, size int) (*os.File, []byte) {
 	t.Helper()
 	data := make([]byte, size)
 	r := rand.NewChaCha8([32]byte{1})
@@ -56,7 +56,7 @@ func testFile(t *testing.T, size int) (*os.File, []byte) {
 
 // connPair returns a server-side Conn over wrap(accepted socket) and the
 // client's end. network is "tcp" or "unix".
-func connPair(t *testing.T, network string, wrap func(net.Conn) net.Conn, tlsConfig *tls.Config) (*Conn, net.Conn) {
+func connPair(t testing.TB, network string, wrap func(net.Conn) net.Conn, tlsConfig *tls.Config) (*Conn, net.Conn) {
 	t.Helper()
 	addr := "127.0.0.1:0"
 	if network == "unix" {
