@@ -324,6 +324,7 @@ func (env *searchEnv) search(ctx context.Context, acct mailstore.Account, mbox m
 	var pending []undecided
 	content := needsContent(k)
 	headerOnly := content && !needsBody(k)
+	fieldsOnly := content && searchFieldsOnly(k)
 	match := func(m *mailstore.MessageMeta) {
 		out = append(out, m.UID)
 		env.maxModSeq = max(env.maxModSeq, m.ModSeq)
@@ -335,6 +336,23 @@ func (env *searchEnv) search(ctx context.Context, acct mailstore.Account, mbox m
 		uids := make([]mailstore.UID, len(pending))
 		for j := range pending {
 			uids[j] = pending[j].m.UID
+		}
+		if hs, ok := acct.(mailstore.HeaderSearcher); ok && fieldsOnly {
+			rest, err := env.evalSearchFields(ctx, hs, mbox, k, uids, pending, match)
+			if err != nil {
+				pending = pending[:0]
+				return err
+			}
+			// Left: messages the store kept no fields for (stored by
+			// an older version), read below.
+			pending = rest
+			if len(pending) == 0 {
+				return ctx.Err()
+			}
+			uids = uids[:len(pending)]
+			for j := range pending {
+				uids[j] = pending[j].m.UID
+			}
 		}
 		if hr, ok := acct.(mailstore.HeaderReader); ok && headerOnly {
 			err := env.evalHeaders(ctx, hr, mbox, k, uids, pending, match)
@@ -435,6 +453,64 @@ func needsBody(k *imap.SearchKey) bool {
 	return slices.ContainsFunc(k.Children, needsBody)
 }
 
+// searchFieldsOnly reports whether every content key of k is answered by
+// the fields a store keeps for SEARCH (mailstore.HeaderSearcher): SUBJECT,
+// FROM, TO, CC, BCC, and HEADER on one of these fields.
+func searchFieldsOnly(k *imap.SearchKey) bool {
+	switch k.Op {
+	case "SUBJECT", "FROM", "TO", "CC", "BCC":
+		return true
+	case "HEADER":
+		_, ok := mailstore.SearchFieldOf(k.Field)
+		return ok
+	case "BODY", "TEXT", "SENTBEFORE", "SENTON", "SENTSINCE":
+		return false
+	}
+	for _, c := range k.Children {
+		if !searchFieldsOnly(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// evalSearchFields evaluates k (searchFieldsOnly) on the pending messages
+// (uids are theirs, ascending) from the fields the store keeps for
+// SEARCH, without reading any message; match is called for each that
+// matches. It returns the pending messages the store kept no fields for
+// (reusing pending's storage), which the caller must read. Messages gone
+// from the store match nothing and are not returned.
+func (env *searchEnv) evalSearchFields(ctx context.Context, hs mailstore.HeaderSearcher, mbox mailstore.MailboxID,
+	k *imap.SearchKey, uids []mailstore.UID, pending []undecided, match func(*mailstore.MessageMeta)) ([]undecided, error) {
+	rest := pending[:0] // never overtakes j below
+	c := msgContent{ctx: ctx}
+	j := 0
+	err := hs.SearchFields(ctx, mbox, uids, func(uid mailstore.UID, f *mailstore.SearchFields) error {
+		for j < len(pending) && pending[j].m.UID < uid {
+			j++
+		}
+		if j >= len(pending) || pending[j].m.UID != uid {
+			return nil
+		}
+		p := pending[j]
+		if f == nil {
+			rest = append(rest, p)
+			return nil
+		}
+		c.date, c.sf = p.m.InternalDate, f
+		t, err := env.eval(k, p.i, &p.m, &c)
+		c.sf = nil
+		if err != nil {
+			return err
+		}
+		if t == triYes {
+			match(&p.m)
+		}
+		return nil
+	})
+	return rest, err
+}
+
 // evalHeaders evaluates k, which reads no body (needsBody is false), on
 // the pending messages (uids are theirs, ascending), their top-level
 // headers read in one batch by the store; match is called for each that
@@ -450,7 +526,7 @@ func (env *searchEnv) evalHeaders(ctx context.Context, hr mailstore.HeaderReader
 			return nil
 		}
 		p := &pending[j]
-		c := &msgContent{ctx: ctx, date: p.m.InternalDate, fields: parseFields(hdr), hdrOK: true}
+		c := &msgContent{ctx: ctx, date: p.m.InternalDate, fields: mailstore.SplitHeader(hdr), hdrOK: true}
 		t, err := env.eval(k, p.i, &p.m, c)
 		if err != nil {
 			return err

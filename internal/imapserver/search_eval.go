@@ -35,6 +35,10 @@ type msgContent struct {
 	fields []message.Field // top-level header, parsed
 	hdrOK  bool
 	root   *message.Part
+	// sf, when set, are the fields the store keeps for SEARCH
+	// (mailstore.HeaderSearcher): keys on them are answered without the
+	// header.
+	sf *mailstore.SearchFields
 }
 
 func (c *msgContent) close() {
@@ -69,47 +73,9 @@ func (c *msgContent) header() ([]message.Field, error) {
 	if _, err := b.ReadAt(raw, 0); err != nil && err != io.EOF {
 		return nil, fmt.Errorf("read header: %w", err)
 	}
-	c.fields = parseFields(raw)
+	c.fields = mailstore.SplitHeader(raw)
 	c.hdrOK = true
 	return c.fields, nil
-}
-
-// parseFields splits raw header bytes into fields; Value keeps the folding.
-// Lines that are not fields are skipped. The header is copied into one
-// string and each Name and Value is a substring of it: a header SEARCH
-// parses every message's header, and two strings per field were a quarter
-// of the bytes the server allocated under the webmail benchmark
-// (docs/BENCHMARKS.md, "Read paths on prepared statements"). raw may be
-// reused by the caller afterwards.
-func parseFields(raw []byte) []message.Field {
-	hdr := string(raw)
-	// At most one field per line: one allocation instead of regrowing.
-	fields := make([]message.Field, 0, strings.Count(hdr, "\n"))
-	for len(hdr) > 0 {
-		line := hdr
-		if i := strings.IndexByte(hdr, '\n'); i >= 0 {
-			line = hdr[:i+1]
-		}
-		hdr = hdr[len(line):]
-		if line == "\n" || line == "\r\n" {
-			break
-		}
-		if line[0] == ' ' || line[0] == '\t' {
-			if len(fields) > 0 {
-				fields[len(fields)-1].Value += line
-			}
-			continue
-		}
-		i := strings.IndexByte(line, ':')
-		if i <= 0 {
-			continue
-		}
-		fields = append(fields, message.Field{
-			Name:  strings.TrimRight(line[:i], " \t"),
-			Value: line[i+1:],
-		})
-	}
-	return fields
 }
 
 // fold returns s lower-cased for case-insensitive matching.
@@ -153,16 +119,22 @@ func (c *msgContent) match(k *imap.SearchKey) (bool, error) {
 	if k.Op == "HEADER" {
 		name = k.Field
 	}
+	needle := fold(k.Text)
+	if c.sf != nil {
+		// The same answer as below, from the text the store keeps.
+		if f, ok := mailstore.SearchFieldOf(name); ok {
+			return c.sf.Contains(f, needle), nil
+		}
+	}
 	fields, err := c.header()
 	if err != nil {
 		return false, err
 	}
-	needle := fold(k.Text)
 	for _, f := range fields {
 		if !strings.EqualFold(f.Name, name) {
 			continue
 		}
-		if needle == "" || strings.Contains(fold(message.DecodeHeader(f.Value)), needle) {
+		if needle == "" || strings.Contains(mailstore.HeaderFieldText(f.Value), needle) {
 			return true, nil
 		}
 	}
@@ -221,7 +193,7 @@ func partContains(ra io.ReaderAt, p *message.Part, needle string) (bool, error) 
 		if _, err := ra.ReadAt(hdr, m.Start); err != nil && err != io.EOF {
 			return false, err
 		}
-		for _, f := range parseFields(hdr) {
+		for _, f := range mailstore.SplitHeader(hdr) {
 			if strings.Contains(fold(f.Name+":"+message.DecodeHeader(f.Value)), needle) {
 				return true, nil
 			}

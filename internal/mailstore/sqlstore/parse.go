@@ -13,6 +13,10 @@ type CacheData struct {
 	Envelope, BodyStructure, Body string
 	Parts                         []byte // message.MarshalParts of the MIME tree
 	HeaderSize                    int64
+	// SearchFields is the stored form of the message's
+	// mailstore.SearchFields (MarshalSearchFields), nil when its header
+	// is bigger than SearchHeaderMax.
+	SearchFields []byte
 }
 
 // Parser parses a message fed through its writer, in its own goroutine, so
@@ -33,7 +37,8 @@ func StartParser() *Parser {
 	pr, pw := io.Pipe()
 	p := &Parser{pw: pw, done: make(chan parseResult, 1)}
 	go func() {
-		m, err := message.Parse(pr)
+		head := &headCapture{r: pr}
+		m, err := message.Parse(head)
 		// Drain whatever the parser left so that the writer never blocks.
 		io.Copy(io.Discard, pr)
 		pr.Close()
@@ -47,6 +52,7 @@ func StartParser() *Parser {
 			Body:          m.BodyStructure(false),
 			Parts:         message.MarshalParts(m.Root),
 			HeaderSize:    m.HeaderSize(),
+			SearchFields:  searchFieldsFor(head.head, m.HeaderSize()),
 		}}
 	}()
 	return p

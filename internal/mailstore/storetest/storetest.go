@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) mailstore.Store) {
 		{"View", testView},
 		{"Metas", testMetas},
 		{"SearchMeta", testSearchMeta},
+		{"SearchFields", testSearchFields},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -208,6 +208,11 @@ CREATE INDEX import_ledger_mailbox ON import_ledger (mailbox_id);
 -- When the daily sweep of unreferenced bodies last ran (one row).
 CREATE TABLE roost_sweep (last timestamptz NOT NULL);
 `,
+	// 3: the text the SEARCH keys SUBJECT, FROM, TO, CC and BCC match,
+	// kept at append (sqlstore.MarshalSearchFields), so that a header
+	// SEARCH reads no message body. Rows stored before hold NULL and are
+	// searched through their body.
+	`ALTER TABLE contents ADD COLUMN search_fields bytea;`,
 }
 
 // migrate brings the database to the current schema. It runs in one

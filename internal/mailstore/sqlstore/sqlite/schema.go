@@ -164,6 +164,11 @@ CREATE TABLE import_ledger (
 ) WITHOUT ROWID;
 CREATE INDEX import_ledger_message_id ON import_ledger (message_id) WHERE message_id != '';
 `,
+	// 6: the text the SEARCH keys SUBJECT, FROM, TO, CC and BCC match,
+	// kept at append (sqlstore.MarshalSearchFields), so that a header
+	// SEARCH opens no message file. Rows stored before hold NULL and are
+	// searched through their file.
+	`ALTER TABLE message_cache ADD COLUMN search_fields BLOB;`,
 }
 
 // migrate brings the database to the current schema and, for a new
