@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	msqlite "modernc.org/sqlite"
@@ -28,10 +29,21 @@ type account struct {
 	refs  int           // guarded by st.mu
 	idle  *time.Timer   // guarded by st.mu: closes the account when refs stays 0
 
-	w     *sql.DB   // the writer: one connection, BEGIN IMMEDIATE
-	r     *sql.DB   // the reader pool: query_only
-	rst   stmtCache // prepared statements of r (stmtcache.go)
+	// The databases are opened per use (dbs.go): w and r run single
+	// statements on the writer and on the reader pool, a.read and a.write
+	// transactions; all hold the databases (acquireDBs) while they run.
+	w     writerDB
+	r     readerDB
 	blobs *blob.Store
+
+	hmu     sync.Mutex
+	cur     atomic.Pointer[dbs] // the open databases, nil while closed; written under hmu
+	inUse   int                 // calls holding cur; guarded by hmu
+	lastUse time.Time           // when inUse last dropped to 0; guarded by hmu
+	idleT   *time.Timer         // closeIdleDBs; guarded by hmu
+	armed   bool                // idleT is pending; guarded by hmu
+	shut    bool                // the account is closed; guarded by hmu
+	closing sync.WaitGroup      // idle closes in progress
 
 	dropMu   sync.Mutex
 	dropHeld bool // POP3 maildrop lock
@@ -76,40 +88,26 @@ func dsnSync(path string, busy time.Duration, synchronous string, writer bool) s
 	return s + "&_query_only=1"
 }
 
+// newAccount returns the account of user in dir, not yet opened.
+func newAccount(st *Store, user, dir string) *account {
+	a := &account{st: st, user: user, dir: dir, ready: make(chan struct{}), refs: 1}
+	a.w = writerDB{a}
+	a.r = readerDB{a}
+	return a
+}
+
 func (a *account) open(ctx context.Context) error {
 	if err := os.MkdirAll(a.dir, 0o700); err != nil {
 		return mailstore.Internal("create account directory", err)
 	}
-	path := indexPath(a.dir)
-	var err error
-	a.w, err = sql.Open("sqlite", dsnSync(path, a.st.opts.BusyTimeout, a.st.baseSync(), true))
-	if err != nil {
-		return mailstore.Internal("open account database", err)
-	}
-	a.w.SetMaxOpenConns(1)
-	a.w.SetMaxIdleConns(1)
-	a.w.SetConnMaxLifetime(0)
-	// Like the readers, the writer connection is closed when unused for
-	// connIdleTime: an account whose sessions only idle then holds no
-	// SQLite connection at all. The checkpoint SQLite runs when the last
-	// one closes is invisible to watchers (they read the change file,
-	// see Store.poll).
-	a.w.SetConnMaxIdleTime(a.st.connIdle)
 	if err := a.migrate(ctx); err != nil {
-		a.w.Close()
+		a.shutDBs()
 		return err
 	}
-	a.r, err = sql.Open("sqlite", dsnSync(path, a.st.opts.BusyTimeout, a.st.baseSync(), false))
-	if err != nil {
-		a.w.Close()
-		return mailstore.Internal("open account database", err)
-	}
-	a.r.SetMaxOpenConns(readerConns)
-	a.r.SetMaxIdleConns(readerConns)
-	a.r.SetConnMaxIdleTime(a.st.connIdle)
+	var err error
 	a.blobs, err = blob.Open(filepath.Join(a.dir, "msg"))
 	if err != nil {
-		a.closeDBs()
+		a.shutDBs()
 		return mailstore.Internal("open blob store", err)
 	}
 	if a.st.opts.Fsync == sqlstore.FsyncNever {
@@ -168,18 +166,8 @@ func (a *account) maybeSweep(ctx context.Context) {
 	}
 }
 
-func (a *account) closeDBs() error {
-	var errs []error
-	if a.w != nil {
-		a.w.Exec(`PRAGMA optimize`)
-		errs = append(errs, a.w.Close())
-	}
-	if a.r != nil {
-		a.rst.close()
-		errs = append(errs, a.r.Close())
-	}
-	return errors.Join(errs...)
-}
+// closeDBs closes the account's databases for good (dbs.go, shutDBs).
+func (a *account) closeDBs() error { return a.shutDBs() }
 
 // release drops one reference. When the last one goes, the databases are
 // closed after Options.IdleClose unless the account is taken again.
@@ -243,6 +231,12 @@ func (a *account) write(ctx context.Context, op string, fn func(tx *sql.Tx) erro
 // are fsynced before writeSync returns; flag-only ones (durable false,
 // flags.go) only under mail_fsync = always (see beginWrite).
 func (a *account) writeSync(ctx context.Context, op string, durable bool, fn func(tx *sql.Tx) error) error {
+	// Held across the whole transaction: beginWrite's own hold ends when
+	// it returns.
+	if _, err := a.acquireDBs(); err != nil {
+		return dbErr(op, err)
+	}
+	defer a.releaseDBs()
 	conn, tx, err := a.beginWrite(ctx, durable)
 	if err != nil {
 		return dbErr(op, err)
@@ -260,16 +254,24 @@ func (a *account) writeSync(ctx context.Context, op string, durable bool, fn fun
 }
 
 // read runs fn in a read-only transaction: one consistent snapshot.
+// The databases are held until fn has returned and the transaction ended.
 func (a *account) read(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
-	tx, err := a.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	d, err := a.acquireDBs()
 	if err != nil {
 		return dbErr(op, err)
 	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
+	defer a.releaseDBs()
+	tx, err := d.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
 		return dbErr(op, err)
 	}
-	return nil
+	defer tx.Rollback() // if fn panics
+	err = fn(tx)
+	tx.Rollback()
+	// Statements fn met first (cachedTx) are prepared now that the
+	// transaction's connection is free (stmtcache.go).
+	d.rst.prepareWanted(ctx, d.r)
+	return dbErr(op, err)
 }
 
 // notify wakes the user's watchers after a commit.

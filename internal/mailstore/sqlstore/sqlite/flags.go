@@ -51,9 +51,16 @@ func (st *Store) baseSync() string {
 // Under optimized the level is set before every transaction, FULL or
 // NORMAL, so a connection never carries a flag transaction's NORMAL into
 // a durable one. SQLite refuses to change it inside a transaction, hence
-// the pinned connection. The caller closes conn after the transaction.
+// the pinned connection. The caller closes conn after the transaction,
+// and holds the account's databases (acquireDBs) around the whole of it,
+// as writeSync does: beginWrite's own hold ends when it returns.
 func (a *account) beginWrite(ctx context.Context, durable bool) (*sql.Conn, *sql.Tx, error) {
-	conn, err := a.w.Conn(ctx)
+	d, err := a.acquireDBs()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer a.releaseDBs()
+	conn, err := d.w.Conn(ctx)
 	if err != nil {
 		return nil, nil, err
 	}

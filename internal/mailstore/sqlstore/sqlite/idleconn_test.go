@@ -50,15 +50,20 @@ func TestIdleAccountHoldsNoConnection(t *testing.T) {
 		t.Fatal("no open file under the account right after use: the check below proves nothing")
 	}
 
+	if st.liveDBs.Load() != 1 || a.cur.Load() == nil {
+		t.Fatalf("right after use: %d database sets open, want the account's", st.liveDBs.Load())
+	}
+
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		w, r := a.w.Stats().OpenConnections, a.r.Stats().OpenConnections
+		held := a.cur.Load() != nil
+		live := st.liveDBs.Load()
 		n := openFilesUnder(t, dir)
-		if w == 0 && r == 0 && n == 0 {
+		if !held && live == 0 && n == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("idle account still holds %d writer and %d reader connections, %d open files under %s", w, r, n, dir)
+			t.Fatalf("idle account still holds its databases (%v), %d database sets open, %d open files under %s", held, live, n, dir)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -236,7 +241,7 @@ func TestOtherProcessWakesIdleAccount(t *testing.T) {
 	defer stop()
 	a := ref.(*accountRef).account
 	deadline := time.Now().Add(10 * time.Second)
-	for a.w.Stats().OpenConnections+a.r.Stats().OpenConnections != 0 {
+	for a.cur.Load() != nil || openFilesUnder(t, a.dir) != 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("connections never closed")
 		}

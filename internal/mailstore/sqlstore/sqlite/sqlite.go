@@ -65,8 +65,9 @@
 // fresh nonce afterwards (see Store.poll), every Options.PollInterval (default
 // 300ms), but only while the user has at least one watcher; polling stops
 // with the last watcher. No database connection is held for it, and an
-// account's connections, writer included, close after 30 seconds unused
-// even while its sessions idle.
+// account's databases (both *sql.DB objects, every connection, the
+// prepared statements) close after 2 seconds unused even while its
+// sessions idle, and reopen on the next call (dbs.go).
 //
 // # Locks
 //
@@ -83,6 +84,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/roost-mail/roost/internal/mailstore"
@@ -127,13 +129,17 @@ const (
 	sweepEvery          = 24 * time.Hour         // orphan sweep at most this often per account
 	sweepMinAge         = time.Hour              // never sweep a blob younger than this: it may be about to be committed
 
-	// connIdleTime closes an account's connections (readers and the
-	// writer) unused this long, while the account stays open (its
-	// sessions idle): each costs ~200 KiB (SQLite page cache, lookaside,
-	// schema), so an idle IMAP user would otherwise hold up to 5 (issue
-	// 8: memory per idle connection). Reopening one costs well under a
-	// millisecond.
-	connIdleTime = 30 * time.Second
+	// connIdleTime closes an account's databases (dbs.go: both *sql.DB
+	// objects, their connections, the prepared statements) unused this
+	// long, while the account stays open (its sessions idle). Each
+	// connection costs ~200 KiB of SQLite memory (page cache, lookaside,
+	// schema) while open, and the C allocator keeps about 1/16 of the
+	// peak after they close, so during a burst of logins by different
+	// users the number of accounts whose databases are open at once is
+	// what an idle server keeps (issue 8). Long enough to cover the gaps
+	// between the commands of a client's burst; reopening costs ~1.5 ms
+	// (BenchmarkReopenDBs).
+	connIdleTime = 2 * time.Second
 )
 
 // Store is the SQLite mail store. It is safe for concurrent use.
@@ -142,6 +148,9 @@ type Store struct {
 	log         *slog.Logger
 	accountsDir string
 	connIdle    time.Duration // connIdleTime; tests shorten it
+
+	liveDBs atomic.Int64 // account database sets (dbs) open now; tests read it
+	dbOpens atomic.Int64 // database sets opened so far
 
 	mu       sync.Mutex
 	accounts map[string]*account // open accounts by user name
@@ -245,7 +254,7 @@ func (st *Store) Account(ctx context.Context, user string) (mailstore.Account, e
 		}
 		a := st.accounts[user]
 		if a == nil {
-			a = &account{st: st, user: user, dir: dir, ready: make(chan struct{}), refs: 1}
+			a = newAccount(st, user, dir)
 			st.accounts[user] = a
 			st.mu.Unlock()
 			a.err = a.open(ctx)

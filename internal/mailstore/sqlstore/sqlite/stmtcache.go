@@ -15,61 +15,74 @@ import (
 // statement prepared on the *sql.DB is prepared once per connection by
 // database/sql and kept with it; Tx.StmtContext reuses it.
 type stmtCache struct {
-	mu        sync.RWMutex
-	stmts     map[string]*sql.Stmt
-	preparing map[string]bool // queries being prepared in the background
-	bg        sync.WaitGroup  // those background prepares (tests wait on it)
+	mu     sync.RWMutex
+	stmts  map[string]*sql.Stmt
+	wanted map[string]bool // queries met in a transaction, to prepare after it (prepareWanted)
 }
 
 // txStmt returns query as a statement of tx (a transaction of db) when the
 // cache already holds it, and nil otherwise: the caller then runs the query
-// on tx unprepared, and the cache prepares it in the background for the
-// next call.
+// on tx unprepared, and the query is prepared by prepareWanted once the
+// transaction has ended.
 //
 // It must never prepare on db while the caller holds tx: preparing on db
 // waits for a free connection of the pool, and when every connection is
 // held by a transaction doing the same, none is ever freed (200 sessions
-// woken by one delivery deadlocked that way).
-func (c *stmtCache) txStmt(ctx context.Context, db *sql.DB, tx *sql.Tx, query string) *sql.Stmt {
+// woken by one delivery deadlocked that way). Preparing on a goroutine of
+// its own while tx runs avoided that, but took (and opened) another
+// reader connection for every statement the transaction met first: up
+// to the whole pool for one SELECT of a freshly opened account, ~200 KiB
+// of SQLite memory each (issue 8).
+func (c *stmtCache) txStmt(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt {
 	c.mu.RLock()
 	st, ok := c.stmts[query]
+	want := c.wanted[query]
 	c.mu.RUnlock()
 	if ok {
 		return tx.StmtContext(ctx, st)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.preparing[query] {
-		return nil
-	}
-	if c.preparing == nil {
-		c.preparing = map[string]bool{}
-	}
-	c.preparing[query] = true
-	c.bg.Add(1)
-	go func() {
-		defer c.bg.Done()
-		// Holds no connection while it waits for one. An error (the
-		// account closed meanwhile) leaves the query uncached.
-		c.dbStmt(context.Background(), db, query)
+	if !want {
 		c.mu.Lock()
-		delete(c.preparing, query)
+		if c.wanted == nil {
+			c.wanted = map[string]bool{}
+		}
+		c.wanted[query] = true
 		c.mu.Unlock()
-	}()
+	}
 	return nil
 }
 
-// close waits for background prepares (so that none opens a connection,
-// and with it the database's WAL files, after the account closed) and
-// closes the cached statements; the cache stays usable.
+// prepareWanted prepares on db the queries txStmt met unprepared. It runs
+// after a read transaction has ended (account.read), when the caller holds
+// no connection of db: it takes the one the transaction just gave back,
+// normally without opening another. A query whose prepare fails stays
+// unprepared until it is met again.
+func (c *stmtCache) prepareWanted(ctx context.Context, db *sql.DB) {
+	c.mu.Lock()
+	if len(c.wanted) == 0 {
+		c.mu.Unlock()
+		return
+	}
+	qs := make([]string, 0, len(c.wanted))
+	for q := range c.wanted {
+		qs = append(qs, q)
+	}
+	clear(c.wanted)
+	c.mu.Unlock()
+	for _, q := range qs {
+		c.dbStmt(ctx, db, q)
+	}
+}
+
+// close closes the cached statements; the cache stays usable.
 func (c *stmtCache) close() {
-	c.bg.Wait()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for q, st := range c.stmts {
 		st.Close()
 		delete(c.stmts, q)
 	}
+	clear(c.wanted)
 }
 
 // cachedTx is a read transaction whose queries go through the account's
@@ -80,15 +93,27 @@ type cachedTx struct {
 	tx *sql.Tx
 }
 
+// stmt returns query prepared on c.tx, or nil (see txStmt). The
+// transaction is one of a.read, which holds the account's databases, so
+// a.cur is the set tx belongs to; it is nil only if the account was
+// closed under the call, and the query then runs on tx unprepared.
+func (c cachedTx) stmt(ctx context.Context, query string) *sql.Stmt {
+	d := c.a.cur.Load()
+	if d == nil {
+		return nil
+	}
+	return d.rst.txStmt(ctx, c.tx, query)
+}
+
 func (c cachedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if st := c.a.rst.txStmt(ctx, c.a.r, c.tx, query); st != nil {
+	if st := c.stmt(ctx, query); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
 	return c.tx.QueryContext(ctx, query, args...)
 }
 
 func (c cachedTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	if st := c.a.rst.txStmt(ctx, c.a.r, c.tx, query); st != nil {
+	if st := c.stmt(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
 	return c.tx.QueryRowContext(ctx, query, args...)
@@ -127,21 +152,31 @@ func (c *stmtCache) dbStmt(ctx context.Context, db *sql.DB, query string) (*sql.
 
 // cachedDB runs single queries on the reader pool outside a transaction
 // (one statement is its own snapshot) through the statement cache; the
-// same rule as cachedTx: constant query strings only.
+// same rule as cachedTx: constant query strings only. Each call holds the
+// account's databases while it runs (readerDB).
 type cachedDB struct{ a *account }
 
-func (c cachedDB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	st, err := c.a.rst.dbStmt(ctx, c.a.r, query)
-	if err != nil {
-		return nil, err
-	}
-	return st.QueryContext(ctx, args...)
+func (c cachedDB) QueryContext(ctx context.Context, query string, args ...any) (rows *sql.Rows, err error) {
+	err = c.a.withDBs(func(d *dbs) error {
+		st, err := d.rst.dbStmt(ctx, d.r, query)
+		if err != nil {
+			return err
+		}
+		rows, err = st.QueryContext(ctx, args...)
+		return err
+	})
+	return rows, err
 }
 
 func (c cachedDB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	st, err := c.a.rst.dbStmt(ctx, c.a.r, query)
+	d, err := c.a.acquireDBs()
 	if err != nil {
-		return c.a.r.QueryRowContext(ctx, query, args...)
+		return errRow(ctx)
+	}
+	defer c.a.releaseDBs()
+	st, err := d.rst.dbStmt(ctx, d.r, query)
+	if err != nil {
+		return d.r.QueryRowContext(ctx, query, args...)
 	}
 	return st.QueryRowContext(ctx, args...)
 }

@@ -20,6 +20,7 @@ import (
 func TestReadPathsUseStatementCache(t *testing.T) {
 	st := openTestStore(t, t.TempDir())
 	defer st.Close()
+	st.connIdle = time.Hour // one statement cache for the whole test
 	ctx := context.Background()
 	ref, err := st.Account(ctx, "u")
 	if err != nil {
@@ -67,10 +68,13 @@ func TestReadPathsUseStatementCache(t *testing.T) {
 		}
 	}
 	size := func() int {
-		acc.rst.bg.Wait() // statements first used in a transaction are prepared in the background
-		acc.rst.mu.RLock()
-		defer acc.rst.mu.RUnlock()
-		return len(acc.rst.stmts)
+		d := acc.cur.Load()
+		if d == nil {
+			t.Fatal("the account's databases were closed during the test (connIdle)")
+		}
+		d.rst.mu.RLock()
+		defer d.rst.mu.RUnlock()
+		return len(d.rst.stmts)
 	}
 	round()
 	first := size()
@@ -135,5 +139,4 @@ func TestCacheNoDeadlockWhenPoolBusy(t *testing.T) {
 			}
 		}
 	}
-	acc.rst.bg.Wait()
 }
