@@ -22,8 +22,10 @@ func BenchmarkFetchBody(b *testing.B) {
 	for _, size := range []int{16 << 10, 64 << 10, 128 << 10, 256 << 10, 1 << 20, 10 << 20} {
 		for _, path := range []string{"copy", "sendfile"} {
 			b.Run(fmt.Sprintf("%dKiB/%s", size>>10, path), func(b *testing.B) {
+				// Restored after the server's cleanup (cleanups run last
+				// registered first), when no session reads it any more.
 				saved := sendFileMin
-				defer func() { sendFileMin = saved }()
+				b.Cleanup(func() { sendFileMin = saved })
 				if path == "copy" {
 					sendFileMin = 1 << 62
 				} else {
