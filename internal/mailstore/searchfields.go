@@ -23,7 +23,9 @@ type HeaderSearcher interface {
 	// must then read that message's header itself. f and the bytes it
 	// holds are only valid during the call. Messages not in the mailbox
 	// are skipped. KindNotFound if the mailbox does not exist; an error
-	// from fn stops the read and is returned as it is.
+	// from fn stops the read and is returned as it is. fn may run while
+	// the store holds a read transaction: it must not block (no writes
+	// to a client).
 	SearchFields(ctx context.Context, mbox MailboxID, uids []UID, fn func(uid UID, f *SearchFields) error) error
 }
 
@@ -121,8 +123,9 @@ func SearchFieldsOf(hdr []byte) SearchFields {
 // with a space or tab; Value is everything after the colon, line breaks
 // and folding kept. Other lines are skipped; an empty line ends the
 // header. The header is copied into one string and each Name and Value is
-// a substring of it (one allocation for the text, one for the slice), so
-// raw may be reused by the caller afterwards.
+// a substring of it (one allocation for the text, one for the slice; a
+// field continued after a skipped line costs one more), so raw may be
+// reused by the caller afterwards.
 func SplitHeader(raw []byte) []message.Field {
 	hdr := string(raw)
 	// At most one field per line: one allocation instead of regrowing.
