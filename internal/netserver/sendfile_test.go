@@ -1,6 +1,7 @@
 package netserver
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -101,11 +103,17 @@ func TestSendFile(t *testing.T) {
 		t.Skip("sendfile is implemented for Linux only")
 	}
 	f, data := testFile(t, 3<<20+17)
-	for _, network := range []string{"tcp", "unix"} {
+	for _, network := range []string{"tcp", "unix", "tcp behind a PROXY header"} {
 		t.Run(network, func(t *testing.T) {
 			var through atomic.Int64
-			c, client := connPair(t, network, func(nc net.Conn) net.Conn {
-				return unwrappableCounter{writeCounter{nc, &through}}
+			c, client := connPair(t, strings.Fields(network)[0], func(nc net.Conn) net.Conn {
+				var w net.Conn = unwrappableCounter{writeCounter{nc, &through}}
+				if strings.Contains(network, "PROXY") {
+					// As acceptProxied wraps a HAProxy listener's
+					// connection after reading the header.
+					w = &bufferedConn{Conn: w, r: bufio.NewReader(nc)}
+				}
+				return w
 			}, nil)
 			if !c.CanSendFile() {
 				t.Fatal("CanSendFile: false on a plain socket")
