@@ -319,6 +319,9 @@ func (env *searchEnv) search(ctx context.Context, acct mailstore.Account, mbox m
 			candidates, subset, k = c, true, rest
 		}
 	}
+	if hs, ok := acct.(mailstore.HeaderSearcher); ok && searchFieldsPure(k) {
+		return env.searchFields(ctx, acct, hs, mbox, k, candidates, subset)
+	}
 	env.maxModSeq = 0
 	var out []mailstore.UID
 	var pending []undecided
@@ -346,50 +349,16 @@ func (env *searchEnv) search(ctx context.Context, acct mailstore.Account, mbox m
 			// Left: messages the store kept no fields for (stored by
 			// an older version), read below.
 			pending = rest
-			if len(pending) == 0 {
-				return ctx.Err()
-			}
 			uids = uids[:len(pending)]
 			for j := range pending {
 				uids[j] = pending[j].m.UID
 			}
 		}
-		if hr, ok := acct.(mailstore.HeaderReader); ok && headerOnly {
-			err := env.evalHeaders(ctx, hr, mbox, k, uids, pending, match)
-			pending = pending[:0]
-			if err != nil {
-				return err
-			}
-			return ctx.Err()
-		}
-		caches, err := acct.Cache(ctx, mbox, uids)
+		err := env.evalRead(ctx, acct, mbox, k, uids, pending, headerOnly, match)
+		pending = pending[:0]
 		if err != nil {
 			return err
 		}
-		ci := 0
-		for j := range pending {
-			p := &pending[j]
-			uid := p.m.UID
-			for ci < len(caches) && caches[ci].UID < uid {
-				ci++
-			}
-			if ci >= len(caches) || caches[ci].UID != uid {
-				continue // expunged meanwhile: cannot match content keys
-			}
-			c := &msgContent{ctx: ctx, acct: acct, mbox: mbox, cache: &caches[ci], date: p.m.InternalDate}
-			t, err := env.eval(k, p.i, &p.m, c)
-			c.close()
-			if err != nil {
-				if isExpungedErr(err) {
-					continue
-				}
-				return err
-			}
-			if t == triYes {
-				match(&p.m)
-			}
-		}
-		pending = pending[:0]
 		return ctx.Err()
 	}
 	base := 0 // view index of the batch's first UID (all of the view)
@@ -438,6 +407,49 @@ func (env *searchEnv) search(ctx context.Context, acct mailstore.Account, mbox m
 	return out, nil
 }
 
+// evalRead evaluates k on the pending messages (uids are theirs,
+// ascending) from their content read from the store: top-level headers in
+// one batch (mailstore.HeaderReader) when k reads no body (headerOnly),
+// else each message through Cache and Open. match is called for each
+// that matches; messages gone from the store match nothing.
+func (env *searchEnv) evalRead(ctx context.Context, acct mailstore.Account, mbox mailstore.MailboxID, k *imap.SearchKey,
+	uids []mailstore.UID, pending []undecided, headerOnly bool, match func(*mailstore.MessageMeta)) error {
+	if len(pending) == 0 {
+		return nil
+	}
+	if hr, ok := acct.(mailstore.HeaderReader); ok && headerOnly {
+		return env.evalHeaders(ctx, hr, mbox, k, uids, pending, match)
+	}
+	caches, err := acct.Cache(ctx, mbox, uids)
+	if err != nil {
+		return err
+	}
+	ci := 0
+	for j := range pending {
+		p := &pending[j]
+		uid := p.m.UID
+		for ci < len(caches) && caches[ci].UID < uid {
+			ci++
+		}
+		if ci >= len(caches) || caches[ci].UID != uid {
+			continue // expunged meanwhile: cannot match content keys
+		}
+		c := &msgContent{ctx: ctx, acct: acct, mbox: mbox, cache: &caches[ci], date: p.m.InternalDate}
+		t, err := env.eval(k, p.i, &p.m, c)
+		c.close()
+		if err != nil {
+			if isExpungedErr(err) {
+				continue
+			}
+			return err
+		}
+		if t == triYes {
+			match(&p.m)
+		}
+	}
+	return nil
+}
+
 // undecided is a message whose match depends on its content.
 type undecided struct {
 	i int // view index
@@ -472,6 +484,73 @@ func searchFieldsOnly(k *imap.SearchKey) bool {
 		}
 	}
 	return true
+}
+
+// searchFieldsPure reports whether k reads nothing but the fields a
+// store keeps for SEARCH: every key in it is one searchFieldsOnly accepts
+// as content, or ALL, under AND, OR and NOT. Such a key needs no
+// metadata of the messages (no flags, dates, sizes, sequence numbers or
+// MODSEQ).
+func searchFieldsPure(k *imap.SearchKey) bool {
+	switch k.Op {
+	case "SUBJECT", "FROM", "TO", "CC", "BCC", "HEADER":
+		return searchFieldsOnly(k)
+	case "ALL":
+		return true
+	case "AND", "OR", "NOT":
+		for _, c := range k.Children {
+			if !searchFieldsPure(c) {
+				return false
+			}
+		}
+		return len(k.Children) > 0
+	}
+	return false
+}
+
+// searchFields answers a key that reads only kept fields
+// (searchFieldsPure) for the candidates (the view's UIDs, or a subset of
+// them when subset is set), without reading their metadata: the UIDs go
+// to the store in batches, and the messages it kept no fields for are
+// read (evalRead) knowing only their UID, which is all such a key looks
+// at. Messages gone from the store match nothing, as in search. The
+// webmail profile of roost bench spent a third of a header SEARCH's
+// server CPU reading metadata it did not use (docs/BENCHMARKS.md).
+func (env *searchEnv) searchFields(ctx context.Context, acct mailstore.Account, hs mailstore.HeaderSearcher,
+	mbox mailstore.MailboxID, k *imap.SearchKey, candidates []mailstore.UID, subset bool) ([]mailstore.UID, error) {
+	env.maxModSeq = 0 // no MODSEQ key (RFC 7162 3.1.5)
+	var out []mailstore.UID
+	match := func(m *mailstore.MessageMeta) { out = append(out, m.UID) }
+	pending := make([]undecided, 0, min(len(candidates), searchBatch))
+	for start := 0; start < len(candidates); start += searchBatch {
+		batch := candidates[start:min(start+searchBatch, len(candidates))]
+		pending = pending[:0]
+		for off, u := range batch {
+			i := start + off
+			if subset {
+				i, _ = env.v.index(u)
+			}
+			pending = append(pending, undecided{i: i, m: mailstore.MessageMeta{UID: u}})
+		}
+		rest, err := env.evalSearchFields(ctx, hs, mbox, k, batch, pending, match)
+		if err != nil {
+			return nil, err
+		}
+		if len(rest) > 0 {
+			uids := make([]mailstore.UID, len(rest))
+			for j := range rest {
+				uids[j] = rest[j].m.UID
+			}
+			if err := env.evalRead(ctx, acct, mbox, k, uids, rest, true, match); err != nil {
+				return nil, err
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+	slices.Sort(out) // the messages read come after the batch's others
+	return out, nil
 }
 
 // evalSearchFields evaluates k (searchFieldsOnly) on the pending messages

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/roost-mail/roost/internal/bench/mailgen"
 	"github.com/roost-mail/roost/internal/imap"
@@ -114,11 +115,17 @@ type partialFieldsHeaders struct {
 	mailstore.HeaderReader
 }
 
-// countingAccount forwards everything and counts the reads of messages.
+// countingAccount forwards everything and counts the reads of messages
+// and of their metadata.
 type countingAccount struct {
 	mailstore.Account
 	mailstore.HeaderSearcher
-	opens, headers int
+	opens, headers, metas int
+}
+
+func (c *countingAccount) Metas(ctx context.Context, mbox mailstore.MailboxID, uids []mailstore.UID) ([]mailstore.MessageMeta, error) {
+	c.metas++
+	return c.Account.Metas(ctx, mbox, uids)
 }
 
 func (c *countingAccount) Open(ctx context.Context, mbox mailstore.MailboxID, uid mailstore.UID) (mailstore.Body, error) {
@@ -178,6 +185,11 @@ func TestSearchFieldsSamePaths(t *testing.T) {
 		{Op: "OR", Children: []*imap.SearchKey{key("SUBJECT", "meeting"), key("FROM", "jones")}},
 		{Op: "NOT", Children: []*imap.SearchKey{key("TO", "example")}},
 		{Op: "AND", Children: []*imap.SearchKey{key("FROM", "a"), {Op: "UNSEEN"}, {Op: "SMALLER", Number: 4000}}},
+		// Date or size answered by the store first, then the fields of
+		// those messages only.
+		{Op: "AND", Children: []*imap.SearchKey{{Op: "SINCE", Date: time.Date(2023, 1, 3, 0, 0, 0, 0, time.UTC)}, key("SUBJECT", "re")}},
+		{Op: "AND", Children: []*imap.SearchKey{{Op: "LARGER", Number: 3000}, {Op: "OR", Children: []*imap.SearchKey{key("FROM", "a"), {Op: "ALL"}}}}},
+		{Op: "AND", Children: []*imap.SearchKey{{Op: "ALL"}, {Op: "NOT", Children: []*imap.SearchKey{key("CC", "")}}}},
 	}
 	for _, k := range keys {
 		var want []mailstore.UID
@@ -202,14 +214,22 @@ func TestSearchFieldsSamePaths(t *testing.T) {
 			}
 		}
 	}
-	// With kept fields, no message is read.
+	// With kept fields, no message is read, and for keys on them alone
+	// no metadata either; with a flag key too, metadata but no message.
 	ca := &countingAccount{Account: acct, HeaderSearcher: hs}
-	got, err := SearchMailbox(ctx, ca, mbox, "", key("SUBJECT", "e"))
+	got, err := SearchMailbox(ctx, ca, mbox, "", &imap.SearchKey{Op: "OR", Children: []*imap.SearchKey{key("SUBJECT", "e"), key("TO", "x")}})
 	if err != nil || len(got) == 0 {
-		t.Fatalf("SUBJECT e: %v %v", got, err)
+		t.Fatalf("OR SUBJECT e TO x: %v %v", got, err)
 	}
-	if ca.opens != 0 || ca.headers != 0 {
-		t.Errorf("SUBJECT search with kept fields opened %d messages and read %d header batches", ca.opens, ca.headers)
+	if ca.opens != 0 || ca.headers != 0 || ca.metas != 0 {
+		t.Errorf("SUBJECT/TO search with kept fields: %d messages opened, %d header batches, %d metadata batches read", ca.opens, ca.headers, ca.metas)
+	}
+	*ca = countingAccount{Account: acct, HeaderSearcher: hs}
+	if _, err := SearchMailbox(ctx, ca, mbox, "", &imap.SearchKey{Op: "AND", Children: []*imap.SearchKey{key("SUBJECT", "e"), {Op: "UNSEEN"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if ca.opens != 0 || ca.headers != 0 || ca.metas == 0 {
+		t.Errorf("SUBJECT UNSEEN with kept fields: %d messages opened, %d header batches, %d metadata batches read", ca.opens, ca.headers, ca.metas)
 	}
 }
 
