@@ -78,10 +78,14 @@ func (f *fetcher) literal(body mailstore.Body, d sectionData, lit8 bool) error {
 		// Nothing was sent (a file system without sendfile support):
 		// copy this literal and the following ones.
 		f.sendFile = nil
-		if _, err := io.Copy(encWriter{f.enc}, d.reader(body)); err != nil {
-			return err
+		if _, err := io.CopyN(encWriter{f.enc}, d.reader(body), n); err != nil {
+			if werr := f.enc.Err(); werr != nil {
+				return werr
+			}
+			// The file ended early: the literal is cut.
+			return fatal(fmt.Errorf("send message body: %w", err))
 		}
-		return f.enc.Err()
+		return nil
 	}
 	return fatal(fmt.Errorf("send message body: %w", err))
 }

@@ -1,14 +1,22 @@
 package imapserver
 
 import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"os"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/roost-mail/roost/internal/blob"
+	"github.com/roost-mail/roost/internal/imapwire"
+	"github.com/roost-mail/roost/internal/netserver"
 	"github.com/roost-mail/roost/internal/testutil/pgtest/pgstore"
 )
 
@@ -207,5 +215,69 @@ func TestFetchSendFileStalledClient(t *testing.T) {
 	}
 	if got >= len(msg) || strings.Contains(string(last), "BYE") {
 		t.Fatalf("client read %d octets of a %d-octet body, ending %q", got, len(msg), last)
+	}
+}
+
+// TestFetcherLiteral checks fetcher.literal's decisions without a
+// network: which literals are handed to sendFile (and with what range),
+// the copy when sendfile turns out unsupported (nothing was sent: the
+// literal is copied and later ones too), and a failure mid-send, which is
+// fatal for the session.
+func TestFetcherLiteral(t *testing.T) {
+	st, err := blob.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := strings.Repeat("0123456789abcdef", 16<<10) // 256 KiB
+	id, _, err := st.Put(context.Background(), strings.NewReader(data), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := st.Open(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer body.Close()
+
+	type call struct{ off, n int64 }
+	var calls []call
+	var result error
+	var out bytes.Buffer
+	bw := bufio.NewWriter(&out)
+	f := &fetcher{enc: imapwire.NewEncoder(bw), sendFile: func(file *os.File, off, n int64) error {
+		calls = append(calls, call{off, n})
+		return result
+	}}
+	flushed := func() string { bw.Flush(); s := out.String(); out.Reset(); return s }
+
+	// Large ranges go to sendFile after "{n}" CRLF (or "~{n}") is flushed.
+	if err := f.literal(body, sectionData{off: 1000, n: 100000}, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.literal(body, sectionData{off: 0, n: 200000}, true); err != nil {
+		t.Fatal(err)
+	}
+	if got := flushed(); got != "{100000}\r\n~{200000}\r\n" || len(calls) != 2 || calls[0] != (call{1000, 100000}) || calls[1] != (call{0, 200000}) {
+		t.Fatalf("wrote %q, sendFile calls %v", got, calls)
+	}
+	// Small ranges and computed data are copied.
+	calls = nil
+	f.literal(body, sectionData{off: 16, n: 100}, false)
+	f.literal(body, sectionData{computed: true, data: bytes.Repeat([]byte("h"), 100000)}, false)
+	if got := flushed(); got != "{100}\r\n"+data[16:116]+"{100000}\r\n"+strings.Repeat("h", 100000) || len(calls) != 0 {
+		t.Fatalf("small and computed literals: wrote %d octets, sendFile calls %v", len(got), calls)
+	}
+	// Unsupported (nothing sent): copied, and sendfile is not tried again.
+	result = netserver.ErrSendFileUnsupported
+	if err := f.literal(body, sectionData{off: 5, n: 70000}, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := flushed(); got != "{70000}\r\n"+data[5:70005] || f.sendFile != nil {
+		t.Fatalf("unsupported: wrote %d octets, sendFile still set: %v", len(got), f.sendFile != nil)
+	}
+	// A failure mid-send ends the session.
+	f.sendFile = func(*os.File, int64, int64) error { return errors.New("sendfile: 4096 of 70000 bytes sent: broken pipe") }
+	if err := f.literal(body, sectionData{off: 0, n: 70000}, false); !fatalErr(err) {
+		t.Fatalf("failure mid-send: %v, want a fatal error", err)
 	}
 }
