@@ -40,9 +40,6 @@ func (a *account) Headers(ctx context.Context, mbox mailstore.MailboxID, uids []
 	}
 	locs := make([]loc, 0, len(uids))
 	err := a.readCached(ctx, "read headers", func(tx cachedTx) error {
-		if _, err := mailboxByID(ctx, tx, mbox); err != nil {
-			return err
-		}
 		var rows *sql.Rows
 		var err error
 		if lo, hi, dense := sqlstore.UIDSpan(uids); dense {
@@ -55,7 +52,9 @@ func (a *account) Headers(ctx context.Context, mbox mailstore.MailboxID, uids []
 			return err
 		}
 		defer rows.Close()
+		found := false
 		for rows.Next() {
+			found = true
 			var l loc
 			if err := rows.Scan(&l.uid, &l.blob, &l.size); err != nil {
 				return err
@@ -64,7 +63,10 @@ func (a *account) Headers(ctx context.Context, mbox mailstore.MailboxID, uids []
 				locs = append(locs, l)
 			}
 		}
-		return rows.Err()
+		if err := rows.Err(); err != nil || found {
+			return err
+		}
+		return mailboxIDExists(ctx, tx, mbox) // see mailboxIDExists
 	})
 	if err != nil {
 		return err

@@ -231,9 +231,6 @@ func (a *account) Cache(ctx context.Context, mbox mailstore.MailboxID, uids []ma
 	}
 	byUID := make(map[mailstore.UID]mailstore.MessageCache, len(uids))
 	err := a.readCached(ctx, "message cache", func(tx cachedTx) error {
-		if _, err := mailboxByID(ctx, tx, mbox); err != nil {
-			return err
-		}
 		var rows *sql.Rows
 		var err error
 		if lo, hi, dense := sqlstore.UIDSpan(uids); dense {
@@ -255,7 +252,10 @@ func (a *account) Cache(ctx context.Context, mbox mailstore.MailboxID, uids []ma
 			}
 			byUID[c.UID] = c
 		}
-		return rows.Err()
+		if err := rows.Err(); err != nil || len(byUID) > 0 {
+			return err
+		}
+		return mailboxIDExists(ctx, tx, mbox) // see mailboxIDExists
 	})
 	if err != nil {
 		return nil, err

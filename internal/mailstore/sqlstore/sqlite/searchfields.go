@@ -16,10 +16,11 @@ const searchFieldsQuery = `SELECT m.uid, c.search_fields
 
 // SearchFields implements mailstore.HeaderSearcher from the search_fields
 // column of message_cache (migration 6), filled at append and import
-// (sqlstore.CacheData). One read transaction answers the whole batch and
-// fn runs on each row as it is read, the fields aliasing the row's bytes:
-// no message file is opened. Rows stored before migration 6 hold NULL and
-// are reported as not kept.
+// (sqlstore.CacheData). One read transaction and one query answer the
+// whole batch (the mailbox is looked up only when no row came back, see
+// mailboxIDExists), and fn runs on each row as it is read, the fields
+// aliasing the row's bytes: no message file is opened. Rows stored before
+// migration 6 hold NULL and are reported as not kept.
 func (a *account) SearchFields(ctx context.Context, mbox mailstore.MailboxID, uids []mailstore.UID,
 	fn func(uid mailstore.UID, f *mailstore.SearchFields) error) error {
 	if len(uids) == 0 {
@@ -28,9 +29,6 @@ func (a *account) SearchFields(ctx context.Context, mbox mailstore.MailboxID, ui
 	}
 	var fnErr error // fn's error, returned as it is
 	err := a.readCached(ctx, "read search fields", func(tx cachedTx) error {
-		if _, err := mailboxByID(ctx, tx, mbox); err != nil {
-			return err
-		}
 		var rows *sql.Rows
 		var err error
 		lo, hi, dense := sqlstore.UIDSpan(uids)
@@ -48,7 +46,9 @@ func (a *account) SearchFields(ctx context.Context, mbox mailstore.MailboxID, ui
 		var raw sql.RawBytes
 		var uid mailstore.UID
 		j := 0 // uids[j] is the next wanted UID
+		found := false
 		for rows.Next() {
+			found = true
 			if err := rows.Scan(&uid, &raw); err != nil {
 				return err
 			}
@@ -74,10 +74,26 @@ func (a *account) SearchFields(ctx context.Context, mbox mailstore.MailboxID, ui
 				return err
 			}
 		}
-		return rows.Err()
+		if err := rows.Err(); err != nil || found {
+			return err
+		}
+		return mailboxIDExists(ctx, tx, mbox) // see mailboxIDExists
 	})
 	if fnErr != nil {
 		return fnErr
 	}
+	return err
+}
+
+// mailboxIDExists returns KindNotFound if mailbox id does not exist. The
+// read paths that select message rows of one mailbox (Metas, Cache,
+// Headers, SearchFields) call it only when their query found no row: a
+// message row proves its mailbox exists in the same snapshot, since
+// DeleteMailbox removes the messages in the transaction that removes the
+// mailbox and mailbox IDs are never reused. Looking the mailbox up first
+// in every read transaction was 9-11% of the server's CPU under the
+// webmail profile of roost bench (docs/BENCHMARKS.md).
+func mailboxIDExists(ctx context.Context, q queryer, id mailstore.MailboxID) error {
+	_, err := mailboxByID(ctx, q, id)
 	return err
 }

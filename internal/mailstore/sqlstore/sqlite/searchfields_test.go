@@ -78,3 +78,66 @@ func TestSearchFieldsMigration(t *testing.T) {
 		t.Errorf("after migration: %v, want UID 1 not kept, UID %d \" new\"", got, uid2)
 	}
 }
+
+// TestReadPathsMailboxCheck: the read paths that look the mailbox up only
+// when no message row came back (mailboxIDExists) still tell a missing
+// mailbox (KindNotFound) from UIDs that are not in an existing one (no
+// error, nothing), also for a mailbox deleted after it was looked up by
+// name, and answer normally when rows come back.
+func TestReadPathsMailboxCheck(t *testing.T) {
+	st := openTestStore(t, t.TempDir())
+	defer st.Close()
+	ctx := context.Background()
+	acct, err := st.Account(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer acct.Close()
+	if _, err := acct.CreateMailbox(ctx, "Gone", ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, mb := range []string{"INBOX", "Gone"} {
+		if _, _, err := acct.Append(ctx, mb, mailstore.NewMessage{}, strings.NewReader("Subject: x\r\n\r\nx\r\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inbox, _ := acct.Mailbox(ctx, "INBOX")
+	gone, _ := acct.Mailbox(ctx, "Gone")
+	if err := acct.DeleteMailbox(ctx, "Gone"); err != nil {
+		t.Fatal(err)
+	}
+	reads := map[string]func(mailstore.MailboxID, []mailstore.UID) (int, error){
+		"Metas": func(m mailstore.MailboxID, u []mailstore.UID) (int, error) {
+			ms, err := acct.Metas(ctx, m, u)
+			return len(ms), err
+		},
+		"Cache": func(m mailstore.MailboxID, u []mailstore.UID) (int, error) {
+			cs, err := acct.Cache(ctx, m, u)
+			return len(cs), err
+		},
+		"Headers": func(m mailstore.MailboxID, u []mailstore.UID) (int, error) {
+			n := 0
+			err := acct.(mailstore.HeaderReader).Headers(ctx, m, u, 1<<20, func(mailstore.UID, []byte) error { n++; return nil })
+			return n, err
+		},
+		"SearchFields": func(m mailstore.MailboxID, u []mailstore.UID) (int, error) {
+			n := 0
+			err := acct.(mailstore.HeaderSearcher).SearchFields(ctx, m, u, func(mailstore.UID, *mailstore.SearchFields) error { n++; return nil })
+			return n, err
+		},
+	}
+	for name, read := range reads {
+		for _, uids := range [][]mailstore.UID{{1}, {1, 5, 9}} { // dense span and json_each
+			if n, err := read(inbox.ID, uids); err != nil || n != 1 {
+				t.Errorf("%s(INBOX, %v) = %d, %v; want 1 message", name, uids, n, err)
+			}
+			if n, err := read(inbox.ID, []mailstore.UID{uids[len(uids)-1] + 100}); err != nil || n != 0 {
+				t.Errorf("%s(INBOX, absent UID) = %d, %v; want nothing, no error", name, n, err)
+			}
+			_, err := read(gone.ID, uids)
+			if mailstore.KindOf(err) != mailstore.KindNotFound {
+				t.Errorf("%s(deleted mailbox, %v): %v, want KindNotFound", name, uids, err)
+			}
+		}
+	}
+}

@@ -88,9 +88,6 @@ func (a *account) Metas(ctx context.Context, mbox mailstore.MailboxID, uids []ma
 	}
 	var out []mailstore.MessageMeta
 	err := a.readCached(ctx, "message metas", func(tx cachedTx) error {
-		if _, err := mailboxByID(ctx, tx, mbox); err != nil {
-			return err
-		}
 		var rows *sql.Rows
 		var err error
 		lo, hi, dense := sqlstore.UIDSpan(uids)
@@ -105,6 +102,9 @@ func (a *account) Metas(ctx context.Context, mbox mailstore.MailboxID, uids []ma
 			return err
 		}
 		out, err = scanMetas(rows, len(uids))
+		if err == nil && len(out) == 0 {
+			err = mailboxIDExists(ctx, tx, mbox) // see mailboxIDExists
+		}
 		if err != nil || !dense {
 			return err
 		}
