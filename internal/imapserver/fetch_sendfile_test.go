@@ -276,7 +276,9 @@ func TestFetcherLiteral(t *testing.T) {
 		t.Fatalf("unsupported: wrote %d octets, sendFile still set: %v", len(got), f.sendFile != nil)
 	}
 	// A failure mid-send ends the session.
-	f.sendFile = func(*os.File, int64, int64) error { return errors.New("sendfile: 4096 of 70000 bytes sent: broken pipe") }
+	f.sendFile = func(*os.File, int64, int64) error {
+		return errors.New("sendfile: 4096 of 70000 bytes sent: broken pipe")
+	}
 	if err := f.literal(body, sectionData{off: 0, n: 70000}, false); !fatalErr(err) {
 		t.Fatalf("failure mid-send: %v, want a fatal error", err)
 	}

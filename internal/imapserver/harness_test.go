@@ -100,8 +100,8 @@ type testServer struct {
 	// written counts the bytes of those calls; bytes sent with sendfile
 	// (fetch_sendfile.go) bypass them.
 	written atomic.Int64
-	wg     sync.WaitGroup
-	ended  chan struct{} // one value per finished session
+	wg      sync.WaitGroup
+	ended   chan struct{} // one value per finished session
 
 	mu      sync.Mutex
 	clients []*testClient
