@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -84,8 +85,16 @@ func (s *session) Data(r io.Reader) error {
 	return errors.New("lmtpserver: Data called without LMTP")
 }
 
-// LMTPData spools the message, then saves it for each recipient in RCPT
-// order, reporting each result as soon as it is known (durable for 250).
+// LMTPData spools the message, then saves it for each recipient, up to
+// maxParallelSaves at once, and reports each result as soon as it is known
+// (durable for 250). go-smtp writes the replies in RCPT order (RFC 2033
+// section 4.2), so reply n still leaves as soon as recipients 1..n are done.
+//
+// Why in parallel: each save parses, writes and fsyncs its own copy, about
+// 10 ms for 1 MB here, and Dovecot hard-links one file for every recipient;
+// one after the other, a 1 MB message to four recipients took 79 ms against
+// Dovecot's 28 (bench/clients.sh). A repeated RCPT address gets the result
+// of its first save.
 func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 	s.lc.startData()
 	sp, err := spoolMessage(r, s.srv.opts.TempDir)
@@ -104,29 +113,52 @@ func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 	// Not the connection's context: a save that has started is finished
 	// and answered even when the server is shutting down.
 	ctx := context.Background()
-	done := map[string]error{} // a repeated RCPT address gets the first result
+	count := map[string]int{} // RCPT address -> how many times given
+	var unique []rcpt
 	for _, rc := range s.rcpts {
-		if err, ok := done[rc.addr]; ok {
-			status.SetStatus(rc.addr, err)
-			continue
+		if count[rc.addr] == 0 {
+			unique = append(unique, rc)
 		}
-		start := time.Now()
-		hdr := s.traceHeader(rc, id, time.Now())
-		res, derr := s.srv.opts.Deliverer.DeliverWithHeader(ctx, rc.lookup, rc.mailbox, hdr, sp.Reader())
-		reply := dataReply(id, derr, s.srv.opts.QuotaFullTempfail)
-		log := s.log.With("from", s.from, "rcpt", rc.addr, "user", rc.user, "id", id,
-			"size", sp.Size(), "duration", time.Since(start).Round(time.Microsecond))
-		if derr != nil {
-			log.Warn("lmtp delivery failed", "err", derr, "reply", reply.Code)
-		} else {
-			log.Info("lmtp saved", "mailbox", res.Mailbox, "uid", res.UID)
-		}
-		// A *smtp.SMTPError is written as is, a 250 too (a nil error would
-		// be go-smtp's "250 2.0.0 OK: queued").
-		done[rc.addr] = reply
-		status.SetStatus(rc.addr, reply)
+		count[rc.addr]++
 	}
+	sem := make(chan struct{}, maxParallelSaves)
+	var wg sync.WaitGroup
+	for _, rc := range unique {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			reply := s.save(ctx, rc, id, sp)
+			for range count[rc.addr] {
+				status.SetStatus(rc.addr, reply)
+			}
+		}()
+	}
+	wg.Wait()
 	return nil
+}
+
+// maxParallelSaves bounds the saves of one transaction that run at once.
+const maxParallelSaves = 4
+
+// save stores the message for one recipient and returns its reply. It is
+// called concurrently for the recipients of one transaction: it reads the
+// session's fields but writes none.
+func (s *session) save(ctx context.Context, rc rcpt, id string, sp *spool) *smtp.SMTPError {
+	start := time.Now()
+	hdr := s.traceHeader(rc, id, time.Now())
+	res, derr := s.srv.opts.Deliverer.DeliverWithHeader(ctx, rc.lookup, rc.mailbox, hdr, sp.Reader())
+	reply := dataReply(id, derr, s.srv.opts.QuotaFullTempfail)
+	log := s.log.With("from", s.from, "rcpt", rc.addr, "user", rc.user, "id", id,
+		"size", sp.Size(), "duration", time.Since(start).Round(time.Microsecond))
+	if derr != nil {
+		log.Warn("lmtp delivery failed", "err", derr, "reply", reply.Code)
+	} else {
+		log.Info("lmtp saved", "mailbox", res.Mailbox, "uid", res.UID)
+	}
+	// A *smtp.SMTPError is written as is, a 250 too (a nil error would be
+	// go-smtp's "250 2.0.0 OK: queued").
+	return reply
 }
 
 // traceHeader returns the header fields Dovecot's LMTP adds to a saved
