@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -198,18 +199,24 @@ func changesPath(dir string) string { return filepath.Join(dir, "changes") }
 
 // readChanges returns the nonce in the change file at path, 0 when it is
 // missing or unreadable (an unreadable file is a permission problem the
-// next commit reports).
+// next commit reports). The poller calls it for every watched user
+// every PollInterval (10,000 idle users: 33,000 reads a second), so it
+// uses the system calls directly: os.Open also registers the file with
+// the network poller and allocates an *os.File with a cleanup, three
+// allocations per read whose garbage kept an idle server's heap churning
+// (and its memory settler from ever seeing it quiet, internal/app).
 func readChanges(path string) uint64 {
 	if path == "" {
 		return 0
 	}
-	f, err := os.Open(path)
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return 0
 	}
-	defer f.Close()
 	var b [8]byte
-	if n, _ := f.ReadAt(b[:], 0); n < len(b) {
+	n, _ := syscall.Pread(fd, b[:], 0)
+	syscall.Close(fd)
+	if n < len(b) {
 		return 0
 	}
 	return binary.LittleEndian.Uint64(b[:])
