@@ -83,8 +83,11 @@ func newSession(srv *Server, c *netserver.Conn) *session {
 		start:   time.Now(),
 	}
 	s.src.conn = c
-	s.br = bufio.NewReaderSize(&s.src, readBufSize)
-	s.bw = bufio.NewWriterSize(deadlineWriter{s}, writeBufSize)
+	// From the pools of parked buffers (iobuf.go); serve gives them back.
+	s.br = readBufPool.Get().(*bufio.Reader)
+	s.br.Reset(&s.src)
+	s.bw = writeBufPool.Get().(*bufio.Writer)
+	s.bw.Reset(deadlineWriter{s})
 	s.enc = imapwire.NewEncoder(s.bw)
 	s.newDecoder()
 	return s
@@ -164,6 +167,7 @@ func (s *session) connInfo() auth.ConnInfo {
 
 // serve runs the session. It never closes the connection.
 func (s *session) serve(ctx context.Context) {
+	defer s.releaseBuffers() // last: nothing writes after cleanup
 	defer s.cleanup()
 	defer func() {
 		if r := recover(); r != nil {
