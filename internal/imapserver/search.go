@@ -302,6 +302,17 @@ func (env *searchEnv) search(ctx context.Context, acct mailstore.Account, mbox m
 		return out, err // flags only, from the view's flag cache (flagcache.go)
 	}
 	v := env.v
+	if fs, ok := acct.(mailstore.SystemFlagSearcher); ok {
+		if set, clear, ok := systemFlagConj(k); ok {
+			// UNSEEN, UNDELETED SEEN, ...: the store answers.
+			env.maxModSeq = 0
+			got, err := fs.SearchSystemFlags(ctx, mbox, set, clear)
+			if err != nil {
+				return nil, err
+			}
+			return env.inView(got), nil
+		}
+	}
 	// candidates are the messages to evaluate k on: the whole view, or
 	// fewer when the store answered the date/size part of k.
 	candidates, subset := v.uids, false
@@ -680,6 +691,14 @@ func (env *searchEnv) searchMeta(ctx context.Context, ms mailstore.MetaSearcher,
 	if err != nil {
 		return nil, err
 	}
+	return env.inView(got), nil
+}
+
+// inView returns the UIDs of got (ascending) that are in the view, in
+// view order: messages the store has but the session has not been told
+// about are left out, messages expunged by others and not yet reported
+// are not in got and so match nothing.
+func (env *searchEnv) inView(got []mailstore.UID) []mailstore.UID {
 	v := env.v
 	var out []mailstore.UID
 	j := 0
@@ -694,7 +713,55 @@ func (env *searchEnv) searchMeta(ctx context.Context, ms mailstore.MetaSearcher,
 			out = append(out, u)
 		}
 	}
-	return out, nil
+	return out
+}
+
+// systemFlagConj translates k into system flags a message must have (set)
+// and must not have (clear), for a store that answers such a conjunction
+// itself (mailstore.SystemFlagSearcher): only when k is one of the system
+// flag keys (SEEN, UNSEEN, ANSWERED, ... RFC 9051 6.4.4), NOT of one, or
+// an AND of such keys. Keywords, RECENT/NEW/OLD (the session's view) and
+// OR are left to the per-message evaluation.
+func systemFlagConj(k *imap.SearchKey) (set, clear []string, ok bool) {
+	var walk func(k *imap.SearchKey, neg bool) bool
+	walk = func(k *imap.SearchKey, neg bool) bool {
+		pos := map[string]string{"SEEN": mailstore.FlagSeen, "ANSWERED": mailstore.FlagAnswered, "FLAGGED": mailstore.FlagFlagged,
+			"DELETED": mailstore.FlagDeleted, "DRAFT": mailstore.FlagDraft}
+		if f, ok := pos[k.Op]; ok {
+			if neg {
+				clear = append(clear, f)
+			} else {
+				set = append(set, f)
+			}
+			return true
+		}
+		if f, ok := pos[strings.TrimPrefix(k.Op, "UN")]; ok && strings.HasPrefix(k.Op, "UN") {
+			if neg {
+				set = append(set, f)
+			} else {
+				clear = append(clear, f)
+			}
+			return true
+		}
+		switch {
+		case k.Op == "NOT" && len(k.Children) == 1:
+			// Only NOT of one flag key: NOT (a b) is an OR.
+			c := k.Children[0]
+			return c.Op != "AND" && c.Op != "NOT" && walk(c, !neg)
+		case k.Op == "AND" && !neg && len(k.Children) > 0:
+			for _, c := range k.Children {
+				if !walk(c, false) {
+					return false
+				}
+			}
+			return true
+		}
+		return false
+	}
+	if !walk(k, false) {
+		return nil, nil, false
+	}
+	return set, clear, true
 }
 
 // checkCharset accepts the charsets SEARCH supports (RFC 9051 6.4.4: "US-ASCII

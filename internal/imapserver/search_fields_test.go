@@ -120,6 +120,7 @@ type partialFieldsHeaders struct {
 type countingAccount struct {
 	mailstore.Account
 	mailstore.HeaderSearcher
+	mailstore.SystemFlagSearcher
 	opens, headers, metas int
 }
 
@@ -143,7 +144,8 @@ func (c *countingAccount) Headers(ctx context.Context, mbox mailstore.MailboxID,
 // each message opened alone, or from a mix (an account with messages from
 // before the fields were kept), over the test corpora and 300 generated
 // messages (more than one search batch). With kept fields no message is
-// read.
+// read. System flag keys likewise give the same UIDs from the store's
+// answer (mailstore.SystemFlagSearcher) as from each message's metadata.
 func TestSearchFieldsSamePaths(t *testing.T) {
 	ts := newTestServer(t)
 	for _, m := range headerCorpus {
@@ -164,6 +166,20 @@ func TestSearchFieldsSamePaths(t *testing.T) {
 	mbox, err := acct.Mailbox(ctx, "INBOX")
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Flags for the flag keys below (answered by the store where it
+	// implements mailstore.SystemFlagSearcher).
+	for _, f := range []struct {
+		uids  []mailstore.UID
+		flags []string
+	}{
+		{[]mailstore.UID{1, 2, 3, 50, 51, 52, 53, 200}, []string{mailstore.FlagSeen}},
+		{[]mailstore.UID{3, 52, 100, 101}, []string{mailstore.FlagDeleted, mailstore.FlagFlagged}},
+		{[]mailstore.UID{2, 53, 101, 250}, []string{mailstore.FlagAnswered, "$Work"}},
+	} {
+		if _, _, err := acct.StoreFlags(ctx, mbox.ID, f.uids, mailstore.FlagsAdd, f.flags, 0); err != nil {
+			t.Fatal(err)
+		}
 	}
 	odd := func(u mailstore.UID) bool { return u%2 == 1 }
 	paths := map[string]mailstore.Account{
@@ -190,6 +206,14 @@ func TestSearchFieldsSamePaths(t *testing.T) {
 		{Op: "AND", Children: []*imap.SearchKey{{Op: "SINCE", Date: time.Date(2023, 1, 3, 0, 0, 0, 0, time.UTC)}, key("SUBJECT", "re")}},
 		{Op: "AND", Children: []*imap.SearchKey{{Op: "LARGER", Number: 3000}, {Op: "OR", Children: []*imap.SearchKey{key("FROM", "a"), {Op: "ALL"}}}}},
 		{Op: "AND", Children: []*imap.SearchKey{{Op: "ALL"}, {Op: "NOT", Children: []*imap.SearchKey{key("CC", "")}}}},
+		// System flags alone: the store's answer (SystemFlagSearcher).
+		{Op: "UNSEEN"}, {Op: "SEEN"}, {Op: "ANSWERED"},
+		{Op: "AND", Children: []*imap.SearchKey{{Op: "SEEN"}, {Op: "UNDELETED"}}},
+		{Op: "AND", Children: []*imap.SearchKey{{Op: "UNSEEN"}, {Op: "NOT", Children: []*imap.SearchKey{{Op: "FLAGGED"}}}}},
+		{Op: "AND", Children: []*imap.SearchKey{{Op: "SEEN"}, {Op: "UNSEEN"}}},
+		{Op: "NOT", Children: []*imap.SearchKey{{Op: "AND", Children: []*imap.SearchKey{{Op: "SEEN"}, {Op: "DELETED"}}}}},
+		{Op: "OR", Children: []*imap.SearchKey{{Op: "ANSWERED"}, {Op: "FLAGGED"}}},
+		{Op: "AND", Children: []*imap.SearchKey{{Op: "ANSWERED"}, {Op: "KEYWORD", Text: "$Work"}}},
 	}
 	for _, k := range keys {
 		var want []mailstore.UID
@@ -230,6 +254,19 @@ func TestSearchFieldsSamePaths(t *testing.T) {
 	}
 	if ca.opens != 0 || ca.headers != 0 || ca.metas == 0 {
 		t.Errorf("SUBJECT UNSEEN with kept fields: %d messages opened, %d header batches, %d metadata batches read", ca.opens, ca.headers, ca.metas)
+	}
+	// UNDELETED UNSEEN: the store answers, no metadata is read.
+	fs, ok := acct.(mailstore.SystemFlagSearcher)
+	if !ok {
+		t.Fatalf("the test store (%T) does not search system flags", acct)
+	}
+	*ca = countingAccount{Account: acct, HeaderSearcher: hs, SystemFlagSearcher: fs}
+	got, err = SearchMailbox(ctx, ca, mbox, "", &imap.SearchKey{Op: "AND", Children: []*imap.SearchKey{{Op: "UNDELETED"}, {Op: "UNSEEN"}}})
+	if err != nil || len(got) != 312-8-2 {
+		t.Fatalf("UNDELETED UNSEEN: %d messages, %v; want %d", len(got), err, 312-8-2)
+	}
+	if ca.metas != 0 || ca.opens != 0 {
+		t.Errorf("UNDELETED UNSEEN: %d metadata batches read, %d messages opened", ca.metas, ca.opens)
 	}
 }
 

@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) mailstore.Store) {
 		{"Metas", testMetas},
 		{"SearchMeta", testSearchMeta},
 		{"SearchFields", testSearchFields},
+		{"SearchSystemFlags", testSearchSystemFlags},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
