@@ -12,10 +12,12 @@ import (
 	"github.com/roost-mail/roost/internal/mailstore/sqlstore/sqlite"
 )
 
-// BenchmarkWireSearchHeader: header SEARCH keys (what the webmail profile
-// of roost bench sends) over loopback on an INBOX of 500 mailgen messages
-// in the SQLite store: every message's top-level header is read
-// (mailstore.HeaderReader, search.go).
+// BenchmarkWireSearchHeader: header SEARCH keys and UNSEEN (what the
+// webmail profile of roost bench sends) over loopback on an INBOX of 500
+// mailgen messages in the SQLite store: SUBJECT and FROM from the kept
+// search fields (mailstore.HeaderSearcher), HEADER Message-ID from each
+// message's header (mailstore.HeaderReader), UNSEEN from the store's
+// flag query (mailstore.SystemFlagSearcher).
 func BenchmarkWireSearchHeader(b *testing.B) {
 	ts := newTestServer(b)
 	const n = 500
@@ -25,7 +27,7 @@ func BenchmarkWireSearchHeader(b *testing.B) {
 	}
 	c := ts.login("alice")
 	c.do("s SELECT INBOX").contains(fmt.Sprintf("* %d EXISTS", n))
-	for _, q := range []string{"UID SEARCH SUBJECT report", "UID SEARCH FROM smith", "UID SEARCH HEADER Message-ID nomatch"} {
+	for _, q := range []string{"UID SEARCH SUBJECT report", "UID SEARCH FROM smith", "UID SEARCH HEADER Message-ID nomatch", "UID SEARCH UNSEEN"} {
 		b.Run(q[len("UID SEARCH "):], func(b *testing.B) {
 			for b.Loop() {
 				if got := wireDo(b, c, "q "+q); got != 1 {
