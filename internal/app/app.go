@@ -43,6 +43,7 @@ type App struct {
 	serveErr error
 	sessions *admin.Registry // logged-in IMAP/POP3 sessions (roost who, kick)
 	admin    *admin.Server   // the admin socket
+	settle   chan struct{}   // closed by Shutdown: stops the memory settler (memsettle.go)
 }
 
 // storeOpenTimeout bounds connecting to PostgreSQL and applying
@@ -313,6 +314,12 @@ func StartWith(cfg *config.Config, log *slog.Logger, opts StartOptions) (*App, e
 			}
 		}()
 	}
+	a.settle = make(chan struct{})
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		newMemSettler(log).run(a.settle)
+	}()
 	ok = true
 	return a, nil
 }
@@ -347,6 +354,13 @@ func (a *App) Store() mailstore.Store { return a.store }
 func (a *App) Shutdown(ctx context.Context) error {
 	if a.admin != nil {
 		a.admin.Close()
+	}
+	if a.settle != nil {
+		select {
+		case <-a.settle:
+		default:
+			close(a.settle)
+		}
 	}
 	err := a.net.Shutdown(ctx)
 	a.wg.Wait()
