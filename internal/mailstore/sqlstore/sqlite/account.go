@@ -233,7 +233,8 @@ func (a *account) write(ctx context.Context, op string, fn func(tx *sql.Tx) erro
 func (a *account) writeSync(ctx context.Context, op string, durable bool, fn func(tx *sql.Tx) error) error {
 	// Held across the whole transaction: beginWrite's own hold ends when
 	// it returns.
-	if _, err := a.acquireDBs(); err != nil {
+	d, err := a.acquireDBs()
+	if err != nil {
 		return dbErr(op, err)
 	}
 	defer a.releaseDBs()
@@ -241,15 +242,20 @@ func (a *account) writeSync(ctx context.Context, op string, durable bool, fn fun
 	if err != nil {
 		return dbErr(op, err)
 	}
-	defer conn.Close()
 	if err := fn(tx); err != nil {
 		tx.Rollback()
+		conn.Close()
 		return dbErr(op, err)
 	}
-	if err := tx.Commit(); err != nil {
+	err = tx.Commit()
+	conn.Close()
+	if err != nil {
 		return dbErr(op+": commit", err)
 	}
 	a.bumpChanges()
+	// Statements fn met first through writeCached are prepared now that
+	// the writer's one connection is free (stmtcache.go).
+	d.wst.prepareWanted(ctx, d.w)
 	return nil
 }
 

@@ -30,6 +30,7 @@ import (
 type dbs struct {
 	w, r *sql.DB
 	rst  stmtCache // prepared statements of r (stmtcache.go)
+	wst  stmtCache // prepared statements of w (writeCached)
 }
 
 // poolConnIdle closes a connection of a busy account's pool (one that is
@@ -71,6 +72,7 @@ func (a *account) openDBs() (*dbs, error) {
 // for it would cost what closing saves.
 func (d *dbs) close(st *Store) error {
 	d.rst.close()
+	d.wst.close()
 	errs := []error{d.r.Close()}
 	if d.w.Stats().OpenConnections > 0 {
 		d.w.Exec(`PRAGMA optimize`)

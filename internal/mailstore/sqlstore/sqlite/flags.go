@@ -11,7 +11,7 @@ import (
 // canonicalKeywords returns keywords in the spelling of their first use in
 // the account. With create, unknown keywords are recorded with the given
 // spelling; without, they are left out (no message can have them).
-func canonicalKeywords(ctx context.Context, tx *sql.Tx, kws []string, create bool) ([]string, error) {
+func canonicalKeywords(ctx context.Context, tx queryer, kws []string, create bool) ([]string, error) {
 	out := make([]string, 0, len(kws))
 	for _, k := range kws {
 		if create {

@@ -177,7 +177,7 @@ func (a *account) Changes(ctx context.Context, mbox mailstore.MailboxID, since m
 	err := a.read(ctx, "changes", func(rtx *sql.Tx) error {
 		// Every idling session runs this after every commit: prepared
 		// statements (stmtcache.go) spare SQLite's parser and planner.
-		tx := cachedTx{a, rtx}
+		tx := cachedTx{a: a, tx: rtx}
 		m, err := mailboxByID(ctx, tx, mbox)
 		if err != nil {
 			return err
@@ -278,7 +278,7 @@ func (a *account) Open(ctx context.Context, mbox mailstore.MailboxID, uid mailst
 	var blobID string
 	var size int64
 	err := a.read(ctx, "open message", func(tx *sql.Tx) error {
-		err := cachedTx{a, tx}.QueryRowContext(ctx, openQuery, mbox, uid).Scan(&blobID, &size)
+		err := cachedTx{a: a, tx: tx}.QueryRowContext(ctx, openQuery, mbox, uid).Scan(&blobID, &size)
 		if errors.Is(err, sql.ErrNoRows) {
 			if _, err := mailboxByID(ctx, tx, mbox); err != nil {
 				return err
@@ -316,7 +316,7 @@ func (a *account) StoreFlags(ctx context.Context, mbox mailstore.MailboxID, uids
 	}
 	changed := false
 	// Flag-only: not fsynced under mail_fsync = optimized (flags.go).
-	err = a.writeSync(ctx, "store flags", false, func(tx *sql.Tx) error {
+	err = a.writeCached(ctx, "store flags", false, func(tx cachedTx) error {
 		updated, failed, changed = nil, nil, false
 		m, err := mailboxByID(ctx, tx, mbox)
 		if err != nil {
@@ -343,11 +343,11 @@ func (a *account) StoreFlags(ctx context.Context, mbox mailstore.MailboxID, uids
 		// One new MODSEQ for the whole operation (RFC 7162 3.1: each STORE
 		// gets a different, higher mod-sequence).
 		modseq := m.HighestModSeq + 1
-		upd, err := tx.PrepareContext(ctx, `UPDATE message SET flags = ?, keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?`)
+		upd, done, err := tx.prepare(ctx, `UPDATE message SET flags = ?, keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?`)
 		if err != nil {
 			return err
 		}
-		defer upd.Close()
+		defer done()
 		for _, c := range changes {
 			if _, err := upd.ExecContext(ctx, c.Bits, c.Keywords, modseq, mbox, updated[c.I].UID); err != nil {
 				return err

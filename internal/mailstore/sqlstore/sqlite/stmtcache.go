@@ -89,8 +89,9 @@ func (c *stmtCache) close() {
 // statement cache. Use it only where every query string is a constant:
 // each distinct string stays prepared on every reader connection.
 type cachedTx struct {
-	a  *account
-	tx *sql.Tx
+	a      *account
+	tx     *sql.Tx
+	writer bool // a write transaction (writeCached): statements of w, Exec prepared too
 }
 
 // stmt returns query prepared on c.tx, or nil (see txStmt). The
@@ -101,6 +102,9 @@ func (c cachedTx) stmt(ctx context.Context, query string) *sql.Stmt {
 	d := c.a.cur.Load()
 	if d == nil {
 		return nil
+	}
+	if c.writer {
+		return d.wst.txStmt(ctx, c.tx, query)
 	}
 	return d.rst.txStmt(ctx, c.tx, query)
 }
@@ -119,7 +123,26 @@ func (c cachedTx) QueryRowContext(ctx context.Context, query string, args ...any
 	return c.tx.QueryRowContext(ctx, query, args...)
 }
 
+// prepare returns query as a statement of c.tx for a loop: the cached one,
+// or else one prepared on the transaction for this loop only (the cache
+// prepares it after the transaction). done releases it.
+func (c cachedTx) prepare(ctx context.Context, query string) (st *sql.Stmt, done func(), err error) {
+	if st := c.stmt(ctx, query); st != nil {
+		return st, func() {}, nil
+	}
+	st, err = c.tx.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, func() { st.Close() }, nil
+}
+
 func (c cachedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if c.writer {
+		if st := c.stmt(ctx, query); st != nil {
+			return st.ExecContext(ctx, args...)
+		}
+	}
 	return c.tx.ExecContext(ctx, query, args...)
 }
 
@@ -192,5 +215,17 @@ func (c cachedDB) ExecContext(ctx context.Context, query string, args ...any) (s
 // CPU under the webmail benchmark at 50 users (docs/BENCHMARKS.md,
 // "Profiles (issue 8)").
 func (a *account) readCached(ctx context.Context, op string, fn func(tx cachedTx) error) error {
-	return a.read(ctx, op, func(tx *sql.Tx) error { return fn(cachedTx{a, tx}) })
+	return a.read(ctx, op, func(tx *sql.Tx) error { return fn(cachedTx{a: a, tx: tx}) })
+}
+
+// writeCached is writeSync (account.go) with the transaction's constant
+// statements going through the writer's statement cache: a flag change
+// (UID STORE) ran five statements through SQLite's parser on every call,
+// 11% of the server's CPU under the caching profile at 200 users
+// (docs/BENCHMARKS.md, "caching: IDLE without think time"). A statement
+// met first runs unprepared and is prepared once the transaction has
+// ended, when the writer's only connection is free (txStmt explains why
+// never during it).
+func (a *account) writeCached(ctx context.Context, op string, durable bool, fn func(tx cachedTx) error) error {
+	return a.writeSync(ctx, op, durable, func(tx *sql.Tx) error { return fn(cachedTx{a: a, tx: tx, writer: true}) })
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -138,5 +139,66 @@ func TestCacheNoDeadlockWhenPoolBusy(t *testing.T) {
 				t.Fatalf("round %d: %v (a transaction waited for a connection held by another)", round, err)
 			}
 		}
+	}
+}
+
+// TestStoreFlagsUsesWriterStatementCache: UID STORE is the caching
+// profile's most frequent write; its statements (the mailbox row, the
+// messages, keywords, the per-message UPDATE, the mailbox's MODSEQ) must
+// be prepared once on the writer and reused, not parsed on every call.
+// The first STOREs fill the writer's cache; later ones, keywords and a
+// several-message STORE included, must find every statement there.
+func TestStoreFlagsUsesWriterStatementCache(t *testing.T) {
+	st := openTestStore(t, t.TempDir())
+	defer st.Close()
+	st.connIdle = time.Hour // one statement cache for the whole test
+	ctx := context.Background()
+	ref, err := st.Account(ctx, "u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	acc := ref.(*accountRef).account
+	for i := 1; i <= 3; i++ {
+		if _, _, err := acc.Append(ctx, "INBOX", mailstore.NewMessage{}, strings.NewReader("Subject: s\r\n\r\nbody\r\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inbox, err := acc.Mailbox(ctx, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := func(uids []mailstore.UID, op mailstore.FlagOp, flags ...string) {
+		t.Helper()
+		if _, _, err := acc.StoreFlags(ctx, inbox.ID, uids, op, flags, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wcache := func() int {
+		d := acc.cur.Load()
+		d.wst.mu.RLock()
+		defer d.wst.mu.RUnlock()
+		return len(d.wst.stmts)
+	}
+	store([]mailstore.UID{1}, mailstore.FlagsAdd, `\Seen`, "$Label1")
+	store([]mailstore.UID{2, 3}, mailstore.FlagsRemove, `\Seen`)
+	n := wcache()
+	if n < 4 {
+		t.Fatalf("writer statement cache holds %d statements after two STOREs, want the mailbox, message, keyword, UPDATE and MODSEQ statements", n)
+	}
+	for i := 0; i < 5; i++ {
+		store([]mailstore.UID{1, 2, 3}, mailstore.FlagsAdd, `\Flagged`, "$Label1")
+		store([]mailstore.UID{2}, mailstore.FlagsRemove, `\Flagged`)
+	}
+	if got := wcache(); got != n {
+		t.Fatalf("writer statement cache grew from %d to %d statements: STORE prepares per call", n, got)
+	}
+	ms, err := acc.Metas(ctx, inbox.ID, []mailstore.UID{1, 2, 3})
+	if err != nil || len(ms) != 3 {
+		t.Fatalf("Metas = %v, %v", ms, err)
+	}
+	has := func(m mailstore.MessageMeta) bool { return slices.Contains(m.Flags, `\Flagged`) }
+	if !has(ms[0]) || has(ms[1]) || !has(ms[2]) {
+		t.Fatalf("flags after the STOREs: %v", ms)
 	}
 }
