@@ -17,10 +17,11 @@ import (
 type HeaderSearcher interface {
 	// SearchFields calls fn once for each message of uids (ascending)
 	// that exists in mbox, in ascending UID order, with the message's
-	// search fields, or with nil when the store kept none for it (a
-	// message stored by an older version, one whose header was too big
-	// to keep, or one stored under other case-folding tables): the caller
-	// must then read that message's header itself. f and the bytes it
+	// search fields, or with nil when the store has none for it (a
+	// message stored by an older version or under other case-folding
+	// tables, unless the backend makes them then from the header; one
+	// whose header is too big to keep): the caller must then read that
+	// message's header itself. f and the bytes it
 	// holds are only valid during the call. Messages not in the mailbox
 	// are skipped. KindNotFound if the mailbox does not exist; an error
 	// from fn stops the read and is returned as it is. fn may run while

@@ -8,12 +8,14 @@ import (
 	"time"
 
 	"github.com/roost-mail/roost/internal/mailstore"
+	"github.com/roost-mail/roost/internal/mailstore/sqlstore"
 )
 
 // TestSearchFieldsMigration: an account whose messages were stored before
-// migration 6 keeps working: the migration adds the column, the old
-// messages report no kept fields (the IMAP server then reads their
-// header), messages stored afterwards have them.
+// migration 6 keeps working: the migration adds the column, an old
+// message's fields are made from its header at its first header SEARCH
+// and kept, messages stored afterwards have them from the start, and a
+// header over SearchHeaderMax is reported as not kept.
 func TestSearchFieldsMigration(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
@@ -25,7 +27,7 @@ func TestSearchFieldsMigration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := acct.Append(ctx, "INBOX", mailstore.NewMessage{}, strings.NewReader("Subject: old\r\n\r\nx\r\n")); err != nil {
+	if _, _, err := acct.Append(ctx, "INBOX", mailstore.NewMessage{}, strings.NewReader("Subject: =?UTF-8?Q?=C3=84lter?=\r\n\r\nx\r\n")); err != nil {
 		t.Fatal(err)
 	}
 	acct.Close()
@@ -37,12 +39,12 @@ func TestSearchFieldsMigration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer db.Close()
 	for _, q := range []string{`ALTER TABLE message_cache DROP COLUMN search_fields`, `UPDATE schema_version SET version = 5`} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	db.Close()
 
 	st, err = Open(Options{Dir: dir, IdleClose: -1})
 	if err != nil {
@@ -58,24 +60,55 @@ func TestSearchFieldsMigration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	big := "Subject: big\r\n" + strings.Repeat("X-Filler: 0123456789012345678901234567890123456789\r\n", sqlstore.SearchHeaderMax/40) + "\r\nx\r\n"
+	_, uid3, err := acct.Append(ctx, "INBOX", mailstore.NewMessage{}, strings.NewReader(big))
+	if err != nil {
+		t.Fatal(err)
+	}
 	inbox, err := acct.Mailbox(ctx, "INBOX")
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[mailstore.UID]string{}
-	err = acct.(mailstore.HeaderSearcher).SearchFields(ctx, inbox.ID, []mailstore.UID{1, uid2}, func(uid mailstore.UID, f *mailstore.SearchFields) error {
-		if f == nil {
-			got[uid] = "not kept"
-		} else {
-			got[uid] = string(f.Values[mailstore.SearchSubject][0])
+	stored := func() map[mailstore.UID]bool {
+		t.Helper()
+		rows, err := db.Query(`SELECT m.uid, c.search_fields IS NOT NULL FROM message m JOIN message_cache c ON c.id = m.content ORDER BY m.uid`)
+		if err != nil {
+			t.Fatal(err)
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+		defer rows.Close()
+		out := map[mailstore.UID]bool{}
+		for rows.Next() {
+			var u mailstore.UID
+			var has bool
+			if err := rows.Scan(&u, &has); err != nil {
+				t.Fatal(err)
+			}
+			out[u] = has
+		}
+		return out
 	}
-	if got[1] != "not kept" || got[uid2] != " new" || len(got) != 2 {
-		t.Errorf("after migration: %v, want UID 1 not kept, UID %d \" new\"", got, uid2)
+	if got := stored(); got[1] || !got[uid2] || got[uid3] {
+		t.Fatalf("kept before the search (uid: kept): %v; want only %d", got, uid2)
+	}
+	for round := range 2 { // the second round reads what the first kept
+		got := map[mailstore.UID]string{}
+		err = acct.(mailstore.HeaderSearcher).SearchFields(ctx, inbox.ID, []mailstore.UID{1, uid2, uid3}, func(uid mailstore.UID, f *mailstore.SearchFields) error {
+			if f == nil {
+				got[uid] = "not kept"
+			} else {
+				got[uid] = string(f.Values[mailstore.SearchSubject][0])
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[1] != " älter" || got[uid2] != " new" || got[uid3] != "not kept" || len(got) != 3 {
+			t.Errorf("round %d: %v, want UID 1 \" älter\", UID %d \" new\", UID %d not kept", round, got, uid2, uid3)
+		}
+		if got := stored(); !got[1] || !got[uid2] || got[uid3] {
+			t.Errorf("round %d: kept after the search (uid: kept): %v; want all but %d", round, got, uid3)
+		}
 	}
 }
 
