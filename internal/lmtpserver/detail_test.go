@@ -127,3 +127,46 @@ func TestLongLines(t *testing.T) {
 		t.Fatalf("stored %d messages; the line did not survive", len(msgs))
 	}
 }
+
+// TestLineLimit: a line of more than maxLineLength octets ends the session
+// (lines are counted in conn.Read, as go-smtp counted them before):
+//
+//	C: RCPT TO:<alice@example.org>
+//	C: DATA
+//	S: 354 ...
+//	C: Subject: x CRLF CRLF <maxLineLength+1 octets, no LF>
+//	S: 451 4.3.0 <alice@example.org> Temporary internal error
+//	S: 500 5.4.0 Too long line, closing connection
+//
+// and nothing is saved; a command line as long gets the 500 alone. A line
+// of maxLineLength-2 octets and its CRLF is saved (go-smtp counted the CR
+// and the previous line's LF too; TestLongLines has a shorter line).
+func TestLineLimit(t *testing.T) {
+	e := newEnv(t, nil)
+	c := e.dial()
+	c.expect("LHLO client.test", "250")
+	c.expect("MAIL FROM:<s@example.org>", "250")
+	c.expect("RCPT TO:<alice@example.org>", "250")
+	c.expect("DATA", "354")
+	c.send("Subject: x\r\n\r\n" + strings.Repeat("x", maxLineLength+1))
+	c.expectLine("451 4.3.0 <alice@example.org> ")
+	c.expectLine("500 5.4.0 Too long line")
+	if got := e.inbox("alice"); len(got) != 0 {
+		t.Fatalf("alice has %d messages after the refused one", len(got))
+	}
+
+	c = e.dial()
+	c.send("NOOP " + strings.Repeat("x", maxLineLength))
+	c.expectLine("500 5.4.0 Too long line")
+
+	c = e.dial()
+	c.expect("LHLO client.test", "250")
+	c.expect("MAIL FROM:<s@example.org>", "250")
+	c.expect("RCPT TO:<alice@example.org>", "250")
+	c.expect("DATA", "354")
+	c.send("Subject: x\r\n\r\n" + strings.Repeat("y", maxLineLength-2) + "\r\n.\r\n")
+	c.expectLine("250 2.0.0 <alice@example.org> ")
+	if got := e.inbox("alice"); len(got) != 1 {
+		t.Fatalf("alice has %d messages, want the one with the longest allowed line", len(got))
+	}
+}

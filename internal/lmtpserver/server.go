@@ -153,7 +153,7 @@ var _ netserver.Handler = (*Server)(nil)
 // transaction in progress is finished).
 func (s *Server) ServeConn(ctx context.Context, c *netserver.Conn) {
 	log := c.Logger().With("proto", "lmtp")
-	lc := newConn(c, s.opts.Timeout)
+	lc := newConn(c, s.opts.Timeout, maxLineLength)
 	ln := newOneConnListener(lc)
 
 	ss := smtp.NewServer(smtp.BackendFunc(func(sc *smtp.Conn) (smtp.Session, error) {
@@ -165,7 +165,7 @@ func (s *Server) ServeConn(ctx context.Context, c *netserver.Conn) {
 	ss.ReadTimeout = s.opts.Timeout
 	ss.WriteTimeout = s.opts.Timeout
 	ss.EnableSMTPUTF8 = true
-	ss.MaxLineLength = maxLineLength
+	ss.MaxLineLength = 0 // lc bounds lines (conn.go), faster than go-smtp
 	ss.ErrorLog = slogAdapter{log}
 
 	log.Debug("lmtp session started")
