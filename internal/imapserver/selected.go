@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/roost-mail/roost/internal/imap"
 	"github.com/roost-mail/roost/internal/mailstore"
@@ -43,6 +44,12 @@ type selected struct {
 
 	uids   []mailstore.UID  // ascending; sequence number = index + 1
 	modSeq mailstore.ModSeq // the view reflects every change up to here
+
+	// stamp is the account's change stamp (mailstore.ChangeStamper) taken
+	// before the last read of the changes at stampAt; stampOK: valid.
+	stamp   uint64
+	stampOK bool
+	stampAt time.Time
 
 	// HIGHESTMODSEQ reporting to QRESYNC clients after updates
 	// (condstore.go, noteModSeqReport): fullModSeq is the modseq up to
@@ -655,12 +662,35 @@ func (r *recentTracker) claim(user string, mbox mailstore.MailboxID, upTo mailst
 // If the mailbox was deleted, it returns a BYE error: the session cannot
 // go on with its sequence numbers. Dovecot does the same ("* BYE Selected
 // mailbox was deleted, have to disconnect."); RFC 2180 3.3 allows it.
+// stampMaxAge bounds how long syncPending trusts an unchanged change
+// stamp: a store whose stamp missed a commit (a change file another
+// process could not write) costs at most this much delay.
+const stampMaxAge = time.Second
+
 func (s *session) syncPending(ctx context.Context, allowExpunge bool) error {
 	v := s.sel
 	if v == nil {
 		return nil
 	}
+	// Nothing committed since the last read (mailstore.ChangeStamper):
+	// the view is current, only what is held back is left to write. The
+	// stamp is taken before the read, so a commit racing with it changes
+	// the stamp and the next sync point reads again. At least once a
+	// second the changes are read anyway, whatever the stamp says.
+	stamp, stampOK := uint64(0), false
+	if cs, ok := s.acct.(mailstore.ChangeStamper); ok {
+		stamp, stampOK = cs.ChangeStamp()
+	}
+	now := time.Now()
+	if stampOK && v.stampOK && stamp == v.stamp && now.Sub(v.stampAt) < stampMaxAge {
+		s.writeUpdates(allowExpunge)
+		s.noteModSeqReport()
+		return s.enc.Err()
+	}
 	c, err := s.acct.Changes(ctx, v.mailbox.ID, v.modSeq)
+	if err == nil {
+		v.stamp, v.stampOK, v.stampAt = stamp, stampOK, now
+	}
 	if err != nil {
 		if mailstore.KindOf(err) == mailstore.KindNotFound {
 			s.closeSelected()

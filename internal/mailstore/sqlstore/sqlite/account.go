@@ -47,6 +47,11 @@ type account struct {
 
 	dropMu   sync.Mutex
 	dropHeld bool // POP3 maildrop lock
+
+	// commits counts this process's commits to the account (writeSync);
+	// cpath is the change file's path for readChanges (ChangeStamp).
+	commits atomic.Uint64
+	cpath   []byte
 }
 
 // accountRef is one reference to a shared account, returned by
@@ -93,6 +98,7 @@ func newAccount(st *Store, user, dir string) *account {
 	a := &account{st: st, user: user, dir: dir, ready: make(chan struct{}), refs: 1}
 	a.w = writerDB{a}
 	a.r = readerDB{a}
+	a.cpath = cPath(changesPath(dir))
 	return a
 }
 
@@ -252,6 +258,7 @@ func (a *account) writeSync(ctx context.Context, op string, durable bool, fn fun
 	if err != nil {
 		return dbErr(op+": commit", err)
 	}
+	a.commits.Add(1)
 	a.bumpChanges()
 	// Statements fn met first through writeCached are prepared now that
 	// the writer's one connection is free (stmtcache.go).
