@@ -36,14 +36,16 @@ type account struct {
 	r     readerDB
 	blobs *blob.Store
 
-	hmu     sync.Mutex
-	cur     atomic.Pointer[dbs] // the open databases, nil while closed; written under hmu
-	inUse   int                 // calls holding cur; guarded by hmu
-	lastUse time.Time           // when inUse last dropped to 0; guarded by hmu
-	idleT   *time.Timer         // closeIdleDBs; guarded by hmu
-	armed   bool                // idleT is pending; guarded by hmu
-	shut    bool                // the account is closed; guarded by hmu
-	closing sync.WaitGroup      // idle closes in progress
+	hmu      sync.Mutex
+	cur      atomic.Pointer[dbs] // the open databases, nil while closed; written under hmu
+	inUse    int                 // calls holding cur; guarded by hmu
+	lastUse  time.Time           // when inUse last dropped to 0; guarded by hmu
+	idleT    *time.Timer         // closeIdleDBs; guarded by hmu
+	armed    bool                // idleT is pending; guarded by hmu
+	idleFor  time.Duration       // the open set's idle time (nextIdleFor); guarded by hmu
+	closedAt time.Time           // when the last set was closed as idle; guarded by hmu
+	shut     bool                // the account is closed; guarded by hmu
+	closing  sync.WaitGroup      // idle closes in progress
 
 	dropMu   sync.Mutex
 	dropHeld bool // POP3 maildrop lock

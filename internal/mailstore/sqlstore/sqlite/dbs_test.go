@@ -251,3 +251,29 @@ func TestColdReadOpensOneConnection(t *testing.T) {
 		t.Error("the changed-since query was not prepared after the first Changes")
 	}
 }
+
+// TestIdleTimeGrowsWithUse: an account reopened soon after its idle
+// close keeps its next set twice as long, up to idleGrowth x connIdle;
+// one left alone longer than that starts again from connIdle.
+func TestIdleTimeGrowsWithUse(t *testing.T) {
+	st := openTestStore(t, t.TempDir())
+	defer st.Close()
+	st.connIdle = 2 * time.Second
+	a := newAccount(st, "alice", t.TempDir())
+	now := time.Now()
+	if got := a.nextIdleFor(now); got != 2*time.Second {
+		t.Fatalf("first open: idle %v, want connIdle", got)
+	}
+	a.idleFor = 2 * time.Second
+	a.closedAt = now
+	want := []time.Duration{4, 8, 16, 30, 30}
+	for i, w := range want {
+		a.idleFor = a.nextIdleFor(now.Add(time.Second))
+		if a.idleFor != w*time.Second {
+			t.Fatalf("reopen %d within a second of the close: idle %v, want %v", i+1, a.idleFor, w*time.Second)
+		}
+	}
+	if got := a.nextIdleFor(now.Add(31 * time.Second)); got != 2*time.Second {
+		t.Fatalf("reopened 31 s after the close: idle %v, want connIdle again", got)
+	}
+}
