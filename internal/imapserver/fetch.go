@@ -36,6 +36,13 @@ type fetchPlan struct {
 	needBody bool
 	// setsSeen: a non-PEEK body item, which sets \Seen (RFC 9051 6.4.5).
 	setsSeen bool
+	// keptOnly: every item that reads the stored message is a top-level
+	// HEADER.FIELDS whose names the stores keep (mailstore.KeptCovers),
+	// so a mailstore.HeaderFieldsReader answers them with no file read.
+	keptOnly bool
+	// cacheBeyondKept: an item other than those needs the message cache
+	// (ENVELOPE, BODYSTRUCTURE, ...).
+	cacheBeyondKept bool
 }
 
 // newFetchPlan checks and prepares the items of a FETCH. It returns a
@@ -55,22 +62,31 @@ func newFetchPlan(items []imap.FetchItem, uid bool) (*fetchPlan, error) {
 	}
 	items = ordered
 	p := &fetchPlan{items: items, names: make([]string, len(items)), uid: uid}
+	keptOnly := true
+	defer func() { p.keptOnly = keptOnly && p.needBody }()
 	for i := range items {
 		it := &items[i]
 		switch it.Kind {
 		case imap.FetchFlags, imap.FetchInternalDate, imap.FetchRFC822Size, imap.FetchUID, imap.FetchModSeq:
 		case imap.FetchEnvelope, imap.FetchBody, imap.FetchBodyStructure:
 			p.needCache = true
+			p.cacheBeyondKept = true
 		case imap.FetchRFC822:
 			p.needBody = true
 			p.setsSeen = true
+			keptOnly = false
 		case imap.FetchRFC822Header:
 			p.needBody, p.needCache = true, true
+			keptOnly = false
 		case imap.FetchRFC822Text:
 			p.needBody, p.needCache = true, true
 			p.setsSeen = true
+			keptOnly = false
 		case imap.FetchBodySection:
 			p.needBody = true
+			if len(it.Section.Part) > 0 || it.Section.Specifier != "HEADER.FIELDS" || !mailstore.KeptCovers(it.Section.Fields) {
+				keptOnly = false
+			}
 			if len(it.Section.Part) > 0 || it.Section.Specifier != "" {
 				p.needCache = true
 			}
@@ -86,6 +102,7 @@ func newFetchPlan(items []imap.FetchItem, uid bool) (*fetchPlan, error) {
 				return nil, statusBAD("", "Invalid BINARY section.")
 			}
 			p.needBody = true
+			keptOnly = false
 			if len(it.Section.Part) > 0 {
 				p.needCache, p.needParts = true, true
 			}
@@ -191,6 +208,11 @@ type fetchMsg struct {
 	size   int64
 	// cache is nil when the plan does not need it or the message is gone.
 	cache *mailstore.MessageCache
+	// kept holds the message's kept header lines when the store gave them
+	// (fetchPlan.keptOnly, mailstore.HeaderFieldsReader): its body items
+	// are filtered from them and the message is not opened.
+	kept   []byte
+	keptOK bool
 	// gone: the message is no longer in the store (expunged by another
 	// session, not reported yet): only UID and NIL data are sent.
 	gone bool
@@ -423,6 +445,17 @@ func (f *fetcher) prepare(m *fetchMsg, body *mailstore.Body) error {
 		return nil
 	}
 	clear(f.prep)
+	if m.keptOK {
+		// Every body item is a top-level HEADER.FIELDS the kept lines
+		// cover (fetchPlan.keptOnly): filtering them gives the bytes
+		// filtering the header gives (mailstore.KeptLinesOf).
+		for i := range f.plan.items {
+			if it := &f.plan.items[i]; it.Kind == imap.FetchBodySection {
+				f.prep[i].sec = sectionData{computed: true, data: filterHeader(m.kept, it.Section.Fields, false)}
+			}
+		}
+		return nil
+	}
 	gone := f.plan.needCache && m.cache == nil
 	if !gone {
 		b, err := f.open(m.uid)
@@ -500,6 +533,48 @@ func isUnknownCTE(err error) bool {
 	return errors.As(err, &e)
 }
 
+// keptBatch holds the kept header lines of one batch of messages
+// (mailstore.HeaderFieldsReader), copied out of the store's read so that
+// nothing is written to the client while the store reads.
+type keptBatch struct {
+	uids []mailstore.UID // ascending: the messages with kept lines
+	ends []int           // lines of uids[i] are data[ends[i-1]:ends[i]]
+	data []byte
+	// missing: the messages the store has but keeps no lines for.
+	missing []mailstore.UID
+}
+
+// load reads the kept lines of batch in one store call.
+func (kb *keptBatch) load(ctx context.Context, hfr mailstore.HeaderFieldsReader, mbox mailstore.MailboxID, batch []mailstore.UID) error {
+	kb.uids, kb.ends, kb.data, kb.missing = kb.uids[:0], kb.ends[:0], kb.data[:0], kb.missing[:0]
+	return hfr.HeaderFields(ctx, mbox, batch, func(uid mailstore.UID, kept []byte) error {
+		if kept == nil {
+			kb.missing = append(kb.missing, uid)
+			return nil
+		}
+		kb.data = append(kb.data, kept...)
+		kb.uids = append(kb.uids, uid)
+		kb.ends = append(kb.ends, len(kb.data))
+		return nil
+	})
+}
+
+// lines returns the kept lines of uid; *i is the position to search from
+// (UIDs are asked for in ascending order).
+func (kb *keptBatch) lines(uid mailstore.UID, i *int) ([]byte, bool) {
+	for *i < len(kb.uids) && kb.uids[*i] < uid {
+		*i++
+	}
+	if *i == len(kb.uids) || kb.uids[*i] != uid {
+		return nil, false
+	}
+	start := 0
+	if *i > 0 {
+		start = kb.ends[*i-1]
+	}
+	return kb.data[start:kb.ends[*i]], true
+}
+
 // fetchBatch is how many messages' caches are loaded per store call.
 const fetchBatch = 256
 
@@ -510,24 +585,42 @@ const fetchBatch = 256
 func runFetch(ctx context.Context, f *fetcher, acct mailstore.Account, mbox mailstore.MailboxID, uids []mailstore.UID, msgsOf func(batch []mailstore.UID) (func(uid mailstore.UID, m *fetchMsg) bool, error)) error {
 	var cteErr error
 	var m fetchMsg
+	hfr, _ := acct.(mailstore.HeaderFieldsReader)
+	var kb keptBatch
 	for start := 0; start < len(uids); start += fetchBatch {
 		batch := uids[start:min(start+fetchBatch, len(uids))]
 		msgOf, err := msgsOf(batch)
 		if err != nil {
 			return err
 		}
+		useKept := f.plan.keptOnly && hfr != nil
+		cacheUIDs := batch
+		if useKept {
+			if err := kb.load(ctx, hfr, mbox, batch); err != nil {
+				return err
+			}
+			if !f.plan.cacheBeyondKept {
+				// Only the messages without kept lines are read from
+				// their files, which needs their cache (header size).
+				cacheUIDs = kb.missing
+			}
+		}
 		var caches []mailstore.MessageCache
-		if f.plan.needCache {
-			c, err := acct.Cache(ctx, mbox, batch)
+		if f.plan.needCache && len(cacheUIDs) > 0 {
+			c, err := acct.Cache(ctx, mbox, cacheUIDs)
 			if err != nil {
 				return err
 			}
 			caches = c
 		}
-		ci := 0
+		ci, ki := 0, 0
 		for _, uid := range batch {
 			if !msgOf(uid, &m) {
 				continue
+			}
+			m.kept, m.keptOK = nil, false
+			if useKept {
+				m.kept, m.keptOK = kb.lines(uid, &ki)
 			}
 			m.cache = nil
 			for ci < len(caches) && caches[ci].UID < uid {

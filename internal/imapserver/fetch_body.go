@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/roost-mail/roost/internal/imap"
+	"github.com/roost-mail/roost/internal/mailstore"
 	"github.com/roost-mail/roost/internal/message"
 )
 
@@ -135,51 +136,12 @@ func resolveSection(root *message.Part, headerSize, size int64, sec imap.Section
 	return sectionData{}, fmt.Errorf("unknown section specifier %q", sec.Specifier)
 }
 
-// filterHeader returns the fields of hdr (raw header bytes, possibly with
-// the blank line) whose names are in names (case-insensitive), or not in
-// names when not is set, in their original order and folding, as Dovecot
-// does:
-//   - HEADER.FIELDS always ends with an empty line ("\r\n" when nothing
-//     matches), and a matching last field without a line end gets CRLF;
-//   - HEADER.FIELDS.NOT passes lines through unchanged, lines that are not
-//     fields too, and ends with the empty line only when the message's
-//     header has one.
+// filterHeader returns the fields of hdr selected by HEADER.FIELDS (or
+// HEADER.FIELDS.NOT when not is set) names: mailstore.FilterHeaderFields,
+// which stores also use for the kept lines (mailstore.HeaderFieldsReader),
+// so both paths give the same bytes.
 func filterHeader(hdr []byte, names []string, not bool) []byte {
-	var out []byte
-	keep := false
-	eoh := false
-	for len(hdr) > 0 {
-		line := hdr
-		if i := bytes.IndexByte(hdr, '\n'); i >= 0 {
-			line = hdr[:i+1]
-		}
-		hdr = hdr[len(line):]
-		if isBlankLine(line) {
-			eoh = true
-			break
-		}
-		if line[0] != ' ' && line[0] != '\t' { // else a continuation line
-			name := ""
-			if i := bytes.IndexByte(line, ':'); i > 0 {
-				name = strings.TrimRight(string(line[:i]), " \t")
-			}
-			keep = (name != "" && containsFold(names, name)) != not
-		}
-		if !keep {
-			continue
-		}
-		out = append(out, line...)
-		if !not && line[len(line)-1] != '\n' {
-			out = append(out, '\r', '\n')
-		}
-	}
-	if not && !eoh {
-		if out == nil {
-			out = []byte{}
-		}
-		return out
-	}
-	return append(out, '\r', '\n')
+	return mailstore.FilterHeaderFields(hdr, names, not)
 }
 
 func isBlankLine(b []byte) bool {

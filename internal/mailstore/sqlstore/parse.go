@@ -17,6 +17,10 @@ type CacheData struct {
 	// mailstore.SearchFields (MarshalSearchFields), nil when its header
 	// is bigger than SearchHeaderMax.
 	SearchFields []byte
+	// HeaderFields is the stored form of the message's kept header lines
+	// (MarshalKeptLines), nil when its header is bigger than
+	// SearchHeaderMax.
+	HeaderFields []byte
 }
 
 // Parser parses a message fed through its writer, in its own goroutine, so
@@ -53,6 +57,7 @@ func StartParser() *Parser {
 			Parts:         message.MarshalParts(m.Root),
 			HeaderSize:    m.HeaderSize(),
 			SearchFields:  searchFieldsFor(head.head, m.HeaderSize()),
+			HeaderFields:  keptLinesFor(head.head, m.HeaderSize()),
 		}}
 	}()
 	return p

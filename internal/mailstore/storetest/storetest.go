@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) mailstore.Store) {
 		{"Metas", testMetas},
 		{"SearchMeta", testSearchMeta},
 		{"SearchFields", testSearchFields},
+		{"HeaderFields", testHeaderFields},
 		{"SearchSystemFlags", testSearchSystemFlags},
 	}
 	for _, tc := range tests {

@@ -334,12 +334,12 @@ func (a *account) ImportMessages(ctx context.Context, mailbox string, items []ma
 			date, tz := sqlstore.InternalDate(it.date)
 			modseq++
 			if _, err := tx.Exec(ctx, `WITH c AS (
-					INSERT INTO contents (account_id, blob_id, size, header_size, envelope, bodystructure, body, parts, search_fields)
-					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $16) RETURNING id)
+					INSERT INTO contents (account_id, blob_id, size, header_size, envelope, bodystructure, body, parts, search_fields, header_fields)
+					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $16, $17) RETURNING id)
 				INSERT INTO messages (mailbox_id, uid, modseq, flags, keywords, internal_date, internal_tz, size, content)
 				SELECT $9, $10, $11, $12, $13, $14, $15, $3, c.id FROM c`,
 				a.id, it.blob.id, it.blob.size, it.cache.HeaderSize, it.cache.Envelope, it.cache.BodyStructure, it.cache.Body, it.cache.Parts,
-				int64(m.ID), uid, modseq, it.bits, sqlstore.JoinKeywords(kws), date.Unix(), tz, it.cache.SearchFields); err != nil {
+				int64(m.ID), uid, modseq, it.bits, sqlstore.JoinKeywords(kws), date.Unix(), tz, it.cache.SearchFields, it.cache.HeaderFields); err != nil {
 				return err
 			}
 			uidNext = uid + 1

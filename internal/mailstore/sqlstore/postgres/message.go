@@ -141,12 +141,12 @@ func (a *account) appendWith(ctx context.Context, mailbox string, o appendOpts, 
 			}
 		}
 		if _, err := tx.Exec(ctx, `WITH c AS (
-				INSERT INTO contents (account_id, blob_id, size, header_size, envelope, bodystructure, body, parts, search_fields)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $16) RETURNING id)
+				INSERT INTO contents (account_id, blob_id, size, header_size, envelope, bodystructure, body, parts, search_fields, header_fields)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $16, $17) RETURNING id)
 			INSERT INTO messages (mailbox_id, uid, modseq, flags, keywords, internal_date, internal_tz, size, content)
 			SELECT $9, $10, $11, $12, $13, $14, $15, $3, c.id FROM c`,
 			a.id, blobID, size, cache.HeaderSize, cache.Envelope, cache.BodyStructure, cache.Body, cache.Parts,
-			int64(m.ID), int64(uid), int64(m.HighestModSeq), bits, sqlstore.JoinKeywords(kws), date.Unix(), tz, cache.SearchFields); err != nil {
+			int64(m.ID), int64(uid), int64(m.HighestModSeq), bits, sqlstore.JoinKeywords(kws), date.Unix(), tz, cache.SearchFields, cache.HeaderFields); err != nil {
 			return err
 		}
 		if o.ledger != nil {

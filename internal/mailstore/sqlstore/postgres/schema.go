@@ -213,6 +213,11 @@ CREATE TABLE roost_sweep (last timestamptz NOT NULL);
 	// SEARCH reads no message body. Rows stored before hold NULL and are
 	// searched through their body.
 	`ALTER TABLE contents ADD COLUMN search_fields bytea;`,
+	// 4: the raw lines of the header fields clients fetch for their
+	// message lists (sqlstore.MarshalKeptLines), kept at append, so that
+	// FETCH BODY.PEEK[HEADER.FIELDS (DATE FROM ...)] reads no body. Rows
+	// stored before hold NULL and are filled at their first such FETCH.
+	`ALTER TABLE contents ADD COLUMN header_fields bytea;`,
 }
 
 // migrate brings the database to the current schema. It runs in one

@@ -300,8 +300,8 @@ func (a *account) ImportMessages(ctx context.Context, mailbox string, items []ma
 			if err != nil {
 				return err
 			}
-			r, err := tx.ExecContext(ctx, `INSERT INTO message_cache (blob_id, size, header_size, envelope, bodystructure, body, parts, search_fields)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, s.blobID, s.size, s.cache.HeaderSize, s.cache.Envelope, s.cache.BodyStructure, s.cache.Body, s.cache.Parts, s.cache.SearchFields)
+			r, err := tx.ExecContext(ctx, `INSERT INTO message_cache (blob_id, size, header_size, envelope, bodystructure, body, parts, search_fields, header_fields)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, s.blobID, s.size, s.cache.HeaderSize, s.cache.Envelope, s.cache.BodyStructure, s.cache.Body, s.cache.Parts, s.cache.SearchFields, s.cache.HeaderFields)
 			if err != nil {
 				return err
 			}

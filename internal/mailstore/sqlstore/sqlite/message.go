@@ -95,8 +95,8 @@ func (a *account) appendWith(ctx context.Context, mailbox string, o appendOpts, 
 		if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO message_cache (blob_id, size, header_size, envelope, bodystructure, body, parts, search_fields)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, blobID, size, cache.HeaderSize, cache.Envelope, cache.BodyStructure, cache.Body, cache.Parts, cache.SearchFields)
+		res, err := tx.ExecContext(ctx, `INSERT INTO message_cache (blob_id, size, header_size, envelope, bodystructure, body, parts, search_fields, header_fields)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, blobID, size, cache.HeaderSize, cache.Envelope, cache.BodyStructure, cache.Body, cache.Parts, cache.SearchFields, cache.HeaderFields)
 		if err != nil {
 			return err
 		}

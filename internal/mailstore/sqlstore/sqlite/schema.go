@@ -169,6 +169,12 @@ CREATE INDEX import_ledger_message_id ON import_ledger (message_id) WHERE messag
 	// SEARCH opens no message file. Rows stored before hold NULL and are
 	// searched through their file.
 	`ALTER TABLE message_cache ADD COLUMN search_fields BLOB;`,
+	// 7: the raw lines of the header fields clients fetch for their
+	// message lists (sqlstore.MarshalKeptLines), kept at append, so that
+	// FETCH BODY.PEEK[HEADER.FIELDS (DATE FROM ...)] opens no message
+	// file. Rows stored before hold NULL and are filled at their first
+	// such FETCH.
+	`ALTER TABLE message_cache ADD COLUMN header_fields BLOB;`,
 }
 
 // migrate brings the database to the current schema and, for a new

@@ -40,7 +40,7 @@ func TestSearchFieldsMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	for _, q := range []string{`ALTER TABLE message_cache DROP COLUMN search_fields`, `UPDATE schema_version SET version = 5`} {
+	for _, q := range []string{`ALTER TABLE message_cache DROP COLUMN search_fields`, `ALTER TABLE message_cache DROP COLUMN header_fields`, `UPDATE schema_version SET version = 5`} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
