@@ -35,9 +35,9 @@ var keptEdgeCases = []string{
 // keptFieldLists are HEADER.FIELDS lists clients send, plus random ones.
 func keptFieldLists() []string {
 	lists := []string{
-		"DATE FROM TO CC SUBJECT MESSAGE-ID IN-REPLY-TO REFERENCES CONTENT-TYPE", // roost bench
-		"From To Cc Bcc Subject Date Message-ID Priority X-Priority References Newsgroups In-Reply-To Content-Type Reply-To", // Thunderbird
-		"date subject from content-type to cc reply-to message-id references in-reply-to X-K9mail-Identity Chat-Version",   // K-9
+		"DATE FROM TO CC SUBJECT MESSAGE-ID IN-REPLY-TO REFERENCES CONTENT-TYPE",                                                                                                                                                                   // roost bench
+		"From To Cc Bcc Subject Date Message-ID Priority X-Priority References Newsgroups In-Reply-To Content-Type Reply-To",                                                                                                                       // Thunderbird
+		"date subject from content-type to cc reply-to message-id references in-reply-to X-K9mail-Identity Chat-Version",                                                                                                                           // K-9
 		"DATE FROM TO SUBJECT CONTENT-TYPE CC REPLY-TO LIST-POST DISPOSITION-NOTIFICATION-TO X-PRIORITY CONTENT-TRANSFER-ENCODING BCC IN-REPLY-TO MAIL-FOLLOWUP-TO MAIL-REPLY-TO MESSAGE-ID REFERENCES RESENT-BCC RETURN-PATH SENDER X-DRAFT-INFO", // Roundcube
 		"X-TUID", "MESSAGE-ID X-TUID", "subject", "sUbJeCt", "\"X-\u212a9mail-Identity\"", "List-Id List-Unsubscribe",
 	}
