@@ -94,7 +94,8 @@ func KeptLinesOf(hdr []byte) []byte {
 //     fields too, and ends with the empty line only when the message's
 //     header has one.
 func FilterHeaderFields(hdr []byte, names []string, not bool) []byte {
-	var out []byte
+	// One allocation for the usual header; a huge one grows as it must.
+	out := make([]byte, 0, min(len(hdr), 4<<10)+2)
 	keep := false
 	eoh := false
 	for len(hdr) > 0 {
@@ -108,11 +109,11 @@ func FilterHeaderFields(hdr []byte, names []string, not bool) []byte {
 			break
 		}
 		if line[0] != ' ' && line[0] != '\t' { // else a continuation line
-			name := ""
+			var name []byte
 			if i := bytes.IndexByte(line, ':'); i > 0 {
-				name = strings.TrimRight(string(line[:i]), " \t")
+				name = bytes.TrimRight(line[:i], " \t")
 			}
-			keep = (name != "" && containsFold(names, name)) != not
+			keep = (len(name) > 0 && containsFoldBytes(names, name)) != not
 		}
 		if !keep {
 			continue
@@ -123,9 +124,6 @@ func FilterHeaderFields(hdr []byte, names []string, not bool) []byte {
 		}
 	}
 	if not && !eoh {
-		if out == nil {
-			out = []byte{}
-		}
 		return out
 	}
 	return append(out, '\r', '\n')
@@ -133,6 +131,63 @@ func FilterHeaderFields(hdr []byte, names []string, not bool) []byte {
 
 func isBlankLine(b []byte) bool {
 	return (len(b) == 1 && b[0] == '\n') || (len(b) == 2 && b[0] == '\r' && b[1] == '\n')
+}
+
+// containsFoldBytes is containsFold of a name given as bytes, without
+// converting it: ASCII on both sides compares ASCII case-insensitively,
+// which is what strings.EqualFold does then (the other characters that
+// fold to ASCII letters, such as the Kelvin sign, are not ASCII); other
+// names go through strings.EqualFold.
+func containsFoldBytes(list []string, b []byte) bool {
+	ascii := true
+	for _, c := range b {
+		if c >= 0x80 {
+			ascii = false
+			break
+		}
+	}
+	if !ascii {
+		return containsFold(list, string(b))
+	}
+	for _, x := range list {
+		if len(x) == len(b) && asciiEqualFold(x, b) {
+			return true
+		}
+		if len(x) != len(b) && !isASCII(x) && strings.EqualFold(x, string(b)) {
+			return true
+		}
+	}
+	return false
+}
+
+// asciiEqualFold compares x and b, both the same length, ignoring ASCII
+// case; it is false when x has a non-ASCII octet where b has none.
+func asciiEqualFold(x string, b []byte) bool {
+	for i := 0; i < len(b); i++ {
+		c, d := x[i], b[i]
+		if c == d {
+			continue
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if 'A' <= d && d <= 'Z' {
+			d += 'a' - 'A'
+		}
+		if c != d {
+			return !isASCII(x) && strings.EqualFold(x, string(b))
+		}
+	}
+	return true
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func containsFold(list []string, s string) bool {

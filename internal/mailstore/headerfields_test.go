@@ -54,3 +54,18 @@ func TestKeptLinesFilterLikeHeader(t *testing.T) {
 		t.Error("kept lines over KeptLinesMax were kept")
 	}
 }
+
+// TestContainsFoldBytes: the byte comparison FilterHeaderFields uses
+// answers as strings.EqualFold, also for names that fold to ASCII from
+// other characters (Kelvin sign, long s) and invalid UTF-8.
+func TestContainsFoldBytes(t *testing.T) {
+	words := []string{"Subject", "SUBJECT", "subjecT", "X-K9mail-Identity", "X-\u212a9mail-Identity", "x-k9MAIL-identity",
+		"Li\u017Ft-Id", "List-Id", "LIST-ID", "Lis-Id", "\xffSubject", "\xfeSubject", "Sübject", "SÜBJECT", "", "a", "A", "@", "`", "[", "{"}
+	for _, a := range words {
+		for _, b := range words {
+			if got, want := containsFoldBytes([]string{a}, []byte(b)), strings.EqualFold(a, b); got != want {
+				t.Errorf("containsFoldBytes(%q, %q) = %v, strings.EqualFold %v", a, b, got, want)
+			}
+		}
+	}
+}
