@@ -63,7 +63,6 @@ func newFetchPlan(items []imap.FetchItem, uid bool) (*fetchPlan, error) {
 	items = ordered
 	p := &fetchPlan{items: items, names: make([]string, len(items)), uid: uid}
 	keptOnly := true
-	defer func() { p.keptOnly = keptOnly && p.needBody }()
 	for i := range items {
 		it := &items[i]
 		switch it.Kind {
@@ -119,6 +118,7 @@ func newFetchPlan(items []imap.FetchItem, uid bool) (*fetchPlan, error) {
 			return nil, statusBAD("", "Unsupported FETCH item.")
 		}
 	}
+	p.keptOnly = keptOnly && p.needBody
 	return p, nil
 }
 
