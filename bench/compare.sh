@@ -31,7 +31,8 @@
 # negotiates X25519MLKEM768 with roost bench's Go client, while Debian's
 # Dovecot 2.3 with OpenSSL 3.0 negotiates X25519; X25519 compares like
 # with like), MAIL_FSYNC (Roost's mail_fsync; empty: the default,
-# optimized).
+# optimized), BENCH_EXTRA (more `roost bench` flags for every profile run,
+# e.g. "--idle-hold 20ms" to give the caching client think time).
 # Needs root (Dovecot's mail user, binding Roost's and Dovecot's ports).
 set -eu
 cd "$(dirname "$0")/.."
@@ -147,7 +148,8 @@ declare -A IMAPS=([roost]=127.0.0.1:$R_IMAPS [dovecot]=127.0.0.1:$IMAPS_PORT)
 declare -A POP3S=([roost]=127.0.0.1:$R_POP3S [dovecot]=127.0.0.1:$POP3S_PORT)
 bench() { # SERVER OUT ARGS...: run roost bench, JSON to OUT; errors do not stop the script
   local server=$1 out=$2; shift 2
-  "$roost" bench --json --quiet --tls --insecure --users 'testuser%d:pass' --nusers "$USERS" "$@" >"$out" 2>"$out.err" || true
+  # shellcheck disable=SC2086 # BENCH_EXTRA is a list of flags
+  "$roost" bench --json --quiet --tls --insecure --users 'testuser%d:pass' --nusers "$USERS" "$@" ${BENCH_EXTRA:-} >"$out" 2>"$out.err" || true
   if ! jq -e . "$out" >/dev/null 2>&1; then
     echo "roost bench against $server failed:" >&2; cat "$out.err" >&2; exit 1
   fi
