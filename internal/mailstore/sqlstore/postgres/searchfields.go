@@ -16,23 +16,62 @@ var _ mailstore.HeaderSearcher = (*account)(nil)
 
 // SearchFields implements mailstore.HeaderSearcher from the search_fields
 // column of contents (migration 3), filled at append and import
-// (sqlstore.CacheData): one query answers the whole batch and no body is
-// read from the blob store. fn runs after the transaction (which may be
-// retried, see Store.read). Rows stored before migration 3 (NULL) are
-// filled lazily: the header is read from the body once, its fields given
-// to fn and written to the row. Headers over sqlstore.SearchHeaderMax,
-// and rows stored under other Unicode tables, are reported as not kept.
+// (sqlstore.CacheData), through readKept: one query answers the whole
+// batch and no body is read from the blob store. Rows stored before
+// migration 3 (NULL) are filled lazily: the header is read from the body
+// once, its fields given to fn and written to the row. Headers over
+// sqlstore.SearchHeaderMax, and rows stored under other Unicode tables,
+// are reported as not kept.
 func (a *account) SearchFields(ctx context.Context, mbox mailstore.MailboxID, uids []mailstore.UID,
 	fn func(uid mailstore.UID, f *mailstore.SearchFields) error) error {
+	return readKept(ctx, a, &searchFieldsColumn, &sqlstore.SearchFieldsCodec{}, mbox, uids, fn)
+}
+
+var searchFieldsColumn = newKeptColumn(sqlstore.SearchFieldsColumn)
+
+// keptColumn is a sqlstore.KeptColumn with its statements and names.
+type keptColumn struct {
+	// query selects, per message row, the column, the content id, the
+	// blob id only of a row to fill and the header size; the caller
+	// appends the UID condition ($2, $3).
+	query  string
+	update string // sets the column of a content row: $1 data, $2 id, $3 account
+	readOp string
+	fillOp string
+	keep   string // the log message of a failed fill
+}
+
+func newKeptColumn(c sqlstore.KeptColumn) keptColumn {
+	return keptColumn{
+		query: `SELECT m.uid, c.` + c.Name + `, c.id, CASE WHEN c.` + c.Name + ` IS NULL THEN c.blob_id ELSE '' END, c.header_size
+			FROM messages m JOIN contents c ON c.id = m.content WHERE m.mailbox_id = $1 AND `,
+		update: `UPDATE contents SET ` + c.Name + ` = $1 WHERE id = $2 AND account_id = $3`,
+		readOp: "read " + c.What,
+		fillOp: "fill " + c.What,
+		keep:   "postgres store: keep " + c.What,
+	}
+}
+
+// readKept answers a batch read of a kept column (HeaderFields,
+// SearchFields) with one query in one read transaction, which checks the
+// mailbox exists. fn runs after the transaction (which may be retried, see
+// Store.read), on each wanted row with the value codec decodes. A row
+// whose column is NULL and whose header is at most sqlstore.SearchHeaderMax
+// octets gets codec's value of the header read from the body (a row whose
+// body is gone, expunged after the read, is skipped); those fills are
+// written when readKept returns, whatever fn returned. fn's error is
+// returned as it is.
+func readKept[T any](ctx context.Context, a *account, col *keptColumn, codec sqlstore.KeptCodec[T],
+	mbox mailstore.MailboxID, uids []mailstore.UID, fn func(uid mailstore.UID, v T) error) error {
 	type row struct {
 		uid        mailstore.UID
 		raw        []byte
 		content    int64
-		blob       string // only of a row without fields (NULL)
+		blob       string // only of a row to fill (NULL)
 		headerSize int64
 	}
 	var got []row
-	err := a.read(ctx, "read search fields", func(tx pgx.Tx) error {
+	err := a.read(ctx, col.readOp, func(tx pgx.Tx) error {
 		got = got[:0]
 		if _, err := mailboxByID(ctx, tx, a.id, mbox, false); err != nil {
 			return err
@@ -40,14 +79,12 @@ func (a *account) SearchFields(ctx context.Context, mbox mailstore.MailboxID, ui
 		if len(uids) == 0 {
 			return nil
 		}
-		const q = `SELECT m.uid, c.search_fields, c.id, CASE WHEN c.search_fields IS NULL THEN c.blob_id ELSE '' END, c.header_size
-			FROM messages m JOIN contents c ON c.id = m.content WHERE m.mailbox_id = $1 AND `
 		var rows pgx.Rows
 		var err error
 		if lo, hi, dense := sqlstore.UIDSpan(uids); dense {
-			rows, err = tx.Query(ctx, q+`m.uid BETWEEN $2 AND $3 ORDER BY m.uid`, int64(mbox), int64(lo), int64(hi))
+			rows, err = tx.Query(ctx, col.query+`m.uid BETWEEN $2 AND $3 ORDER BY m.uid`, int64(mbox), int64(lo), int64(hi))
 		} else {
-			rows, err = tx.Query(ctx, q+`m.uid = ANY($2) ORDER BY m.uid`, int64(mbox), uidArray(uids))
+			rows, err = tx.Query(ctx, col.query+`m.uid = ANY($2) ORDER BY m.uid`, int64(mbox), uidArray(uids))
 		}
 		if err != nil {
 			return err
@@ -65,27 +102,24 @@ func (a *account) SearchFields(ctx context.Context, mbox mailstore.MailboxID, ui
 	if err != nil {
 		return err
 	}
-	var sf mailstore.SearchFields
-	var fills []searchFieldsFill
+	var fills []sqlstore.KeptFill
 	defer func() {
 		if len(fills) > 0 {
-			a.fillSearchFields(ctx, fills)
+			a.fillKept(ctx, col, fills)
 		}
 	}()
-	j := 0 // uids[j] is the next wanted UID
+	cur := sqlstore.NewUIDCursor(uids)
 	for _, r := range got {
-		for j < len(uids) && uids[j] < r.uid {
-			j++
-		}
-		if j == len(uids) {
+		wanted, done := cur.Next(r.uid)
+		if done {
 			break
 		}
-		if uids[j] != r.uid {
+		if !wanted {
 			continue // in the span but not asked for
 		}
-		ok, err := sqlstore.UnmarshalSearchFields(r.raw, &sf)
+		v, ok, err := codec.Decode(r.raw)
 		if err != nil {
-			return mailstore.Internal("read search fields", err)
+			return mailstore.Internal(col.readOp, err)
 		}
 		if !ok && r.blob != "" && r.headerSize <= sqlstore.SearchHeaderMax {
 			hdr, err := a.readHeader(ctx, r.blob, r.headerSize)
@@ -95,42 +129,31 @@ func (a *account) SearchFields(ctx context.Context, mbox mailstore.MailboxID, ui
 			if err != nil {
 				return mailstore.Internal("read message header", err)
 			}
-			sf = mailstore.SearchFieldsOf(hdr)
-			fills = append(fills, searchFieldsFill{r.content, sqlstore.MarshalSearchFields(&sf)})
-			ok = true
+			var stored []byte
+			v, stored = codec.FromHeader(hdr)
+			fills = append(fills, sqlstore.KeptFill{Content: r.content, Data: stored})
 		}
-		f := &sf
-		if !ok {
-			f = nil
-		}
-		if err := fn(r.uid, f); err != nil {
+		if err := fn(r.uid, v); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// searchFieldsFill is the stored search fields of a contents row that had
-// none.
-type searchFieldsFill struct {
-	content int64
-	data    []byte
-}
-
-// fillSearchFields writes fills in one transaction. The fields are a
-// cache of the body: a failure is logged and the rows stay as they were,
-// to be filled by a later search.
-func (a *account) fillSearchFields(ctx context.Context, fills []searchFieldsFill) {
-	err := a.write(ctx, "fill search fields", func(tx pgx.Tx) error {
+// fillKept writes fills in one transaction. The column is a cache of the
+// body: a failure is logged and the rows stay as they were, to be filled
+// by a later read.
+func (a *account) fillKept(ctx context.Context, col *keptColumn, fills []sqlstore.KeptFill) {
+	err := a.write(ctx, col.fillOp, func(tx pgx.Tx) error {
 		for _, f := range fills {
-			if _, err := tx.Exec(ctx, `UPDATE contents SET search_fields = $1 WHERE id = $2 AND account_id = $3`, f.data, f.content, a.id); err != nil {
+			if _, err := tx.Exec(ctx, col.update, f.Data, f.Content, a.id); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		a.st.log.Warn("postgres store: keep search fields", "user", a.user, "messages", len(fills), "err", err)
+		a.st.log.Warn(col.keep, "user", a.user, "messages", len(fills), "err", err)
 	}
 }
 

@@ -12,18 +12,11 @@ import (
 
 var _ mailstore.HeaderSearcher = (*account)(nil)
 
-// searchFieldsQuery reads the blob id only of rows to fill (a TEXT column
-// costs an allocation per row in the driver).
-const searchFieldsQuery = `SELECT m.uid, c.search_fields, c.id, CASE WHEN c.search_fields IS NULL THEN c.blob_id ELSE '' END, c.header_size
-	FROM message m JOIN message_cache c ON c.id = m.content
-	WHERE m.mailbox_id = ? AND `
-
 // SearchFields implements mailstore.HeaderSearcher from the search_fields
 // column of message_cache (migration 6), filled at append and import
-// (sqlstore.CacheData). One read transaction and one query answer the
-// whole batch (the mailbox is looked up only when no row came back, see
-// mailboxIDExists), and fn runs on each row as it is read, the fields
-// aliasing the row's bytes: no message file is opened.
+// (sqlstore.CacheData), through readKept: one read transaction and one
+// query answer the whole batch, and fn runs on each row as it is read, the
+// fields aliasing the row's bytes: no message file is opened.
 //
 // Rows stored before migration 6 (NULL) are filled lazily: the message's
 // header is read from its file (as Headers would), its fields are given
@@ -33,50 +26,89 @@ const searchFieldsQuery = `SELECT m.uid, c.search_fields, c.id, CASE WHEN c.sear
 // other Unicode tables, are reported as not kept.
 func (a *account) SearchFields(ctx context.Context, mbox mailstore.MailboxID, uids []mailstore.UID,
 	fn func(uid mailstore.UID, f *mailstore.SearchFields) error) error {
+	return readKept(ctx, a, &searchFieldsColumn, &sqlstore.SearchFieldsCodec{}, mbox, uids, fn)
+}
+
+var searchFieldsColumn = newKeptColumn(sqlstore.SearchFieldsColumn)
+
+// keptColumn is a sqlstore.KeptColumn with its statements and names.
+type keptColumn struct {
+	// query selects, per message row, the column, the content id, the
+	// blob id only of a row to fill (a TEXT column costs an allocation per
+	// row in the driver) and the header size; the caller appends the UID
+	// condition.
+	query  string
+	update string // sets the column of a content row: arguments data, id
+	readOp string
+	fillOp string
+	keep   string // the log message of a failed fill
+}
+
+func newKeptColumn(c sqlstore.KeptColumn) keptColumn {
+	return keptColumn{
+		query: `SELECT m.uid, c.` + c.Name + `, c.id, CASE WHEN c.` + c.Name + ` IS NULL THEN c.blob_id ELSE '' END, c.header_size
+	FROM message m JOIN message_cache c ON c.id = m.content
+	WHERE m.mailbox_id = ? AND `,
+		update: `UPDATE message_cache SET ` + c.Name + ` = ? WHERE id = ?`,
+		readOp: "read " + c.What,
+		fillOp: "fill " + c.What,
+		keep:   "sqlite store: keep " + c.What,
+	}
+}
+
+// readKept answers a batch read of a kept column (HeaderFields,
+// SearchFields): one read transaction and one query for the whole batch
+// (the mailbox is looked up only when no row came back, see
+// mailboxIDExists), fn called on each wanted row as it is read with the
+// value codec decodes, which may alias the row's bytes. A row whose column
+// is NULL and whose header is at most sqlstore.SearchHeaderMax octets gets
+// codec's value of the header read from the message file (a row whose
+// file is gone, expunged by a later commit, is skipped); those fills are
+// written after the transaction, and only if neither it nor fn failed.
+// fn's error is returned as it is.
+func readKept[T any](ctx context.Context, a *account, col *keptColumn, codec sqlstore.KeptCodec[T],
+	mbox mailstore.MailboxID, uids []mailstore.UID, fn func(uid mailstore.UID, v T) error) error {
 	if len(uids) == 0 {
 		_, err := mailboxByID(ctx, cachedDB{a}, mbox)
-		return dbErr("read search fields", err)
+		return dbErr(col.readOp, err)
 	}
 	var fnErr error // fn's error, returned as it is
-	var fills []searchFieldsFill
-	err := a.readCached(ctx, "read search fields", func(tx cachedTx) error {
+	var fills []sqlstore.KeptFill
+	err := a.readCached(ctx, col.readOp, func(tx cachedTx) error {
 		var rows *sql.Rows
 		var err error
 		lo, hi, dense := sqlstore.UIDSpan(uids)
 		if dense {
-			rows, err = tx.QueryContext(ctx, searchFieldsQuery+`m.uid BETWEEN ? AND ? ORDER BY m.uid`, mbox, lo, hi)
+			rows, err = tx.QueryContext(ctx, col.query+`m.uid BETWEEN ? AND ? ORDER BY m.uid`, mbox, lo, hi)
 		} else {
-			rows, err = tx.QueryContext(ctx, searchFieldsQuery+`m.uid IN (SELECT value FROM json_each(?)) ORDER BY m.uid`,
+			rows, err = tx.QueryContext(ctx, col.query+`m.uid IN (SELECT value FROM json_each(?)) ORDER BY m.uid`,
 				mbox, jsonInts(uids))
 		}
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		var sf mailstore.SearchFields
 		var raw, blob sql.RawBytes
 		var uid mailstore.UID
 		var content, headerSize int64
 		var hdrBuf []byte
-		j := 0 // uids[j] is the next wanted UID
+		cur := sqlstore.NewUIDCursor(uids)
 		found := false
 		for rows.Next() {
 			found = true
 			if err := rows.Scan(&uid, &raw, &content, &blob, &headerSize); err != nil {
 				return err
 			}
-			for j < len(uids) && uids[j] < uid {
-				j++
-			}
-			if j == len(uids) {
+			wanted, done := cur.Next(uid)
+			if done {
 				break
 			}
-			if uids[j] != uid {
+			if !wanted {
 				continue // in the span but not asked for
 			}
-			ok, err := sqlstore.UnmarshalSearchFields(raw, &sf)
+			v, ok, err := codec.Decode(raw)
 			if err != nil {
-				return mailstore.Internal("read search fields", err)
+				return mailstore.Internal(col.readOp, err)
 			}
 			if !ok && len(blob) > 0 && headerSize <= sqlstore.SearchHeaderMax {
 				hdr, err := a.readHeader(ctx, string(blob), headerSize, hdrBuf)
@@ -87,15 +119,11 @@ func (a *account) SearchFields(ctx context.Context, mbox mailstore.MailboxID, ui
 					return mailstore.Internal("read message header", err)
 				}
 				hdrBuf = hdr[:0]
-				sf = mailstore.SearchFieldsOf(hdr)
-				fills = append(fills, searchFieldsFill{content, sqlstore.MarshalSearchFields(&sf)})
-				ok = true
+				var stored []byte
+				v, stored = codec.FromHeader(hdr)
+				fills = append(fills, sqlstore.KeptFill{Content: content, Data: stored})
 			}
-			f := &sf
-			if !ok {
-				f = nil
-			}
-			if err := fn(uid, f); err != nil {
+			if err := fn(uid, v); err != nil {
 				fnErr = err
 				return err
 			}
@@ -106,7 +134,7 @@ func (a *account) SearchFields(ctx context.Context, mbox mailstore.MailboxID, ui
 		return mailboxIDExists(ctx, tx, mbox) // see mailboxIDExists
 	})
 	if len(fills) > 0 && err == nil && fnErr == nil {
-		a.fillSearchFields(ctx, fills)
+		a.fillKept(ctx, col, fills)
 	}
 	if fnErr != nil {
 		return fnErr
@@ -114,27 +142,20 @@ func (a *account) SearchFields(ctx context.Context, mbox mailstore.MailboxID, ui
 	return err
 }
 
-// searchFieldsFill is the stored search fields of a message_cache row
-// that had none.
-type searchFieldsFill struct {
-	content int64
-	data    []byte
-}
-
-// fillSearchFields writes fills in one transaction. The fields are a
-// cache of the message file: a failure is logged and the rows stay as
-// they were, to be filled by a later search.
-func (a *account) fillSearchFields(ctx context.Context, fills []searchFieldsFill) {
-	err := a.write(ctx, "fill search fields", func(tx *sql.Tx) error {
+// fillKept writes fills in one transaction. The column is a cache of the
+// message file: a failure is logged and the rows stay as they were, to be
+// filled by a later read.
+func (a *account) fillKept(ctx context.Context, col *keptColumn, fills []sqlstore.KeptFill) {
+	err := a.write(ctx, col.fillOp, func(tx *sql.Tx) error {
 		for _, f := range fills {
-			if _, err := tx.ExecContext(ctx, `UPDATE message_cache SET search_fields = ? WHERE id = ?`, f.data, f.content); err != nil {
+			if _, err := tx.ExecContext(ctx, col.update, f.Data, f.Content); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		a.st.log.Warn("sqlite store: keep search fields", "user", a.user, "messages", len(fills), "err", err)
+		a.st.log.Warn(col.keep, "user", a.user, "messages", len(fills), "err", err)
 	}
 }
 
