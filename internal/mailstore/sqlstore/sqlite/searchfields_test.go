@@ -15,8 +15,34 @@ import (
 // migration 6 keeps working: the migration adds the column, an old
 // message's fields are made from its header at its first header SEARCH
 // and kept, messages stored afterwards have them from the start, and a
-// header over SearchHeaderMax is reported as not kept.
+// header over SearchHeaderMax is reported as not kept (testKeptMigration).
 func TestSearchFieldsMigration(t *testing.T) {
+	testKeptMigration(t, sqlstore.SearchFieldsColumn,
+		[]string{`ALTER TABLE message_cache DROP COLUMN search_fields`, `ALTER TABLE message_cache DROP COLUMN header_fields`, `UPDATE schema_version SET version = 5`},
+		"Subject: =?UTF-8?Q?=C3=84lter?=\r\n\r\nx\r\n", " älter", " new",
+		func(ctx context.Context, acct mailstore.Account, mbox mailstore.MailboxID, uids []mailstore.UID, got map[mailstore.UID]string) error {
+			return acct.(mailstore.HeaderSearcher).SearchFields(ctx, mbox, uids, func(uid mailstore.UID, f *mailstore.SearchFields) error {
+				if f == nil {
+					got[uid] = "not kept"
+				} else {
+					got[uid] = string(f.Values[mailstore.SearchSubject][0])
+				}
+				return nil
+			})
+		})
+}
+
+// testKeptMigration stores message old as UID 1, takes the database back
+// to before col's migration with the statements downgrade, reopens it
+// (which migrates it again) and appends "Subject: New" and a header over
+// SearchHeaderMax. Before any read only the new small message has col
+// kept; two reads with read (which puts each UID's value, or "not kept",
+// in got) must give wantOld, wantNew and "not kept", and leave col kept
+// for all but the big header: the first read filled UID 1, the second
+// reads what it kept.
+func testKeptMigration(t *testing.T, col sqlstore.KeptColumn, downgrade []string, old, wantOld, wantNew string,
+	read func(ctx context.Context, acct mailstore.Account, mbox mailstore.MailboxID, uids []mailstore.UID, got map[mailstore.UID]string) error) {
+	t.Helper()
 	dir := t.TempDir()
 	ctx := context.Background()
 	st, err := Open(Options{Dir: dir, IdleClose: -1})
@@ -27,20 +53,20 @@ func TestSearchFieldsMigration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := acct.Append(ctx, "INBOX", mailstore.NewMessage{}, strings.NewReader("Subject: =?UTF-8?Q?=C3=84lter?=\r\n\r\nx\r\n")); err != nil {
+	if _, _, err := acct.Append(ctx, "INBOX", mailstore.NewMessage{}, strings.NewReader(old)); err != nil {
 		t.Fatal(err)
 	}
 	acct.Close()
 	adir, _ := st.AccountDir("alice")
 	st.Close()
 
-	// Take the database back to before migration 6.
+	// Take the database back to before the column's migration.
 	db, err := sql.Open("sqlite", dsn(indexPath(adir), time.Second, true))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	for _, q := range []string{`ALTER TABLE message_cache DROP COLUMN search_fields`, `ALTER TABLE message_cache DROP COLUMN header_fields`, `UPDATE schema_version SET version = 5`} {
+	for _, q := range downgrade {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
@@ -71,7 +97,7 @@ func TestSearchFieldsMigration(t *testing.T) {
 	}
 	stored := func() map[mailstore.UID]bool {
 		t.Helper()
-		rows, err := db.Query(`SELECT m.uid, c.search_fields IS NOT NULL FROM message m JOIN message_cache c ON c.id = m.content ORDER BY m.uid`)
+		rows, err := db.Query(`SELECT m.uid, c.` + col.Name + ` IS NOT NULL FROM message m JOIN message_cache c ON c.id = m.content ORDER BY m.uid`)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -88,26 +114,18 @@ func TestSearchFieldsMigration(t *testing.T) {
 		return out
 	}
 	if got := stored(); got[1] || !got[uid2] || got[uid3] {
-		t.Fatalf("kept before the search (uid: kept): %v; want only %d", got, uid2)
+		t.Fatalf("kept before the read (uid: kept): %v; want only %d", got, uid2)
 	}
 	for round := range 2 { // the second round reads what the first kept
 		got := map[mailstore.UID]string{}
-		err = acct.(mailstore.HeaderSearcher).SearchFields(ctx, inbox.ID, []mailstore.UID{1, uid2, uid3}, func(uid mailstore.UID, f *mailstore.SearchFields) error {
-			if f == nil {
-				got[uid] = "not kept"
-			} else {
-				got[uid] = string(f.Values[mailstore.SearchSubject][0])
-			}
-			return nil
-		})
-		if err != nil {
+		if err := read(ctx, acct, inbox.ID, []mailstore.UID{1, uid2, uid3}, got); err != nil {
 			t.Fatal(err)
 		}
-		if got[1] != " älter" || got[uid2] != " new" || got[uid3] != "not kept" || len(got) != 3 {
-			t.Errorf("round %d: %v, want UID 1 \" älter\", UID %d \" new\", UID %d not kept", round, got, uid2, uid3)
+		if got[1] != wantOld || got[uid2] != wantNew || got[uid3] != "not kept" || len(got) != 3 {
+			t.Errorf("round %d: %v, want UID 1 %q, UID %d %q, UID %d not kept", round, got, wantOld, uid2, wantNew, uid3)
 		}
 		if got := stored(); !got[1] || !got[uid2] || got[uid3] {
-			t.Errorf("round %d: kept after the search (uid: kept): %v; want all but %d", round, got, uid3)
+			t.Errorf("round %d: kept after the read (uid: kept): %v; want all but %d", round, got, uid3)
 		}
 	}
 }
