@@ -1,6 +1,11 @@
 package sqlstore
 
-import "github.com/roost-mail/roost/internal/mailstore"
+import (
+	"errors"
+	"io/fs"
+
+	"github.com/roost-mail/roost/internal/mailstore"
+)
 
 // KeptColumn names a per-message column of the content table that keeps
 // something made from the message's top-level header (header_fields,
@@ -9,17 +14,23 @@ import "github.com/roost-mail/roost/internal/mailstore"
 // the message's header and write those fills after the read transaction;
 // KeptColumn and KeptCodec are the driver-independent half of that.
 type KeptColumn struct {
-	Name string // the column, as written in SQL
-	What string // what it keeps, in operation names and logs ("header fields")
+	Name   string // the column, as written in SQL
+	What   string // what it keeps, in logs ("header fields")
+	ReadOp string // the operation name of a read ("read header fields")
+	FillOp string // the operation name of writing fills
+}
+
+func keptColumn(name, what string) KeptColumn {
+	return KeptColumn{Name: name, What: what, ReadOp: "read " + what, FillOp: "fill " + what}
 }
 
 var (
 	// HeaderFieldsColumn keeps the stored form of MarshalKeptLines
 	// (mailstore.HeaderFieldsReader).
-	HeaderFieldsColumn = KeptColumn{Name: "header_fields", What: "header fields"}
+	HeaderFieldsColumn = keptColumn("header_fields", "header fields")
 	// SearchFieldsColumn keeps the stored form of MarshalSearchFields
 	// (mailstore.HeaderSearcher).
-	SearchFieldsColumn = KeptColumn{Name: "search_fields", What: "search fields"}
+	SearchFieldsColumn = keptColumn("search_fields", "search fields")
 )
 
 // KeptCodec turns a KeptColumn's stored bytes into the value given to a
@@ -71,6 +82,45 @@ func (c *SearchFieldsCodec) Decode(raw []byte) (*mailstore.SearchFields, bool, e
 func (c *SearchFieldsCodec) FromHeader(hdr []byte) (*mailstore.SearchFields, []byte) {
 	c.sf = mailstore.SearchFieldsOf(hdr)
 	return &c.sf, MarshalSearchFields(&c.sf)
+}
+
+// KeptReader turns the wanted rows of a batch read of Col into values,
+// filling NULL rows from the message's header and collecting those fills
+// for the caller to write after its read transaction.
+type KeptReader[T any] struct {
+	Col   *KeptColumn
+	Codec KeptCodec[T]
+	// ReadHeader reads the top-level header of the row Value was called
+	// for (fs.ErrNotExist when its message is gone).
+	ReadHeader func() ([]byte, error)
+	Fills      []KeptFill
+}
+
+// Value returns the value of a row whose column holds raw (nil when NULL)
+// and whose content row is content. A row that decodes as not kept, is
+// fillable (the caller selected its blob id, which it does only when the
+// column is NULL) and has a header of at most SearchHeaderMax octets is
+// given Codec's value of its header, and the stored form is added to
+// Fills. skip is true when that message is gone (expunged by a commit
+// after the caller's snapshot): the row is not reported.
+func (k *KeptReader[T]) Value(raw []byte, fillable bool, content, headerSize int64) (v T, skip bool, err error) {
+	v, ok, err := k.Codec.Decode(raw)
+	if err != nil {
+		return v, false, mailstore.Internal(k.Col.ReadOp, err)
+	}
+	if ok || !fillable || headerSize > SearchHeaderMax {
+		return v, false, nil
+	}
+	hdr, err := k.ReadHeader()
+	if errors.Is(err, fs.ErrNotExist) {
+		return v, true, nil
+	}
+	if err != nil {
+		return v, false, mailstore.Internal("read message header", err)
+	}
+	v, stored := k.Codec.FromHeader(hdr)
+	k.Fills = append(k.Fills, KeptFill{Content: content, Data: stored})
+	return v, false, nil
 }
 
 // KeptFill is the stored form made for a content row whose column was

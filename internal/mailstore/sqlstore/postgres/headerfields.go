@@ -23,4 +23,4 @@ func (a *account) HeaderFields(ctx context.Context, mbox mailstore.MailboxID, ui
 	return readKept(ctx, a, &headerFieldsColumn, sqlstore.KeptLinesCodec{}, mbox, uids, fn)
 }
 
-var headerFieldsColumn = newKeptColumn(sqlstore.HeaderFieldsColumn)
+var headerFieldsColumn = newKeptColumn(&sqlstore.HeaderFieldsColumn)

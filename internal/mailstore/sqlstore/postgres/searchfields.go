@@ -2,9 +2,7 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"io"
-	"io/fs"
 
 	"github.com/jackc/pgx/v5"
 
@@ -27,38 +25,32 @@ func (a *account) SearchFields(ctx context.Context, mbox mailstore.MailboxID, ui
 	return readKept(ctx, a, &searchFieldsColumn, &sqlstore.SearchFieldsCodec{}, mbox, uids, fn)
 }
 
-var searchFieldsColumn = newKeptColumn(sqlstore.SearchFieldsColumn)
+var searchFieldsColumn = newKeptColumn(&sqlstore.SearchFieldsColumn)
 
-// keptColumn is a sqlstore.KeptColumn with its statements and names.
+// keptColumn is a sqlstore.KeptColumn with its statements.
 type keptColumn struct {
+	*sqlstore.KeptColumn
 	// query selects, per message row, the column, the content id, the
 	// blob id only of a row to fill and the header size; the caller
 	// appends the UID condition ($2, $3).
 	query  string
 	update string // sets the column of a content row: $1 data, $2 id, $3 account
-	readOp string
-	fillOp string
-	keep   string // the log message of a failed fill
 }
 
-func newKeptColumn(c sqlstore.KeptColumn) keptColumn {
+func newKeptColumn(c *sqlstore.KeptColumn) keptColumn {
 	return keptColumn{
+		KeptColumn: c,
 		query: `SELECT m.uid, c.` + c.Name + `, c.id, CASE WHEN c.` + c.Name + ` IS NULL THEN c.blob_id ELSE '' END, c.header_size
 			FROM messages m JOIN contents c ON c.id = m.content WHERE m.mailbox_id = $1 AND `,
 		update: `UPDATE contents SET ` + c.Name + ` = $1 WHERE id = $2 AND account_id = $3`,
-		readOp: "read " + c.What,
-		fillOp: "fill " + c.What,
-		keep:   "postgres store: keep " + c.What,
 	}
 }
 
 // readKept answers a batch read of a kept column (HeaderFields,
 // SearchFields) with one query in one read transaction, which checks the
 // mailbox exists. fn runs after the transaction (which may be retried, see
-// Store.read), on each wanted row with the value codec decodes. A row
-// whose column is NULL and whose header is at most sqlstore.SearchHeaderMax
-// octets gets codec's value of the header read from the body (a row whose
-// body is gone, expunged after the read, is skipped); those fills are
+// Store.read), on each wanted row with its value (sqlstore.KeptReader).
+// NULL rows are filled from the header read from the body; the fills are
 // written when readKept returns, whatever fn returned. fn's error is
 // returned as it is.
 func readKept[T any](ctx context.Context, a *account, col *keptColumn, codec sqlstore.KeptCodec[T],
@@ -71,7 +63,7 @@ func readKept[T any](ctx context.Context, a *account, col *keptColumn, codec sql
 		headerSize int64
 	}
 	var got []row
-	err := a.read(ctx, col.readOp, func(tx pgx.Tx) error {
+	err := a.read(ctx, col.ReadOp, func(tx pgx.Tx) error {
 		got = got[:0]
 		if _, err := mailboxByID(ctx, tx, a.id, mbox, false); err != nil {
 			return err
@@ -102,14 +94,16 @@ func readKept[T any](ctx context.Context, a *account, col *keptColumn, codec sql
 	if err != nil {
 		return err
 	}
-	var fills []sqlstore.KeptFill
+	var r row
+	kr := sqlstore.KeptReader[T]{Col: col.KeptColumn, Codec: codec,
+		ReadHeader: func() ([]byte, error) { return a.readHeader(ctx, r.blob, r.headerSize) }}
 	defer func() {
-		if len(fills) > 0 {
-			a.fillKept(ctx, col, fills)
+		if len(kr.Fills) > 0 {
+			a.fillKept(ctx, col, kr.Fills)
 		}
 	}()
 	cur := sqlstore.NewUIDCursor(uids)
-	for _, r := range got {
+	for _, r = range got {
 		wanted, done := cur.Next(r.uid)
 		if done {
 			break
@@ -117,21 +111,12 @@ func readKept[T any](ctx context.Context, a *account, col *keptColumn, codec sql
 		if !wanted {
 			continue // in the span but not asked for
 		}
-		v, ok, err := codec.Decode(r.raw)
+		v, skip, err := kr.Value(r.raw, r.blob != "", r.content, r.headerSize)
 		if err != nil {
-			return mailstore.Internal(col.readOp, err)
+			return err
 		}
-		if !ok && r.blob != "" && r.headerSize <= sqlstore.SearchHeaderMax {
-			hdr, err := a.readHeader(ctx, r.blob, r.headerSize)
-			if errors.Is(err, fs.ErrNotExist) {
-				continue // expunged after the read
-			}
-			if err != nil {
-				return mailstore.Internal("read message header", err)
-			}
-			var stored []byte
-			v, stored = codec.FromHeader(hdr)
-			fills = append(fills, sqlstore.KeptFill{Content: r.content, Data: stored})
+		if skip {
+			continue // expunged after the read
 		}
 		if err := fn(r.uid, v); err != nil {
 			return err
@@ -144,7 +129,7 @@ func readKept[T any](ctx context.Context, a *account, col *keptColumn, codec sql
 // body: a failure is logged and the rows stay as they were, to be filled
 // by a later read.
 func (a *account) fillKept(ctx context.Context, col *keptColumn, fills []sqlstore.KeptFill) {
-	err := a.write(ctx, col.fillOp, func(tx pgx.Tx) error {
+	err := a.write(ctx, col.FillOp, func(tx pgx.Tx) error {
 		for _, f := range fills {
 			if _, err := tx.Exec(ctx, col.update, f.Data, f.Content, a.id); err != nil {
 				return err
@@ -153,7 +138,7 @@ func (a *account) fillKept(ctx context.Context, col *keptColumn, fills []sqlstor
 		return nil
 	})
 	if err != nil {
-		a.st.log.Warn(col.keep, "user", a.user, "messages", len(fills), "err", err)
+		a.st.log.Warn("postgres store: keep "+col.What, "user", a.user, "messages", len(fills), "err", err)
 	}
 }
 

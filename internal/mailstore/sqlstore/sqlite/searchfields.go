@@ -3,8 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
-	"io/fs"
 
 	"github.com/roost-mail/roost/internal/mailstore"
 	"github.com/roost-mail/roost/internal/mailstore/sqlstore"
@@ -29,52 +27,46 @@ func (a *account) SearchFields(ctx context.Context, mbox mailstore.MailboxID, ui
 	return readKept(ctx, a, &searchFieldsColumn, &sqlstore.SearchFieldsCodec{}, mbox, uids, fn)
 }
 
-var searchFieldsColumn = newKeptColumn(sqlstore.SearchFieldsColumn)
+var searchFieldsColumn = newKeptColumn(&sqlstore.SearchFieldsColumn)
 
-// keptColumn is a sqlstore.KeptColumn with its statements and names.
+// keptColumn is a sqlstore.KeptColumn with its statements.
 type keptColumn struct {
+	*sqlstore.KeptColumn
 	// query selects, per message row, the column, the content id, the
 	// blob id only of a row to fill (a TEXT column costs an allocation per
 	// row in the driver) and the header size; the caller appends the UID
 	// condition.
 	query  string
 	update string // sets the column of a content row: arguments data, id
-	readOp string
-	fillOp string
-	keep   string // the log message of a failed fill
 }
 
-func newKeptColumn(c sqlstore.KeptColumn) keptColumn {
+func newKeptColumn(c *sqlstore.KeptColumn) keptColumn {
 	return keptColumn{
+		KeptColumn: c,
 		query: `SELECT m.uid, c.` + c.Name + `, c.id, CASE WHEN c.` + c.Name + ` IS NULL THEN c.blob_id ELSE '' END, c.header_size
 	FROM message m JOIN message_cache c ON c.id = m.content
 	WHERE m.mailbox_id = ? AND `,
 		update: `UPDATE message_cache SET ` + c.Name + ` = ? WHERE id = ?`,
-		readOp: "read " + c.What,
-		fillOp: "fill " + c.What,
-		keep:   "sqlite store: keep " + c.What,
 	}
 }
 
 // readKept answers a batch read of a kept column (HeaderFields,
 // SearchFields): one read transaction and one query for the whole batch
 // (the mailbox is looked up only when no row came back, see
-// mailboxIDExists), fn called on each wanted row as it is read with the
-// value codec decodes, which may alias the row's bytes. A row whose column
-// is NULL and whose header is at most sqlstore.SearchHeaderMax octets gets
-// codec's value of the header read from the message file (a row whose
-// file is gone, expunged by a later commit, is skipped); those fills are
+// mailboxIDExists), fn called on each wanted row as it is read with its
+// value (sqlstore.KeptReader), which may alias the row's bytes. NULL rows
+// are filled from the header read from the message file; the fills are
 // written after the transaction, and only if neither it nor fn failed.
 // fn's error is returned as it is.
 func readKept[T any](ctx context.Context, a *account, col *keptColumn, codec sqlstore.KeptCodec[T],
 	mbox mailstore.MailboxID, uids []mailstore.UID, fn func(uid mailstore.UID, v T) error) error {
 	if len(uids) == 0 {
 		_, err := mailboxByID(ctx, cachedDB{a}, mbox)
-		return dbErr(col.readOp, err)
+		return dbErr(col.ReadOp, err)
 	}
 	var fnErr error // fn's error, returned as it is
-	var fills []sqlstore.KeptFill
-	err := a.readCached(ctx, col.readOp, func(tx cachedTx) error {
+	kr := sqlstore.KeptReader[T]{Col: col.KeptColumn, Codec: codec}
+	err := a.readCached(ctx, col.ReadOp, func(tx cachedTx) error {
 		var rows *sql.Rows
 		var err error
 		lo, hi, dense := sqlstore.UIDSpan(uids)
@@ -92,6 +84,13 @@ func readKept[T any](ctx context.Context, a *account, col *keptColumn, codec sql
 		var uid mailstore.UID
 		var content, headerSize int64
 		var hdrBuf []byte
+		kr.ReadHeader = func() ([]byte, error) {
+			hdr, err := a.readHeader(ctx, string(blob), headerSize, hdrBuf)
+			if err == nil {
+				hdrBuf = hdr[:0]
+			}
+			return hdr, err
+		}
 		cur := sqlstore.NewUIDCursor(uids)
 		found := false
 		for rows.Next() {
@@ -106,22 +105,12 @@ func readKept[T any](ctx context.Context, a *account, col *keptColumn, codec sql
 			if !wanted {
 				continue // in the span but not asked for
 			}
-			v, ok, err := codec.Decode(raw)
+			v, skip, err := kr.Value(raw, len(blob) > 0, content, headerSize)
 			if err != nil {
-				return mailstore.Internal(col.readOp, err)
+				return err
 			}
-			if !ok && len(blob) > 0 && headerSize <= sqlstore.SearchHeaderMax {
-				hdr, err := a.readHeader(ctx, string(blob), headerSize, hdrBuf)
-				if errors.Is(err, fs.ErrNotExist) {
-					continue // expunged by a commit after this snapshot
-				}
-				if err != nil {
-					return mailstore.Internal("read message header", err)
-				}
-				hdrBuf = hdr[:0]
-				var stored []byte
-				v, stored = codec.FromHeader(hdr)
-				fills = append(fills, sqlstore.KeptFill{Content: content, Data: stored})
+			if skip {
+				continue // expunged by a commit after this snapshot
 			}
 			if err := fn(uid, v); err != nil {
 				fnErr = err
@@ -133,8 +122,8 @@ func readKept[T any](ctx context.Context, a *account, col *keptColumn, codec sql
 		}
 		return mailboxIDExists(ctx, tx, mbox) // see mailboxIDExists
 	})
-	if len(fills) > 0 && err == nil && fnErr == nil {
-		a.fillKept(ctx, col, fills)
+	if len(kr.Fills) > 0 && err == nil && fnErr == nil {
+		a.fillKept(ctx, col, kr.Fills)
 	}
 	if fnErr != nil {
 		return fnErr
@@ -146,7 +135,7 @@ func readKept[T any](ctx context.Context, a *account, col *keptColumn, codec sql
 // message file: a failure is logged and the rows stay as they were, to be
 // filled by a later read.
 func (a *account) fillKept(ctx context.Context, col *keptColumn, fills []sqlstore.KeptFill) {
-	err := a.write(ctx, col.fillOp, func(tx *sql.Tx) error {
+	err := a.write(ctx, col.FillOp, func(tx *sql.Tx) error {
 		for _, f := range fills {
 			if _, err := tx.ExecContext(ctx, col.update, f.Data, f.Content); err != nil {
 				return err
@@ -155,7 +144,7 @@ func (a *account) fillKept(ctx context.Context, col *keptColumn, fills []sqlstor
 		return nil
 	})
 	if err != nil {
-		a.st.log.Warn(col.keep, "user", a.user, "messages", len(fills), "err", err)
+		a.st.log.Warn("sqlite store: keep "+col.What, "user", a.user, "messages", len(fills), "err", err)
 	}
 }
 
