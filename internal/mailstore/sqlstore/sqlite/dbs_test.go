@@ -40,6 +40,9 @@ func TestDBsCloseUnderConcurrentCalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Every round starts with the set closed (the setup's calls may have
+	// left it open), so each round reopens it at least once.
+	waitNoDBs(t, st, a)
 	opensBefore := st.dbOpens.Load()
 
 	// Rounds of calls from several goroutines with pauses of 0-6 ms, so
