@@ -27,11 +27,7 @@ func TestDBsCloseUnderConcurrentCalls(t *testing.T) {
 	st := openTestStore(t, t.TempDir())
 	defer st.Close()
 	st.connIdle = time.Millisecond
-	ref, err := st.Account(ctx, "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ref.Close()
+	ref := openTestAccount(t, st, "alice")
 	a := ref.(*accountRef).account
 	if _, _, err := ref.Append(ctx, "INBOX", mailstore.NewMessage{}, strings.NewReader("Subject: x\r\n\r\nhi\r\n")); err != nil {
 		t.Fatal(err)
@@ -224,11 +220,7 @@ func TestColdReadOpensOneConnection(t *testing.T) {
 	st := openTestStore(t, t.TempDir())
 	defer st.Close()
 	st.connIdle = time.Hour
-	ref, err := st.Account(ctx, "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ref.Close()
+	ref := openTestAccount(t, st, "alice")
 	a := ref.(*accountRef).account
 	for range 3 {
 		if _, _, err := ref.Append(ctx, "INBOX", mailstore.NewMessage{}, strings.NewReader("Subject: x\r\n\r\nhi\r\n")); err != nil {

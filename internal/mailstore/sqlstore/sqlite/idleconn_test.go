@@ -29,11 +29,7 @@ func TestIdleAccountHoldsNoConnection(t *testing.T) {
 	}
 	defer st.Close()
 	st.connIdle = 200 * time.Millisecond
-	ref, err := st.Account(ctx, "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ref.Close()
+	ref := openTestAccount(t, st, "alice")
 	ch, stop := st.Watch("alice")
 	defer stop()
 	// What a session does before it IDLEs: write, then read.
@@ -119,11 +115,7 @@ func TestCheckpointDoesNotWake(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	ref, err := st.Account(ctx, "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ref.Close()
+	ref := openTestAccount(t, st, "alice")
 	for i := range 3 {
 		if _, _, err := ref.Append(ctx, "INBOX", mailstore.NewMessage{}, strings.NewReader("Subject: x\r\n\r\nhi\r\n")); err != nil {
 			t.Fatalf("append %d: %v", i, err)
@@ -232,11 +224,7 @@ func TestOtherProcessWakesIdleAccount(t *testing.T) {
 	}
 	defer st.Close()
 	st.connIdle = 100 * time.Millisecond
-	ref, err := st.Account(ctx, "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ref.Close()
+	ref := openTestAccount(t, st, "alice")
 	ch, stop := st.Watch("alice")
 	defer stop()
 	a := ref.(*accountRef).account
@@ -340,11 +328,7 @@ func TestOwnSilentCommitDoesNotHideOthers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	ref, err := st.Account(ctx, "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ref.Close()
+	ref := openTestAccount(t, st, "alice")
 	ch, stop := st.Watch("alice")
 	defer stop()
 	time.Sleep(2 * opts.PollInterval)

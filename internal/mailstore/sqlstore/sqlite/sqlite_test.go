@@ -23,6 +23,18 @@ func openTestStore(t testing.TB, dir string) *Store {
 	return st
 }
 
+// openTestAccount opens user's account in st for a test and closes the
+// reference when the test ends.
+func openTestAccount(t testing.TB, st *Store, user string) mailstore.Account {
+	t.Helper()
+	ref, err := st.Account(context.Background(), user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ref.Close() })
+	return ref
+}
+
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) mailstore.Store {
 		return openTestStore(t, t.TempDir())

@@ -23,11 +23,7 @@ func TestReadPathsUseStatementCache(t *testing.T) {
 	defer st.Close()
 	st.connIdle = time.Hour // one statement cache for the whole test
 	ctx := context.Background()
-	ref, err := st.Account(ctx, "u")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ref.Close()
+	ref := openTestAccount(t, st, "u")
 	acc := ref.(*accountRef).account
 	for i := 1; i <= 5; i++ {
 		msg := fmt.Sprintf("Subject: m%d\r\n\r\nbody\r\n", i)
@@ -113,11 +109,7 @@ func TestCacheNoDeadlockWhenPoolBusy(t *testing.T) {
 	defer st.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	ref, err := st.Account(ctx, "u")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ref.Close()
+	ref := openTestAccount(t, st, "u")
 	acc := ref.(*accountRef).account
 	for round := range 3 {
 		query := fmt.Sprintf("SELECT count(*) + %d FROM mailbox", round) // new to the cache each round
@@ -153,11 +145,7 @@ func TestStoreFlagsUsesWriterStatementCache(t *testing.T) {
 	defer st.Close()
 	st.connIdle = time.Hour // one statement cache for the whole test
 	ctx := context.Background()
-	ref, err := st.Account(ctx, "u")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ref.Close()
+	ref := openTestAccount(t, st, "u")
 	acc := ref.(*accountRef).account
 	for i := 1; i <= 3; i++ {
 		if _, _, err := acc.Append(ctx, "INBOX", mailstore.NewMessage{}, strings.NewReader("Subject: s\r\n\r\nbody\r\n")); err != nil {
